@@ -1,0 +1,1 @@
+"""imagine-bot: generate images in Discord with FLUX.1 SRPO."""
