@@ -1,0 +1,237 @@
+"""Settings: read once at start from the environment (and ``.env``), validated, immutable.
+
+Every value the bot needs from its owner is here, with its default, so there is one
+place to look. A bad value stops the bot before it touches Discord, with one line
+that names the variable; that is kinder to a self-hoster than a traceback from deep
+inside a connection attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+ENV_EXAMPLE_HINT = "see .env.example"
+_T = TypeVar("_T")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed. ``str()`` is the one line shown to the owner."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        self.problem = problem
+        super().__init__(f"{variable} {problem} ({ENV_EXAMPLE_HINT})")
+
+
+class Secret:
+    """A string that never shows itself in a repr, str, log line or traceback.
+
+    Settings objects end up in debug logs and error reports; wrapping the token and
+    the API key means nobody has to remember to redact them.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The real value, for the one place that must send it (an Authorization header)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about a running bot. See ``.env.example`` for each variable."""
+
+    discord_token: Secret
+    siraya_api_key: Secret
+    siraya_base_url: str = "https://image.siraya.pro/v1"
+    siraya_model: str = "flux-1-srpo-text-to-image"
+    discord_api_base_url: str = "https://discord.com/api/v10"
+    database_url: str = "sqlite:///data/imagine.db"
+    command_guild_ids: tuple[int, ...] = ()
+    default_daily_limit: int = 20
+    max_concurrent_jobs: int = 4
+    log_level: int = logging.INFO
+    nsfw_safety_checker: bool = True
+    siraya_max_attempts: int = 4
+    siraya_timeout_seconds: float = 180.0
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(name, "is required but not set")
+    if any(ch.isspace() for ch in value):
+        raise ConfigError(name, "must not contain spaces or line breaks")
+    return value
+
+
+def _parse(env: Mapping[str, str], name: str, default: _T, parse: Callable[[str], _T]) -> _T:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    return parse(raw)
+
+
+def _int_in(name: str, low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(name, f"must be a whole number, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ConfigError(name, f"must be between {low} and {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _float_in(name: str, low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(name, f"must be a number, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ConfigError(name, f"must be between {low:g} and {high:g}, got {value:g}")
+        return value
+
+    return parse
+
+
+def _http_url(name: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(name, f"must be an http(s) URL, got {raw!r}")
+        return raw.rstrip("/")
+
+    return parse
+
+
+def _database_url(raw: str) -> str:
+    if raw.startswith("sqlite:///") and len(raw) > len("sqlite:///"):
+        return raw
+    if raw.startswith(("postgresql://", "postgres://")):
+        return raw
+    raise ConfigError(
+        "DATABASE_URL",
+        f"must look like sqlite:///relative/path.db, sqlite:////absolute/path.db "
+        f"or postgresql://user@host/db, got {raw!r}",
+    )
+
+
+def _guild_ids(raw: str) -> tuple[int, ...]:
+    ids: list[int] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit():
+            raise ConfigError(
+                "COMMAND_GUILD_IDS", f"must be comma-separated server ids, got {part!r}"
+            )
+        ids.append(int(part))
+    return tuple(ids)
+
+
+def _log_level(raw: str) -> int:
+    level = logging.getLevelName(raw.upper())
+    if not isinstance(level, int):
+        raise ConfigError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {raw!r}")
+    return level
+
+
+def _on_off(name: str) -> Callable[[str], bool]:
+    def parse(raw: str) -> bool:
+        lowered = raw.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(name, f"must be on or off, got {raw!r}")
+
+    return parse
+
+
+def settings_from_mapping(env: Mapping[str, str]) -> Settings:
+    """Build validated settings from a plain mapping (the merged environment)."""
+    return Settings(
+        discord_token=Secret(_required(env, "DISCORD_TOKEN")),
+        siraya_api_key=Secret(_required(env, "SIRAYA_API_KEY")),
+        siraya_base_url=_parse(
+            env, "SIRAYA_BASE_URL", Settings.siraya_base_url, _http_url("SIRAYA_BASE_URL")
+        ),
+        siraya_model=_parse(env, "SIRAYA_MODEL", Settings.siraya_model, str),
+        discord_api_base_url=_parse(
+            env,
+            "DISCORD_API_BASE_URL",
+            Settings.discord_api_base_url,
+            _http_url("DISCORD_API_BASE_URL"),
+        ),
+        database_url=_parse(env, "DATABASE_URL", Settings.database_url, _database_url),
+        command_guild_ids=_parse(env, "COMMAND_GUILD_IDS", (), _guild_ids),
+        default_daily_limit=_parse(
+            env,
+            "DEFAULT_DAILY_LIMIT",
+            Settings.default_daily_limit,
+            _int_in("DEFAULT_DAILY_LIMIT", 0, 100_000),
+        ),
+        max_concurrent_jobs=_parse(
+            env,
+            "MAX_CONCURRENT_JOBS",
+            Settings.max_concurrent_jobs,
+            _int_in("MAX_CONCURRENT_JOBS", 1, 256),
+        ),
+        log_level=_parse(env, "LOG_LEVEL", Settings.log_level, _log_level),
+        nsfw_safety_checker=_parse(
+            env,
+            "NSFW_SAFETY_CHECKER",
+            Settings.nsfw_safety_checker,
+            _on_off("NSFW_SAFETY_CHECKER"),
+        ),
+        siraya_max_attempts=_parse(
+            env,
+            "SIRAYA_MAX_ATTEMPTS",
+            Settings.siraya_max_attempts,
+            _int_in("SIRAYA_MAX_ATTEMPTS", 1, 20),
+        ),
+        siraya_timeout_seconds=_parse(
+            env,
+            "SIRAYA_TIMEOUT_SECONDS",
+            Settings.siraya_timeout_seconds,
+            _float_in("SIRAYA_TIMEOUT_SECONDS", 5, 3600),
+        ),
+    )
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+) -> Settings:
+    """Read ``env_file`` (if it exists) under the real environment, which wins, then validate."""
+    merged: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    return settings_from_mapping(merged)

@@ -1,0 +1,1 @@
+"""Running generations: fair scheduling of API slots and the lifecycle of one job."""
