@@ -1,0 +1,107 @@
+"""The bot process: one object that owns the shared resources and wires the core to the cogs.
+
+Following RoboDanny's shape: resources (database, HTTP session, API client) are
+created in ``setup_hook``, once the event loop runs, and released in ``close``;
+extensions are listed once and loaded there.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+import discord
+from discord.ext import commands
+
+from bot.config import Settings
+from bot.discord_endpoint import use_discord_api_base
+from bot.jobs.scheduler import FairScheduler
+from bot.jobs.service import GenerationService
+from bot.siraya import RetryPolicy, SirayaClient, create_session
+from bot.store import open_store
+from bot.store.base import Store
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.errors",
+    "cogs.imagine",
+    "cogs.usage",
+    "cogs.quota",
+    "cogs.settings",
+)
+
+
+class ImagineBot(commands.AutoShardedBot):
+    """imagine-bot itself. Attributes set in ``setup_hook`` exist once the bot has started."""
+
+    store: Store
+    api_session: aiohttp.ClientSession
+    siraya: SirayaClient
+    generations: GenerationService
+
+    def __init__(self, settings: Settings) -> None:
+        use_discord_api_base(settings.discord_api_base_url)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=discord.Intents.default(),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.settings = settings
+        self._resources_open = False
+
+    async def setup_hook(self) -> None:
+        settings = self.settings
+        self.store = await open_store(settings.database_url)
+        self._resources_open = True
+        released = await self.store.release_orphans()
+        if released:
+            log.info("refunded %d generation(s) left unfinished by the previous run", released)
+        self.api_session = create_session()
+        self.siraya = SirayaClient(
+            self.api_session,
+            api_key=settings.siraya_api_key.reveal(),
+            base_url=settings.siraya_base_url,
+            model=settings.siraya_model,
+            retry=RetryPolicy(
+                max_attempts=settings.siraya_max_attempts,
+                deadline=settings.siraya_timeout_seconds,
+            ),
+        )
+        self.generations = GenerationService(
+            self.siraya,
+            self.store,
+            FairScheduler(settings.max_concurrent_jobs),
+            bot_default_limit=settings.default_daily_limit,
+            nsfw_safety_default=settings.nsfw_safety_checker,
+        )
+        # Imported here so the flow (a cogs helper) is built after the service exists.
+        from cogs.common.flow import GenerationFlow
+
+        self.flow = GenerationFlow(self.generations)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Guild sync is instant (for testing servers); global sync can take an hour to show."""
+        if self.settings.command_guild_ids:
+            for guild_id in self.settings.command_guild_ids:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                log.info("synced %d command(s) to guild %s", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global command(s)", len(synced))
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d server(s)", self.user, len(self.guilds))
+
+    async def close(self) -> None:
+        await super().close()
+        if self._resources_open:
+            await self.api_session.close()
+            await self.store.close()
+            self._resources_open = False

@@ -1,0 +1,1 @@
+"""Helpers shared by the cogs: every user-facing message, and the generation flow."""

@@ -1,0 +1,364 @@
+"""Every text and embed a member reads, built in one place.
+
+Keeping the wording here means the tone is consistent and Discord's length limits
+(content 2000, embed description 4096, field value 1024, 6000 per message) are
+handled once instead of at every call site.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import discord
+
+from bot.jobs.service import Job
+from bot.policy.quota import EffectiveLimit, LimitSource
+from bot.siraya import ErrorKind, GenerationRequest, SirayaError
+from bot.store.base import (
+    AuditAction,
+    AuditEntry,
+    DailyTotal,
+    GuildPolicy,
+    MemberTotal,
+    QuotaExceeded,
+    UsageSummary,
+)
+
+log = logging.getLogger(__name__)
+
+CONTENT_LIMIT = 2000
+EMBED_DESCRIPTION_LIMIT = 4096
+FIELD_VALUE_LIMIT = 1024
+BRAND_COLOUR = discord.Colour(0x7C5CFF)
+ERROR_COLOUR = discord.Colour(0xE5484D)
+NOT_CHARGED = "You were not charged for it."
+
+
+def clip(text: str, limit: int) -> str:
+    """Shorten ``text`` to ``limit`` characters, marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def relative_time(moment: datetime) -> str:
+    """A Discord timestamp that every member sees in their own time zone."""
+    return f"<t:{int(moment.timestamp())}:R>"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def quota_exceeded(error: QuotaExceeded) -> str:
+    reset = relative_time(error.reset_at)
+    if error.scope == "server":
+        if error.remaining <= 0:
+            return (
+                f"This server has used its whole daily budget of {plural(error.limit, 'image')}. "
+                f"It resets {reset}."
+            )
+        return (
+            f"This server has only {plural(error.remaining, 'image')} left in today's budget, "
+            f"and you asked for {error.requested}. Ask for fewer, or wait until it resets {reset}."
+        )
+    if error.limit == 0:
+        return "You are not allowed to generate images on this server."
+    if error.remaining <= 0:
+        return (
+            f"You have used all {plural(error.limit, 'image')} of your daily limit. "
+            f"It resets {reset}."
+        )
+    return (
+        f"You have {plural(error.remaining, 'image')} left today (limit {error.limit}), "
+        f"and you asked for {error.requested}. Lower `count` to {error.remaining}, "
+        f"or wait until your limit resets {reset}."
+    )
+
+
+def api_failure(error: SirayaError) -> str:
+    """What the member reads when the image API let us down; never the raw exception."""
+    kind = error.kind
+    if kind is ErrorKind.REFUSED:
+        text = (
+            "🚫 The image service refused this prompt under its content policy. Try rewording it."
+        )
+    elif kind is ErrorKind.OUT_OF_CREDIT:
+        text = (
+            "⏸️ Image generation is paused: the bot's image-service account is out of credit. "
+            "The bot owner has been alerted."
+        )
+    elif kind is ErrorKind.AUTH:
+        text = (
+            "🔧 The bot is misconfigured: the image service rejected its API key. "
+            "The bot owner has been alerted."
+        )
+    elif kind is ErrorKind.RATE_LIMITED:
+        text = (
+            "🚦 The image service is too busy right now; I retried a few times and gave up. "
+            "Please try again in a minute."
+        )
+    elif kind is ErrorKind.TIMEOUT:
+        text = "⌛ The image service took too long to answer. Please try again."
+    elif kind is ErrorKind.BAD_REQUEST:
+        detail = clip(error.api_message or "no reason given", 300)
+        text = f"⚠️ The image service rejected these settings: {detail}"
+    elif kind is ErrorKind.BAD_RESPONSE:
+        text = "⚠️ The image service sent back something that is not a usable image. Try again."
+    else:
+        text = "⚠️ The image service is having trouble at the moment. Please try again shortly."
+    return f"{text} {NOT_CHARGED}"
+
+
+def too_large_for_channel(limit_bytes: int) -> str:
+    return (
+        f"📦 The image is larger than this channel's upload limit "
+        f"({limit_bytes / (1024 * 1024):.0f} MiB), even after compressing it. "
+        f"Try a smaller size. {NOT_CHARGED}"
+    )
+
+
+def delivery_failed() -> str:
+    return f"⚠️ The image was made but I could not post it here. {NOT_CHARGED}"
+
+
+def unexpected_error() -> str:
+    return "😵 Something went wrong on my side. It has been logged; please try again."
+
+
+def progress(job: Job, *, position: int, elapsed: float) -> str:
+    images = plural(job.request.count, "image")
+    if position > 0:
+        return f"⏳ Waiting for a free slot: you are number {position} in line. ({images})"
+    return f"🎨 Generating {images}… {int(elapsed)} s"
+
+
+def result_embeds(
+    job: Job, *, filenames: list[str], elapsed: float, requested_by: discord.abc.User
+) -> list[discord.Embed]:
+    """The embed(s) under a result; several images share one URL so Discord shows a gallery."""
+    request = job.request
+    gallery_url = f"https://imagine.invalid/generation/{job.generation_id}"
+    main = discord.Embed(
+        description=clip(request.prompt, EMBED_DESCRIPTION_LIMIT),
+        colour=BRAND_COLOUR,
+        url=gallery_url if len(filenames) > 1 else None,
+    )
+    main.set_author(
+        name=f"Requested by {requested_by.display_name}", icon_url=requested_by.display_avatar.url
+    )
+    for name, value in settings_fields(request):
+        main.add_field(name=name, value=value, inline=True)
+    main.add_field(name="Time", value=f"{elapsed:.1f} s", inline=True)
+    main.set_footer(text=f"FLUX.1 SRPO · generation #{job.generation_id}")
+    if filenames:
+        main.set_image(url=f"attachment://{filenames[0]}")
+    embeds = [main]
+    for filename in filenames[1:]:
+        extra = discord.Embed(url=gallery_url, colour=BRAND_COLOUR)
+        extra.set_image(url=f"attachment://{filename}")
+        embeds.append(extra)
+    return embeds
+
+
+def settings_fields(request: GenerationRequest) -> list[tuple[str, str]]:
+    """The settings that reproduce an image, as (name, value) pairs."""
+    width, height = request.dimensions
+    return [
+        ("Seed", f"`{request.seed}`"),
+        (
+            "Size",
+            f"{request.size or 'custom'} ({width}×{height})"
+            if request.width is None
+            else f"custom ({width}×{height})",
+        ),
+        ("Steps", str(request.steps)),
+        ("Guidance", f"{request.guidance:g}"),
+        ("Acceleration", request.acceleration),
+        ("Safety checker", "on" if request.enable_safety_checker else "off"),
+    ]
+
+
+def error_embed(text: str) -> discord.Embed:
+    return discord.Embed(description=clip(text, EMBED_DESCRIPTION_LIMIT), colour=ERROR_COLOUR)
+
+
+# -- quotas ------------------------------------------------------------------------------
+
+LIMIT_SOURCE_TEXT = {
+    LimitSource.MEMBER: "a limit a moderator set for you",
+    LimitSource.ROLE: "your role {role}",
+    LimitSource.SERVER_DEFAULT: "this server's default",
+    LimitSource.BOT_DEFAULT: "the bot's default",
+}
+
+
+def limit_source(limit: EffectiveLimit) -> str:
+    text = LIMIT_SOURCE_TEXT[limit.source]
+    return text.format(role=f"<@&{limit.role_id}>") if limit.role_id else text
+
+
+def limit_value(limit: int | None) -> str:
+    if limit is None:
+        return "not set"
+    return "blocked (0)" if limit == 0 else plural(limit, "image")
+
+
+def usage_embed(summary: UsageSummary) -> discord.Embed:
+    """``/usage``: where a member stands today, in one glance."""
+    limit = summary.limit
+    embed = discord.Embed(title="Your images today", colour=BRAND_COLOUR)
+    if limit.blocked:
+        embed.description = "You are not allowed to generate images on this server."
+    else:
+        embed.description = (
+            f"**{summary.used}** of **{limit.limit}** used · **{summary.remaining}** left\n"
+            f"Resets {relative_time(summary.reset_at)}"
+        )
+    embed.add_field(name="Your limit comes from", value=limit_source(limit), inline=False)
+    if summary.server_budget is not None:
+        embed.add_field(
+            name="Server budget today",
+            value=f"{summary.server_used} of {summary.server_budget} used "
+            f"· {summary.server_remaining} left",
+            inline=False,
+        )
+    return embed
+
+
+def limit_changed(what: str, old: int | None, new: int | None) -> str:
+    if new is None:
+        return f"Removed {what} (was {limit_value(old)})."
+    return f"Set {what} to {limit_value(new)} (was {limit_value(old)})."
+
+
+AUDIT_ACTION_TEXT = {
+    AuditAction.MEMBER_LIMIT: "member limit of {target}",
+    AuditAction.ROLE_LIMIT: "role limit of {role}",
+    AuditAction.DEFAULT_LIMIT: "server default",
+    AuditAction.SERVER_BUDGET: "server budget",
+    AuditAction.RESET_USAGE: "today's usage of {target}",
+    AuditAction.ALLOW_CHANNEL: "allowed {channel}",
+    AuditAction.DISALLOW_CHANNEL: "disallowed {channel}",
+    AuditAction.BLOCK_WORD: "blocked word",
+    AuditAction.UNBLOCK_WORD: "blocked word",
+    AuditAction.NSFW_SAFETY: "NSFW safety checker",
+}
+
+
+def audit_line(entry: AuditEntry) -> str:
+    target = entry.target_id
+    what = AUDIT_ACTION_TEXT.get(entry.action, entry.action.value).format(
+        target=f"<@{target}>", role=f"<@&{target}>", channel=f"<#{target}>"
+    )
+    old = entry.old_value if entry.old_value is not None else "—"
+    new = entry.new_value if entry.new_value is not None else "—"
+    if entry.action in (AuditAction.BLOCK_WORD, AuditAction.UNBLOCK_WORD):
+        change = "added" if entry.action is AuditAction.BLOCK_WORD else "removed"
+        return f"{relative_time(entry.at)} <@{entry.actor_id}> {change} a {what}"
+    if entry.action in (AuditAction.ALLOW_CHANNEL, AuditAction.DISALLOW_CHANNEL):
+        return f"{relative_time(entry.at)} <@{entry.actor_id}> {what}"
+    return f"{relative_time(entry.at)} <@{entry.actor_id}> {what}: {old} → {new}"
+
+
+def join_lines(lines: list[str], limit: int = FIELD_VALUE_LIMIT, empty: str = "none") -> str:
+    """Lines joined for an embed field, cut at a line boundary with a count of the rest."""
+    if not lines:
+        return empty
+    out: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        more = f"… and {len(lines) - index} more"
+        if used + len(line) + 1 > limit - len(more) - 1:
+            out.append(more)
+            break
+        out.append(line)
+        used += len(line) + 1
+    return "\n".join(out)
+
+
+def policy_embed(
+    policy: GuildPolicy, audit: list[AuditEntry], *, bot_default: int
+) -> discord.Embed:
+    """``/quota view``: the whole server's quota policy and its recent changes."""
+    embed = discord.Embed(title="Image quotas on this server", colour=BRAND_COLOUR)
+    default = (
+        limit_value(policy.default_limit)
+        if policy.default_limit is not None
+        else f"not set (bot default: {limit_value(bot_default)})"
+    )
+    embed.add_field(name="Default per member per day", value=default, inline=False)
+    embed.add_field(
+        name="Server budget per day", value=limit_value(policy.server_budget), inline=False
+    )
+    roles = [f"<@&{role}>: {limit_value(n)}" for role, n in sorted(policy.role_limits.items())]
+    embed.add_field(name="Role limits (highest wins)", value=join_lines(roles), inline=False)
+    members = [f"<@{user}>: {limit_value(n)}" for user, n in sorted(policy.member_limits.items())]
+    embed.add_field(name="Member limits (override roles)", value=join_lines(members), inline=False)
+    embed.add_field(
+        name="Recent changes", value=join_lines([audit_line(e) for e in audit]), inline=False
+    )
+    embed.set_footer(text="Limits reset every day at 00:00 UTC.")
+    return embed
+
+
+def member_quota_embed(user_id: int, summary: UsageSummary) -> discord.Embed:
+    """``/quota view member``: one member's effective limit, its source, and today's use."""
+    limit = summary.limit
+    embed = discord.Embed(colour=BRAND_COLOUR, description=f"Quota of <@{user_id}>")
+    embed.add_field(name="Daily limit", value=limit_value(limit.limit), inline=True)
+    embed.add_field(name="Used today", value=str(summary.used), inline=True)
+    embed.add_field(name="Left", value=str(summary.remaining), inline=True)
+    source = LIMIT_SOURCE_TEXT[limit.source].replace("you", "them").replace("your", "their")
+    if limit.role_id:
+        source = f"the role <@&{limit.role_id}>"
+    embed.add_field(name="Comes from", value=source, inline=False)
+    embed.add_field(name="Resets", value=relative_time(summary.reset_at), inline=False)
+    return embed
+
+
+def stats_embed(
+    totals: list[DailyTotal], top: list[MemberTotal], *, days: int, chart_name: str
+) -> discord.Embed:
+    images = sum(t.images for t in totals)
+    requests = sum(t.generations for t in totals)
+    failures = sum(t.failures for t in totals)
+    embed = discord.Embed(
+        title=f"Usage over the last {plural(days, 'day')}",
+        description=f"**{images}** images from **{requests}** requests · {failures} failed",
+        colour=BRAND_COLOUR,
+    )
+    per_day = [f"`{t.day.isoformat()}` {t.images}" for t in reversed(totals) if t.generations]
+    embed.add_field(
+        name="Per day (UTC)", value=join_lines(per_day, empty="no activity"), inline=True
+    )
+    ranking = [
+        f"{rank}. <@{m.user_id}> {plural(m.images, 'image')}" for rank, m in enumerate(top, start=1)
+    ]
+    embed.add_field(name="Top members", value=join_lines(ranking, empty="nobody yet"), inline=True)
+    embed.set_image(url=f"attachment://{chart_name}")
+    return embed
+
+
+# -- server rules --------------------------------------------------------------------------
+
+
+def settings_embed(policy: GuildPolicy, *, env_nsfw_safety: bool) -> discord.Embed:
+    embed = discord.Embed(title="Image settings on this server", colour=BRAND_COLOUR)
+    channels = [f"<#{c}>" for c in sorted(policy.allowed_channel_ids)]
+    embed.add_field(
+        name="Where /imagine works",
+        value=join_lines(channels, empty="every channel (no channel list set)"),
+        inline=False,
+    )
+    words = [f"`{w}`" for w in policy.blocked_words]
+    embed.add_field(name="Blocked words", value=join_lines(words, empty="none"), inline=False)
+    if policy.nsfw_safety is None:
+        nsfw = f"{'on' if env_nsfw_safety else 'off'} (bot default)"
+    else:
+        nsfw = "on" if policy.nsfw_safety else "off"
+    embed.add_field(
+        name="Safety checker in NSFW channels",
+        value=f"{nsfw}; always on in other channels",
+        inline=False,
+    )
+    return embed

@@ -1,0 +1,65 @@
+"""One handler for every app-command error, so a member never sees "This interaction failed".
+
+Expected refusals (missing permissions, checks) become a short private message;
+anything unexpected is logged with the command and member, and the member gets an
+apology instead of silence.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs.common import messages
+from cogs.common.flow import send_ephemeral
+
+if TYPE_CHECKING:
+    from bot.app import ImagineBot
+
+log = logging.getLogger(__name__)
+
+
+class Errors(commands.Cog):
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+        self._previous = bot.tree.on_error
+
+    async def cog_load(self) -> None:
+        self.bot.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.on_error = self._previous  # type: ignore[method-assign]
+
+    async def on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        if isinstance(error, app_commands.MissingPermissions):
+            text = "You need the **Manage Server** permission to use this command."
+        elif isinstance(error, app_commands.NoPrivateMessage):
+            text = "This command only works inside a server."
+        elif isinstance(error, app_commands.CheckFailure):
+            text = str(error) or "You cannot use this command here."
+        elif isinstance(error, app_commands.TransformerError):
+            text = f"I could not understand the value `{messages.clip(str(error.value), 100)}`."
+        else:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error(
+                "command /%s by user %s in guild %s failed",
+                command,
+                interaction.user.id,
+                interaction.guild_id,
+                exc_info=error,
+            )
+            text = messages.unexpected_error()
+        try:
+            await send_ephemeral(interaction, text)
+        except discord.HTTPException:
+            log.warning("could not report an error to user %s", interaction.user.id)
+
+
+async def setup(bot: ImagineBot) -> None:
+    await bot.add_cog(Errors(bot))

@@ -1,0 +1,179 @@
+"""``/quota``: moderators set and inspect daily image limits, see usage, export it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.app_commands import Range
+from discord.ext import commands
+
+from bot.reports import daily_chart_png, usage_csv
+from bot.store.base import MemberContext
+from cogs.common import messages
+from cogs.common.checks import require_manage_guild
+
+if TYPE_CHECKING:
+    from bot.app import ImagineBot
+
+MAX_LIMIT = 100_000
+MAX_DAYS = 366
+Limit = Range[int, 0, MAX_LIMIT]
+Days = Range[int, 1, MAX_DAYS]
+LIMIT_HELP = "Images per UTC day (0 blocks); leave empty to remove this setting"
+
+
+def _member_context(interaction: discord.Interaction, member: discord.Member) -> MemberContext:
+    return MemberContext(
+        guild_id=interaction.guild_id or 0,
+        channel_id=interaction.channel_id or 0,
+        user_id=member.id,
+        role_ids=tuple(role.id for role in member.roles),
+    )
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Quota(
+    commands.GroupCog,
+    group_name="quota",
+    group_description="Set and inspect daily image limits (moderators)",
+):
+    """Every subcommand answers privately: quota talk is between moderators."""
+
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return require_manage_guild(interaction)
+
+    async def _reply(self, interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="set-user", description="Set one member's daily image limit")
+    @app_commands.describe(member="The member", limit=LIMIT_HELP)
+    async def set_user(
+        self, interaction: discord.Interaction, member: discord.Member, limit: Limit | None = None
+    ) -> None:
+        old = await self.bot.store.set_member_limit(
+            member.guild.id, member.id, limit, actor_id=interaction.user.id
+        )
+        await self._reply(
+            interaction, messages.limit_changed(f"{member.mention}'s limit", old, limit)
+        )
+
+    @app_commands.command(name="set-role", description="Set the daily image limit for a role")
+    @app_commands.describe(
+        role="The role (a member gets the highest of their roles)", limit=LIMIT_HELP
+    )
+    async def set_role(
+        self, interaction: discord.Interaction, role: discord.Role, limit: Limit | None = None
+    ) -> None:
+        old = await self.bot.store.set_role_limit(
+            role.guild.id, role.id, limit, actor_id=interaction.user.id
+        )
+        await self._reply(
+            interaction, messages.limit_changed(f"the limit for {role.mention}", old, limit)
+        )
+
+    @app_commands.command(
+        name="set-default", description="Set the daily limit for members without one"
+    )
+    @app_commands.describe(limit=LIMIT_HELP)
+    async def set_default(
+        self, interaction: discord.Interaction, limit: Limit | None = None
+    ) -> None:
+        old = await self.bot.store.set_default_limit(
+            interaction.guild_id or 0, limit, actor_id=interaction.user.id
+        )
+        await self._reply(interaction, messages.limit_changed("the server default", old, limit))
+
+    @app_commands.command(
+        name="set-server", description="Set a daily image budget for the whole server"
+    )
+    @app_commands.describe(limit="Images per UTC day for all members together; empty removes it")
+    async def set_server(
+        self, interaction: discord.Interaction, limit: Limit | None = None
+    ) -> None:
+        old = await self.bot.store.set_server_budget(
+            interaction.guild_id or 0, limit, actor_id=interaction.user.id
+        )
+        await self._reply(interaction, messages.limit_changed("the server budget", old, limit))
+
+    @app_commands.command(name="reset", description="Clear a member's usage for today")
+    @app_commands.describe(member="The member whose images today should not count")
+    async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        cleared = await self.bot.store.reset_member_usage(
+            member.guild.id, member.id, actor_id=interaction.user.id
+        )
+        await self._reply(
+            interaction,
+            f"Cleared {messages.plural(cleared, 'image')} from {member.mention}'s usage today.",
+        )
+
+    @app_commands.command(
+        name="view", description="Show the server's quota policy, or one member's"
+    )
+    @app_commands.describe(member="Show this member's effective limit and where it comes from")
+    async def view(
+        self, interaction: discord.Interaction, member: discord.Member | None = None
+    ) -> None:
+        store = self.bot.store
+        default = self.bot.settings.default_daily_limit
+        if member is not None:
+            summary = await store.usage(
+                _member_context(interaction, member), bot_default_limit=default
+            )
+            embed = messages.member_quota_embed(member.id, summary)
+        else:
+            guild_id = interaction.guild_id or 0
+            policy = await store.guild_policy(guild_id)
+            audit = await store.audit_log(guild_id, limit=10)
+            embed = messages.policy_embed(policy, audit, bot_default=default)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @app_commands.command(
+        name="stats", description="Images per day and the top members, with a chart"
+    )
+    @app_commands.describe(days="How many days back (default 7)")
+    async def stats(self, interaction: discord.Interaction, days: Days = 7) -> None:
+        guild_id = interaction.guild_id or 0
+        totals = await self.bot.store.daily_totals(guild_id, days=days)
+        top = await self.bot.store.top_members(guild_id, days=days, limit=10)
+        chart = await asyncio.to_thread(daily_chart_png, totals)
+        name = "usage.png"
+        await interaction.response.send_message(
+            embed=messages.stats_embed(totals, top, days=days, chart_name=name),
+            file=discord.File(io.BytesIO(chart), filename=name),
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="export", description="Download the usage log as a CSV file")
+    @app_commands.describe(days="How many days back (default 30)")
+    async def export(self, interaction: discord.Interaction, days: Days = 30) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        records = await self.bot.store.export_usage(interaction.guild_id or 0, days=days)
+        data = await asyncio.to_thread(usage_csv, records)
+        stamp = datetime.now(UTC).strftime("%Y%m%d")
+        if len(data) > interaction.filesize_limit:
+            await interaction.followup.send(
+                f"The export of {messages.plural(days, 'day')} is too large to upload here; "
+                "try fewer days.",
+                ephemeral=True,
+            )
+            return
+        await interaction.followup.send(
+            f"{messages.plural(len(records), 'generation')} from the last "
+            f"{messages.plural(days, 'day')}.",
+            file=discord.File(io.BytesIO(data), filename=f"imagine-usage-{stamp}.csv"),
+            ephemeral=True,
+        )
+
+
+async def setup(bot: ImagineBot) -> None:
+    await bot.add_cog(Quota(bot))

@@ -1,0 +1,133 @@
+"""``/settings``: moderators choose where ``/imagine`` works and what prompts it refuses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.policy.rules import normalize_blocked_word
+from cogs.common import messages
+from cogs.common.checks import require_manage_guild
+
+if TYPE_CHECKING:
+    from bot.app import ImagineBot
+
+WORD_MAX_LENGTH = 100
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Settings(
+    commands.GroupCog,
+    group_name="settings",
+    group_description="Where /imagine works and what it refuses (moderators)",
+):
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return require_manage_guild(interaction)
+
+    async def _reply(self, interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="show", description="Show this server's image settings")
+    async def show(self, interaction: discord.Interaction) -> None:
+        policy = await self.bot.store.guild_policy(interaction.guild_id or 0)
+        embed = messages.settings_embed(
+            policy, env_nsfw_safety=self.bot.settings.nsfw_safety_checker
+        )
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @app_commands.command(name="allow-channel", description="Let /imagine work in a channel")
+    @app_commands.describe(channel="Once any channel is allowed, /imagine works only in those")
+    async def allow_channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel
+    ) -> None:
+        changed = await self.bot.store.allow_channel(
+            channel.guild.id, channel.id, actor_id=interaction.user.id
+        )
+        text = (
+            f"/imagine now works in {channel.mention}."
+            if changed
+            else f"{channel.mention} was already allowed."
+        )
+        await self._reply(interaction, text)
+
+    @app_commands.command(name="disallow-channel", description="Stop /imagine in a channel")
+    @app_commands.describe(channel="A channel previously allowed")
+    async def disallow_channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel
+    ) -> None:
+        changed = await self.bot.store.disallow_channel(
+            channel.guild.id, channel.id, actor_id=interaction.user.id
+        )
+        if not changed:
+            await self._reply(interaction, f"{channel.mention} was not on the allowed list.")
+            return
+        policy = await self.bot.store.guild_policy(channel.guild.id)
+        tail = (
+            " No channels are listed any more, so /imagine works everywhere."
+            if not policy.allowed_channel_ids
+            else ""
+        )
+        await self._reply(interaction, f"Removed {channel.mention} from the allowed list.{tail}")
+
+    @app_commands.command(
+        name="block-word", description="Refuse prompts containing a word or phrase"
+    )
+    @app_commands.describe(word="Matched case-insensitively, as a whole word or phrase")
+    async def block_word(
+        self,
+        interaction: discord.Interaction,
+        word: app_commands.Range[str, 1, WORD_MAX_LENGTH],
+    ) -> None:
+        if not normalize_blocked_word(word):
+            await self._reply(interaction, "That word is empty once spaces are removed.")
+            return
+        changed = await self.bot.store.block_word(
+            interaction.guild_id or 0, word, actor_id=interaction.user.id
+        )
+        text = (
+            f"Prompts containing `{word}` are now refused."
+            if changed
+            else (f"`{word}` was already blocked.")
+        )
+        await self._reply(interaction, text)
+
+    @app_commands.command(name="unblock-word", description="Allow a blocked word or phrase again")
+    @app_commands.describe(word="A word or phrase previously blocked")
+    async def unblock_word(
+        self,
+        interaction: discord.Interaction,
+        word: app_commands.Range[str, 1, WORD_MAX_LENGTH],
+    ) -> None:
+        changed = await self.bot.store.unblock_word(
+            interaction.guild_id or 0, word, actor_id=interaction.user.id
+        )
+        text = f"`{word}` is allowed again." if changed else f"`{word}` was not blocked."
+        await self._reply(interaction, text)
+
+    @app_commands.command(
+        name="nsfw-safety", description="Keep the safety checker on in NSFW channels, or not"
+    )
+    @app_commands.describe(state="Outside NSFW channels the safety checker is always on")
+    async def nsfw_safety(
+        self, interaction: discord.Interaction, state: Literal["on", "off"]
+    ) -> None:
+        enabled = state == "on"
+        await self.bot.store.set_nsfw_safety(
+            interaction.guild_id or 0, enabled, actor_id=interaction.user.id
+        )
+        await self._reply(
+            interaction,
+            f"The safety checker is now **{state}** in NSFW channels (always on everywhere else).",
+        )
+
+
+async def setup(bot: ImagineBot) -> None:
+    await bot.add_cog(Settings(bot))

@@ -1,0 +1,33 @@
+"""``/usage``: any member can see their limit, what they used today, and when it resets."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs.common import messages
+from cogs.common.flow import requester_from
+
+if TYPE_CHECKING:
+    from bot.app import ImagineBot
+
+
+class Usage(commands.Cog):
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="usage", description="See how many images you can still make today")
+    @app_commands.guild_only()
+    async def usage(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        summary = await self.bot.store.usage(
+            requester_from(interaction).member,
+            bot_default_limit=self.bot.settings.default_daily_limit,
+        )
+        await interaction.response.send_message(embed=messages.usage_embed(summary), ephemeral=True)
+
+
+async def setup(bot: ImagineBot) -> None:
+    await bot.add_cog(Usage(bot))

@@ -1,0 +1,137 @@
+"""Configuration: what a server owner sees when `.env` is right, wrong, or incomplete."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Secret, load_settings, settings_from_mapping
+from bot.logs import RedactSecrets
+
+TOKEN = "MTIzNDU2Nzg5.fake.token-value"
+KEY = "sk-siraya-very-secret"
+REQUIRED = {"DISCORD_TOKEN": TOKEN, "SIRAYA_API_KEY": KEY}
+
+
+def test_defaults_match_the_documented_contract() -> None:
+    settings = settings_from_mapping(REQUIRED)
+    assert settings.siraya_base_url == "https://image.siraya.pro/v1"
+    assert settings.siraya_model == "flux-1-srpo-text-to-image"
+    assert settings.discord_api_base_url == "https://discord.com/api/v10"
+    assert settings.database_url == "sqlite:///data/imagine.db"
+    assert settings.command_guild_ids == ()
+    assert settings.default_daily_limit == 20
+    assert settings.max_concurrent_jobs == 4
+    assert settings.log_level == logging.INFO
+
+
+def test_every_variable_is_read() -> None:
+    settings = settings_from_mapping(
+        {
+            **REQUIRED,
+            "SIRAYA_BASE_URL": "http://localhost:9000/v1/",
+            "SIRAYA_MODEL": "other-model",
+            "DISCORD_API_BASE_URL": "http://proxy:8080/api/v10",
+            "DATABASE_URL": "sqlite:////var/lib/imagine.db",
+            "COMMAND_GUILD_IDS": "123, 456",
+            "DEFAULT_DAILY_LIMIT": "0",
+            "MAX_CONCURRENT_JOBS": "8",
+            "LOG_LEVEL": "debug",
+            "NSFW_SAFETY_CHECKER": "off",
+        }
+    )
+    assert settings.siraya_base_url == "http://localhost:9000/v1"
+    assert settings.siraya_model == "other-model"
+    assert settings.discord_api_base_url == "http://proxy:8080/api/v10"
+    assert settings.database_url == "sqlite:////var/lib/imagine.db"
+    assert settings.command_guild_ids == (123, 456)
+    assert settings.default_daily_limit == 0
+    assert settings.max_concurrent_jobs == 8
+    assert settings.log_level == logging.DEBUG
+    assert settings.nsfw_safety_checker is False
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("DISCORD_TOKEN", "", "is required"),
+        ("SIRAYA_API_KEY", "", "is required"),
+        ("MAX_CONCURRENT_JOBS", "four", "whole number"),
+        ("MAX_CONCURRENT_JOBS", "0", "between 1 and"),
+        ("DEFAULT_DAILY_LIMIT", "-1", "between 0 and"),
+        ("DATABASE_URL", "mysql://x", "sqlite:///"),
+        ("COMMAND_GUILD_IDS", "12,abc", "server ids"),
+        ("SIRAYA_BASE_URL", "image.siraya.pro", "http(s) URL"),
+        ("LOG_LEVEL", "LOUD", "DEBUG, INFO"),
+        ("NSFW_SAFETY_CHECKER", "maybe", "on or off"),
+    ],
+)
+def test_a_bad_value_names_the_variable_and_the_fix(variable: str, value: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping({**REQUIRED, variable: value})
+    message = str(caught.value)
+    assert message.startswith(variable)
+    assert says in message
+    assert ".env.example" in message
+
+
+def test_env_file_is_read_and_real_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"DISCORD_TOKEN={TOKEN}\nSIRAYA_API_KEY={KEY}\nMAX_CONCURRENT_JOBS=2\n")
+    settings = load_settings({"MAX_CONCURRENT_JOBS": "7"}, env_file=env_file)
+    assert settings.discord_token.reveal() == TOKEN
+    assert settings.max_concurrent_jobs == 7
+
+
+def test_secrets_never_show_in_repr_or_str() -> None:
+    settings = settings_from_mapping(REQUIRED)
+    for text in (repr(settings), str(settings), repr(settings.discord_token), f"{settings}"):
+        assert TOKEN not in text
+        assert KEY not in text
+    assert Secret(TOKEN) == settings.discord_token
+
+
+def test_log_filter_redacts_secrets_in_messages_and_tracebacks() -> None:
+    record_logger = logging.getLogger("test.redact")
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    handler = Collect()
+    handler.addFilter(RedactSecrets([TOKEN, KEY]))
+    record_logger.addHandler(handler)
+    try:
+        record_logger.warning("sending Authorization: Bearer %s", KEY)
+        try:
+            raise RuntimeError(f"bad token {TOKEN}")
+        except RuntimeError:
+            record_logger.exception("failed")
+    finally:
+        record_logger.removeHandler(handler)
+    joined = "\n".join(records)
+    assert "[redacted]" in joined
+    assert TOKEN not in joined and KEY not in joined
+
+
+def test_starting_without_a_token_prints_one_line_and_exits_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "SIRAYA_API_KEY")}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "DISCORD_TOKEN" in lines[0] and ".env.example" in lines[0]
+    assert "Traceback" not in result.stderr
