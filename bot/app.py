@@ -20,6 +20,8 @@ from bot.jobs.service import GenerationService
 from bot.siraya import RetryPolicy, SirayaClient, create_session
 from bot.store import open_store
 from bot.store.base import Store
+from cogs.common.flow import GenerationFlow
+from cogs.results import result_view
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.usage",
     "cogs.quota",
     "cogs.settings",
+    "cogs.results",
 )
 
 
@@ -76,10 +79,7 @@ class ImagineBot(commands.AutoShardedBot):
             bot_default_limit=settings.default_daily_limit,
             nsfw_safety_default=settings.nsfw_safety_checker,
         )
-        # Imported here so the flow (a cogs helper) is built after the service exists.
-        from cogs.common.flow import GenerationFlow
-
-        self.flow = GenerationFlow(self.generations)
+        self.flow = GenerationFlow(self.generations, lambda job: result_view(job.generation_id))
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()

@@ -84,6 +84,7 @@ class Job:
     reservation: Reservation
     ticket: Ticket
     submitted_at: float
+    parent_id: int | None = None
     state: JobState = JobState.QUEUED
     started_at: float | None = None
     settled: bool = field(default=False, repr=False)
@@ -123,9 +124,12 @@ class GenerationService:
     def bot_default_limit(self) -> int:
         return self._bot_default_limit
 
-    async def submit(self, requester: Requester, request: GenerationRequest) -> Job:
+    async def submit(
+        self, requester: Requester, request: GenerationRequest, *, parent_id: int | None = None
+    ) -> Job:
         """Check everything local and reserve quota; raise a user-readable refusal otherwise.
 
+        ``parent_id`` links a re-roll, variation or edit to the generation it came from.
         Raises ``InvalidRequest``, :class:`Refusal` or ``QuotaExceeded``.
         """
         request.validate()
@@ -147,10 +151,20 @@ class GenerationService:
         request = request.with_random_seed(self._rng) if request.seed is None else request
         request = replace(request, enable_safety_checker=safety)
         reservation = await self._store.reserve(
-            requester.member, _params(request), bot_default_limit=self._bot_default_limit
+            requester.member,
+            _params(request),
+            bot_default_limit=self._bot_default_limit,
+            parent_id=parent_id,
         )
         ticket = self._scheduler.enqueue(requester.user_id)
-        return Job(requester, request, reservation, ticket, submitted_at=self._monotonic())
+        return Job(
+            requester,
+            request,
+            reservation,
+            ticket,
+            submitted_at=self._monotonic(),
+            parent_id=parent_id,
+        )
 
     def position(self, job: Job) -> int:
         """Place in line (1 = next), 0 once running."""
@@ -207,7 +221,7 @@ def _params(request: GenerationRequest) -> GenerationParams:
         prompt=request.prompt,
         width=width,
         height=height,
-        size_preset=request.size if request.width is None else None,
+        size_preset=request.preset,
         steps=request.steps,
         guidance=request.guidance,
         acceleration=request.acceleration,

@@ -82,11 +82,17 @@ class GenerationFlow:
         interaction: discord.Interaction,
         request: GenerationRequest,
         *,
-        reply_to: discord.Message | None = None,
+        parent_id: int | None = None,
+        source_url: str | None = None,
     ) -> None:
-        """Refuse privately, or acknowledge publicly and see the job through."""
+        """Refuse privately, or acknowledge publicly and see the job through.
+
+        ``parent_id`` and ``source_url`` link a re-roll, variation or edit to its origin.
+        """
         try:
-            job = await self._service.submit(requester_from(interaction), request)
+            job = await self._service.submit(
+                requester_from(interaction), request, parent_id=parent_id
+            )
         except (InvalidRequest, Refusal) as refusal:
             await send_ephemeral(interaction, str(refusal))
             return
@@ -99,9 +105,11 @@ class GenerationFlow:
             log.warning("could not acknowledge generation %s; refunding", job.generation_id)
             await self._service.abandon(job)
             return
-        await self.see_through(interaction, job)
+        await self.see_through(interaction, job, source_url=source_url)
 
-    async def see_through(self, interaction: discord.Interaction, job: Job) -> None:
+    async def see_through(
+        self, interaction: discord.Interaction, job: Job, *, source_url: str | None = None
+    ) -> None:
         """Show progress while the job runs, then its result or a clear failure."""
         stop_progress = asyncio.Event()
         progress = asyncio.create_task(self._show_progress(interaction, job, stop_progress))
@@ -129,7 +137,7 @@ class GenerationFlow:
             )
             return
         try:
-            message = await self._post_result(interaction, job, images)
+            message = await self._post_result(interaction, job, images, source_url)
         except Exception:
             log.exception("could not post generation %s", job.generation_id)
             await self._service.failed(job, "delivery")
@@ -162,7 +170,11 @@ class GenerationFlow:
         await asyncio.gather(progress, return_exceptions=True)
 
     async def _post_result(
-        self, interaction: discord.Interaction, job: Job, images: Sequence[GeneratedImage]
+        self,
+        interaction: discord.Interaction,
+        job: Job,
+        images: Sequence[GeneratedImage],
+        source_url: str | None,
     ) -> discord.Message:
         filenames = [
             f"imagine-{job.generation_id}-{index}.{image.extension}"
@@ -173,6 +185,7 @@ class GenerationFlow:
             filenames=filenames,
             elapsed=self._service.elapsed(job),
             requested_by=interaction.user,
+            source_url=source_url,
         )
         view = self._view_factory(job) if self._view_factory else None
 

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import discord
 
+from bot.jobs import remix
 from bot.jobs.service import Job
 from bot.policy.quota import EffectiveLimit, LimitSource
 from bot.siraya import ErrorKind, GenerationRequest, SirayaError
@@ -19,6 +20,7 @@ from bot.store.base import (
     AuditAction,
     AuditEntry,
     DailyTotal,
+    GenerationRecord,
     GuildPolicy,
     MemberTotal,
     QuotaExceeded,
@@ -133,7 +135,12 @@ def progress(job: Job, *, position: int, elapsed: float) -> str:
 
 
 def result_embeds(
-    job: Job, *, filenames: list[str], elapsed: float, requested_by: discord.abc.User
+    job: Job,
+    *,
+    filenames: list[str],
+    elapsed: float,
+    requested_by: discord.abc.User,
+    source_url: str | None = None,
 ) -> list[discord.Embed]:
     """The embed(s) under a result; several images share one URL so Discord shows a gallery."""
     request = job.request
@@ -149,6 +156,10 @@ def result_embeds(
     for name, value in settings_fields(request):
         main.add_field(name=name, value=value, inline=True)
     main.add_field(name="Time", value=f"{elapsed:.1f} s", inline=True)
+    if source_url and job.parent_id is not None:
+        main.add_field(
+            name="Made from", value=f"[generation #{job.parent_id}]({source_url})", inline=True
+        )
     main.set_footer(text=f"FLUX.1 SRPO · generation #{job.generation_id}")
     if filenames:
         main.set_image(url=f"attachment://{filenames[0]}")
@@ -162,15 +173,9 @@ def result_embeds(
 
 def settings_fields(request: GenerationRequest) -> list[tuple[str, str]]:
     """The settings that reproduce an image, as (name, value) pairs."""
-    width, height = request.dimensions
     return [
         ("Seed", f"`{request.seed}`"),
-        (
-            "Size",
-            f"{request.size or 'custom'} ({width}×{height})"
-            if request.width is None
-            else f"custom ({width}×{height})",
-        ),
+        ("Size", request.size_label),
         ("Steps", str(request.steps)),
         ("Guidance", f"{request.guidance:g}"),
         ("Acceleration", request.acceleration),
@@ -359,6 +364,60 @@ def settings_embed(policy: GuildPolicy, *, env_nsfw_safety: bool) -> discord.Emb
     embed.add_field(
         name="Safety checker in NSFW channels",
         value=f"{nsfw}; always on in other channels",
+        inline=False,
+    )
+    return embed
+
+
+# -- result buttons -------------------------------------------------------------------------
+
+
+def record_missing() -> str:
+    return (
+        "I no longer have the record of this image (it may have been deleted), "
+        "so I cannot repeat it. Start a new one with /imagine."
+    )
+
+
+def delete_refused(owner_id: int) -> str:
+    return (
+        f"Only <@{owner_id}>, who asked for this image, or someone with "
+        "Manage Messages can delete it."
+    )
+
+
+def delete_failed() -> str:
+    return "I could not delete that message; I may lack permission in this channel."
+
+
+def info_embed(record: GenerationRecord) -> discord.Embed:
+    """Every parameter of a generation, plus a /imagine line to reproduce it."""
+    params = record.params
+    embed = discord.Embed(
+        title=f"Generation #{record.id}",
+        description=clip(params.prompt, 1500),
+        colour=BRAND_COLOUR,
+    )
+    size = (
+        f"{params.size_preset} ({params.width}×{params.height})"
+        if params.size_preset
+        else f"custom {params.width}×{params.height}"
+    )
+    for name, value in (
+        ("Seed", f"`{params.seed}`"),
+        ("Size", size),
+        ("Steps", str(params.steps)),
+        ("Guidance", f"{params.guidance:g}"),
+        ("Acceleration", params.acceleration),
+        ("Images", str(params.count)),
+        ("Safety checker", "on" if params.safety_checker else "off"),
+        ("Requested by", f"<@{record.user_id}>"),
+        ("Created", f"<t:{int(record.created_at.timestamp())}:f>"),
+    ):
+        embed.add_field(name=name, value=value, inline=True)
+    embed.add_field(
+        name="Reproduce it",
+        value=f"```\n{clip(remix.imagine_command(params), FIELD_VALUE_LIMIT - 8)}\n```",
         inline=False,
     )
     return embed

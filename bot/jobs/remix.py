@@ -1,0 +1,65 @@
+"""New requests made from a stored generation: re-roll, variations, edit.
+
+The buttons under a result carry only the generation's id; everything else comes
+from the usage log, so they work the same after a restart or a week later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.siraya import MAX_COUNT, GenerationRequest
+from bot.store.base import GenerationParams
+
+
+def request_from(params: GenerationParams) -> GenerationRequest:
+    """The request that produced ``params`` (same seed, same size, same everything)."""
+    custom = params.size_preset is None
+    return GenerationRequest(
+        prompt=params.prompt,
+        size=params.size_preset,
+        width=params.width if custom else None,
+        height=params.height if custom else None,
+        steps=params.steps,
+        guidance=params.guidance,
+        acceleration=params.acceleration,
+        seed=params.seed,
+        enable_safety_checker=params.safety_checker,
+        count=params.count,
+    )
+
+
+def reroll(params: GenerationParams) -> GenerationRequest:
+    """Same settings, a new random seed (picked when the job is submitted)."""
+    return replace(request_from(params), seed=None)
+
+
+def variations(params: GenerationParams) -> GenerationRequest:
+    """Four images at once from a new seed, to explore around an idea."""
+    return replace(request_from(params), seed=None, count=MAX_COUNT)
+
+
+def edited(
+    params: GenerationParams, *, prompt: str, seed: int | None, steps: int, guidance: float
+) -> GenerationRequest:
+    """The member's changes from the Edit dialog applied to the stored settings."""
+    return replace(
+        request_from(params), prompt=prompt, seed=seed, steps=steps, guidance=guidance
+    )
+
+
+def imagine_command(params: GenerationParams) -> str:
+    """A ``/imagine`` line with every option, ready to copy to reproduce the image."""
+    parts = [f"prompt:{params.prompt}"]
+    if params.size_preset is None:
+        parts += [f"width:{params.width}", f"height:{params.height}"]
+    else:
+        parts.append(f"size:{params.size_preset}")
+    parts += [
+        f"steps:{params.steps}",
+        f"seed:{params.seed}",
+        f"guidance:{params.guidance:g}",
+        f"acceleration:{params.acceleration}",
+        f"count:{params.count}",
+    ]
+    return "/imagine " + " ".join(parts)
