@@ -1,0 +1,351 @@
+"""The storage interface the cogs and the job runner talk to, and the values it returns.
+
+``Store`` is a Protocol so a PostgreSQL implementation can satisfy it later without
+touching any caller: nothing here mentions SQL, connections or a dialect. Every method
+that depends on the date takes ``now`` so tests can walk through days without sleeping;
+``now`` must be timezone-aware and defaults to the current time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Protocol
+
+from bot.policy.quota import EffectiveLimit, LimitSource, QuotaExceeded, resolve_limit
+
+__all__ = [
+    "AuditAction",
+    "AuditEntry",
+    "DailyTotal",
+    "EffectiveLimit",
+    "GenerationNotFound",
+    "GenerationParams",
+    "GenerationRecord",
+    "GenerationStateError",
+    "GenerationStatus",
+    "GuildPolicy",
+    "LimitSource",
+    "MemberContext",
+    "MemberTotal",
+    "QuotaExceeded",
+    "Reservation",
+    "Store",
+    "StoreConfigError",
+    "StoreError",
+    "UnsupportedDatabase",
+    "UsageSummary",
+]
+
+
+class StoreError(Exception):
+    """Base class for storage failures the caller can act on."""
+
+
+class StoreConfigError(StoreError, ValueError):
+    """DATABASE_URL cannot be used. Messages never repeat the URL (it may hold a password)."""
+
+
+class UnsupportedDatabase(StoreConfigError, NotImplementedError):
+    """A database the interface allows but this build has no implementation for yet."""
+
+
+class GenerationNotFound(StoreError, LookupError):
+    """No generation with that id: a caller kept an id the store never issued."""
+
+
+class GenerationStateError(StoreError):
+    """A lifecycle call that does not fit the generation's current status.
+
+    For example completing a generation that was already cancelled. The job runner
+    should treat it as "someone else already settled this request", never charge twice.
+    """
+
+    def __init__(self, generation_id: int, status: GenerationStatus, action: str) -> None:
+        self.generation_id = generation_id
+        self.status = status
+        self.action = action
+        super().__init__(f"cannot {action} generation {generation_id}: it is already {status}")
+
+
+class GenerationStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def in_flight(self) -> bool:
+        """In-flight generations hold a reservation; finished ones hold what they delivered."""
+        return self in (GenerationStatus.QUEUED, GenerationStatus.RUNNING)
+
+
+class AuditAction(StrEnum):
+    """What a moderator changed; ``AuditEntry.target_id`` says which member/role/channel."""
+
+    MEMBER_LIMIT = "member_limit"  # target_id = user id
+    ROLE_LIMIT = "role_limit"  # target_id = role id
+    DEFAULT_LIMIT = "default_limit"
+    SERVER_BUDGET = "server_budget"
+    RESET_USAGE = "reset_usage"  # target_id = user id; old = images cleared, new = "0"
+    ALLOW_CHANNEL = "allow_channel"  # target_id = channel id
+    DISALLOW_CHANNEL = "disallow_channel"  # target_id = channel id
+    BLOCK_WORD = "block_word"  # new = the word
+    UNBLOCK_WORD = "unblock_word"  # old = the word
+    NSFW_SAFETY = "nsfw_safety"  # values "on" / "off", None = not set
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Everything the image API is asked for; stored so a re-roll can repeat it."""
+
+    prompt: str
+    width: int
+    height: int
+    size_preset: str | None
+    steps: int
+    guidance: float
+    acceleration: str
+    seed: int
+    safety_checker: bool
+    count: int
+
+
+@dataclass(frozen=True)
+class MemberContext:
+    """Who asks, and where: the Discord facts the quota depends on, as plain ints."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+    role_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Images held for one request. Settle it with complete/fail/cancel, exactly once."""
+
+    generation_id: int
+    limit: EffectiveLimit
+    remaining_after: int
+    reset_at: datetime
+
+
+@dataclass(frozen=True)
+class GenerationRecord:
+    """One usage-log row, every column (re-roll/edit buttons and CSV export read it)."""
+
+    id: int
+    parent_id: int | None
+    guild_id: int
+    channel_id: int
+    user_id: int
+    params: GenerationParams
+    status: GenerationStatus
+    reserved: int
+    delivered: int
+    error_class: str | None
+    latency_ms: int | None
+    message_id: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def charged(self) -> int:
+        """Images this request counts against quotas right now."""
+        return self.reserved + self.delivered
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    """What ``/usage`` shows: the member's limit and where it comes from, and the server's.
+
+    ``server_used`` is only counted when the guild has a ``server_budget`` (0 otherwise).
+    """
+
+    limit: EffectiveLimit
+    used: int
+    remaining: int
+    reset_at: datetime
+    server_budget: int | None
+    server_used: int
+
+    @property
+    def server_remaining(self) -> int | None:
+        if self.server_budget is None:
+            return None
+        return max(0, self.server_budget - self.server_used)
+
+
+@dataclass(frozen=True)
+class GuildPolicy:
+    """All of a guild's moderator settings at one instant (``/settings show``, ``/quota view``).
+
+    ``nsfw_safety`` is None when the guild never chose, so the environment default applies.
+    """
+
+    guild_id: int
+    default_limit: int | None = None
+    server_budget: int | None = None
+    role_limits: Mapping[int, int] = field(default_factory=dict)
+    member_limits: Mapping[int, int] = field(default_factory=dict)
+    allowed_channel_ids: frozenset[int] = frozenset()
+    blocked_words: tuple[str, ...] = ()
+    nsfw_safety: bool | None = None
+
+    def effective_limit(
+        self, user_id: int, role_ids: tuple[int, ...], *, bot_default_limit: int
+    ) -> EffectiveLimit:
+        """The limit a member would get, resolved exactly as ``Store.reserve`` does."""
+        return resolve_limit(
+            member_limit=self.member_limits.get(user_id),
+            role_limits=self.role_limits,
+            member_role_ids=role_ids,
+            server_default=self.default_limit,
+            bot_default=bot_default_limit,
+        )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    guild_id: int
+    actor_id: int
+    action: AuditAction
+    target_id: int | None
+    old_value: str | None
+    new_value: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DailyTotal:
+    """One UTC day of a guild: images charged (delivered + still reserved), requests, failures."""
+
+    day: date
+    images: int
+    generations: int
+    failures: int
+
+
+@dataclass(frozen=True)
+class MemberTotal:
+    user_id: int
+    images: int
+    generations: int
+
+
+class Store(Protocol):
+    """Quota accounting, usage log and moderator settings for all guilds.
+
+    Lifecycle of a request: ``reserve`` (before deferring; raises QuotaExceeded) →
+    ``mark_running`` → exactly one of ``complete`` / ``fail`` / ``cancel``. After a crash,
+    ``release_orphans`` at startup refunds what was still in flight.
+    """
+
+    async def close(self) -> None: ...
+
+    # -- quota and usage log -------------------------------------------------------------
+    async def reserve(
+        self,
+        member: MemberContext,
+        params: GenerationParams,
+        *,
+        bot_default_limit: int,
+        now: datetime | None = None,
+        parent_id: int | None = None,
+    ) -> Reservation:
+        """Atomically check the member's and the server's quota and hold ``params.count``."""
+        ...
+
+    async def mark_running(self, generation_id: int, now: datetime | None = None) -> None: ...
+
+    async def complete(
+        self,
+        generation_id: int,
+        *,
+        delivered: int,
+        latency_ms: int,
+        message_id: int | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Charge ``delivered`` (≤ count) and refund the rest; 0 delivered counts as failed."""
+        ...
+
+    async def fail(
+        self, generation_id: int, *, error_class: str, now: datetime | None = None
+    ) -> None: ...
+
+    async def cancel(self, generation_id: int, now: datetime | None = None) -> None: ...
+
+    async def release_orphans(self, now: datetime | None = None) -> int:
+        """Fail every in-flight generation as "interrupted"; returns how many. Startup only."""
+        ...
+
+    async def get_generation(self, generation_id: int) -> GenerationRecord | None: ...
+
+    async def usage(
+        self, member: MemberContext, *, bot_default_limit: int, now: datetime | None = None
+    ) -> UsageSummary: ...
+
+    # -- moderator settings (each change is audited; returns the previous value) ----------
+    async def set_member_limit(
+        self, guild_id: int, user_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None: ...
+
+    async def set_role_limit(
+        self, guild_id: int, role_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None: ...
+
+    async def set_default_limit(
+        self, guild_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None: ...
+
+    async def set_server_budget(
+        self, guild_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None: ...
+
+    async def reset_member_usage(
+        self, guild_id: int, user_id: int, *, actor_id: int, now: datetime | None = None
+    ) -> int:
+        """Forgive the member's images so far today (in-flight ones too); returns how many."""
+        ...
+
+    async def guild_policy(self, guild_id: int) -> GuildPolicy: ...
+
+    async def audit_log(self, guild_id: int, *, limit: int = 10) -> list[AuditEntry]:
+        """Most recent first."""
+        ...
+
+    async def allow_channel(self, guild_id: int, channel_id: int, *, actor_id: int) -> bool: ...
+
+    async def disallow_channel(self, guild_id: int, channel_id: int, *, actor_id: int) -> bool: ...
+
+    async def block_word(self, guild_id: int, word: str, *, actor_id: int) -> bool: ...
+
+    async def unblock_word(self, guild_id: int, word: str, *, actor_id: int) -> bool: ...
+
+    async def set_nsfw_safety(
+        self, guild_id: int, enabled: bool | None, *, actor_id: int
+    ) -> bool | None: ...
+
+    # -- statistics ------------------------------------------------------------------------
+    async def daily_totals(
+        self, guild_id: int, *, days: int, now: datetime | None = None
+    ) -> list[DailyTotal]:
+        """One entry per UTC day, oldest first, days without activity included as zeros."""
+        ...
+
+    async def top_members(
+        self, guild_id: int, *, days: int, limit: int = 10, now: datetime | None = None
+    ) -> list[MemberTotal]: ...
+
+    async def export_usage(
+        self, guild_id: int, *, days: int, now: datetime | None = None
+    ) -> list[GenerationRecord]:
+        """Every generation of the last ``days`` UTC days, oldest first."""
+        ...

@@ -1,0 +1,954 @@
+"""The SQLite implementation of ``Store`` (aiosqlite; each connection runs in its own thread).
+
+Connections
+    One **writer** connection carries every write. Writes take an ``asyncio.Lock`` and
+    multi-statement writes run inside ``BEGIN IMMEDIATE``, so a quota check and the insert
+    of its reservation are one atomic step: two requests racing for the last image are
+    simply ordered, and exactly one gets it. ``BEGIN IMMEDIATE`` (not the lock alone) also
+    keeps that true if a second process ever opens the same file. The lock covers even
+    single-statement writes because on a shared connection an autocommit statement issued
+    while another coroutine's transaction is open would silently join, and roll back with,
+    that transaction.
+
+    A separate **reader** connection (``query_only``) serves ``usage``, ``guild_policy``,
+    statistics and exports. In WAL mode readers never block the writer nor wait for it, and
+    a reader can never observe another coroutine's uncommitted rows, which would happen if
+    reads shared the writer connection mid-transaction. Reads are serialised among
+    themselves by a second lock so a multi-statement read gets one consistent snapshot.
+
+Durability
+    ``synchronous=NORMAL`` in WAL mode: a power cut may lose the last few commits but never
+    corrupts the file. The worst case is a few images not counted, which is acceptable for
+    a daily quota and keeps commits free of fsync.
+
+Timestamps are TEXT, ISO 8601 in UTC with microseconds (see migrations/sqlite/0001).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import aiosqlite
+
+from bot.policy.quota import (
+    as_utc,
+    check_quota,
+    day_start,
+    day_window,
+    reset_at,
+    resolve_limit,
+    validate_limit,
+)
+from bot.policy.rules import normalize_blocked_word
+from bot.store.base import (
+    AuditAction,
+    AuditEntry,
+    DailyTotal,
+    EffectiveLimit,
+    GenerationNotFound,
+    GenerationParams,
+    GenerationRecord,
+    GenerationStateError,
+    GenerationStatus,
+    GuildPolicy,
+    MemberContext,
+    MemberTotal,
+    Reservation,
+    UsageSummary,
+)
+from bot.store.migrate import Migration, apply_migrations, load_migrations
+
+DEFAULT_BUSY_TIMEOUT_MS: Final = 5_000
+MAX_BLOCKED_WORDS_PER_GUILD: Final = 1_000
+"""Every prompt is matched against the whole list before deferring; keep that fast."""
+
+_GENERATION_COLUMNS = (
+    "id, parent_id, guild_id, channel_id, user_id, prompt, width, height, size_preset, steps, "
+    "guidance, acceleration, seed, safety_checker, count, status, reserved, delivered, "
+    "error_class, latency_ms, message_id, created_at, started_at, finished_at"
+)
+
+# Everything the quota decision needs, in one statement (one round trip to the thread).
+# Role limits come back as a JSON object of only the member's roles; the pure policy
+# function then picks among them, so there is one implementation of the resolution order.
+_QUOTA_STATE_SQL = """
+SELECT
+    (SELECT daily_limit FROM member_limits WHERE guild_id = :guild AND user_id = :user),
+    (SELECT json_group_object(role_id, daily_limit) FROM role_limits
+      WHERE guild_id = :guild AND role_id IN (SELECT value FROM json_each(:roles))),
+    (SELECT default_limit FROM guild_settings WHERE guild_id = :guild),
+    (SELECT server_budget FROM guild_settings WHERE guild_id = :guild),
+    (SELECT COALESCE(SUM(reserved + delivered), 0) FROM generations
+      WHERE guild_id = :guild AND user_id = :user AND created_at >= :start AND created_at < :end
+        AND id > COALESCE((SELECT after_generation_id FROM usage_resets
+                            WHERE guild_id = :guild AND user_id = :user), 0)),
+    CASE WHEN (SELECT server_budget FROM guild_settings WHERE guild_id = :guild) IS NULL THEN 0
+         ELSE (SELECT COALESCE(SUM(reserved + delivered), 0) FROM generations
+                WHERE guild_id = :guild AND created_at >= :start AND created_at < :end)
+    END
+"""
+
+_GUILD_SETTING_COLUMNS: Final = frozenset({"default_limit", "server_budget", "nsfw_safety"})
+
+
+def _ts(moment: datetime) -> str:
+    return as_utc(moment).isoformat(timespec="microseconds")
+
+
+def _parse_ts(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _limit_text(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _switch_text(value: bool | None) -> str | None:
+    return None if value is None else ("on" if value else "off")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _QuotaState:
+    """The quota inputs for one member at one instant, resolved by the pure policy."""
+
+    __slots__ = ("limit", "server_budget", "server_used", "used")
+
+    def __init__(self, row: Sequence[Any], member: MemberContext, bot_default_limit: int) -> None:
+        member_limit, role_json, server_default, server_budget, used, server_used = row
+        role_limits = {
+            int(role): int(limit) for role, limit in json.loads(role_json or "{}").items()
+        }
+        self.limit: EffectiveLimit = resolve_limit(
+            member_limit=member_limit,
+            role_limits=role_limits,
+            member_role_ids=member.role_ids,
+            server_default=server_default,
+            bot_default=bot_default_limit,
+        )
+        self.server_budget: int | None = server_budget
+        self.used = int(used)
+        self.server_used = int(server_used)
+
+
+async def _connect(path: str, *, busy_timeout_ms: int, read_only: bool) -> aiosqlite.Connection:
+    # isolation_level=None: no implicit transactions; the store issues BEGIN/COMMIT itself.
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if not read_only:
+            rows = list(await conn.execute_fetchall("PRAGMA journal_mode = WAL"))
+            if str(rows[0][0]).lower() != "wal":
+                raise sqlite3.OperationalError(
+                    f"could not switch the database to WAL mode (got {rows[0][0]!r})"
+                )
+        await conn.execute("PRAGMA foreign_keys = ON")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        if read_only:
+            await conn.execute("PRAGMA query_only = ON")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+class SqliteStore:
+    """``Store`` on one SQLite file. Create it with ``await SqliteStore.open(path)``."""
+
+    def __init__(
+        self,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+        self._clock = clock
+        self._background: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        migrations: list[Migration] | None = None,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> SqliteStore:
+        """Connect, bring the schema up to date, and return a ready store.
+
+        The parent folder must exist (``open_store`` creates it).
+        """
+        if migrations is None:
+            migrations = await asyncio.to_thread(load_migrations)
+        location = str(path)
+        writer = await _connect(location, busy_timeout_ms=busy_timeout_ms, read_only=False)
+        try:
+            await apply_migrations(writer, migrations)
+            reader = await _connect(location, busy_timeout_ms=busy_timeout_ms, read_only=True)
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(writer, reader, clock=clock)
+
+    async def close(self) -> None:
+        """Finish background refunds, then close both connections. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self._reader.close()
+        await self._writer.close()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _now(self, now: datetime | None) -> datetime:
+        return as_utc(self._clock() if now is None else now)
+
+    @contextlib.asynccontextmanager
+    async def _write(self, *, transaction: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._write_lock:
+            if not transaction:
+                yield self._writer
+                return
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                # Queued behind whatever the body already sent, so it runs even when the
+                # body was cancelled mid-await; "no transaction" just means BEGIN failed.
+                with contextlib.suppress(sqlite3.OperationalError):
+                    await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
+
+    @contextlib.asynccontextmanager
+    async def _read(self, *, snapshot: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._read_lock:
+            if not snapshot:
+                yield self._reader
+                return
+            await self._reader.execute("BEGIN")
+            try:
+                yield self._reader
+            finally:
+                await self._reader.execute("COMMIT")
+
+    @staticmethod
+    async def _fetchall(
+        conn: aiosqlite.Connection, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> list[sqlite3.Row]:
+        return list(await conn.execute_fetchall(sql, params))
+
+    async def _fetchone(
+        self, conn: aiosqlite.Connection, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> sqlite3.Row | None:
+        rows = await self._fetchall(conn, sql, params)
+        return rows[0] if rows else None
+
+    async def _quota_state(
+        self,
+        conn: aiosqlite.Connection,
+        member: MemberContext,
+        now: datetime,
+        bot_default_limit: int,
+    ) -> _QuotaState:
+        start = day_start(now)
+        row = await self._fetchone(
+            conn,
+            _QUOTA_STATE_SQL,
+            {
+                "guild": member.guild_id,
+                "user": member.user_id,
+                "roles": json.dumps([int(role) for role in member.role_ids]),
+                "start": _ts(start),
+                "end": _ts(start + timedelta(days=1)),
+            },
+        )
+        assert row is not None  # a SELECT without FROM always yields one row
+        return _QuotaState(row, member, bot_default_limit)
+
+    async def _audit(
+        self,
+        conn: aiosqlite.Connection,
+        guild_id: int,
+        actor_id: int,
+        action: AuditAction,
+        *,
+        target_id: int | None = None,
+        old: str | None = None,
+        new: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO audit_log"
+            " (guild_id, actor_id, action, target_id, old_value, new_value, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (guild_id, actor_id, action.value, target_id, old, new, _ts(self._now(now))),
+        )
+
+    # -- quota and usage log -------------------------------------------------------------
+
+    async def reserve(
+        self,
+        member: MemberContext,
+        params: GenerationParams,
+        *,
+        bot_default_limit: int,
+        now: datetime | None = None,
+        parent_id: int | None = None,
+    ) -> Reservation:
+        """Check both quotas and insert the queued row in one ``BEGIN IMMEDIATE`` transaction.
+
+        If the caller is cancelled while this runs, the transaction still finishes and a
+        reservation it produced is cancelled (refunded) in the background, so an abandoned
+        interaction never leaves images held by nobody until the next restart.
+        """
+        task = asyncio.ensure_future(
+            self._reserve(
+                member, params, bot_default_limit=bot_default_limit, now=now, parent_id=parent_id
+            )
+        )
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            refund = asyncio.ensure_future(self._refund_when_done(task))
+            self._background.add(refund)
+            refund.add_done_callback(self._background.discard)
+            raise
+
+    async def _refund_when_done(self, task: asyncio.Future[Reservation]) -> None:
+        try:
+            reservation = await task
+        except (Exception, asyncio.CancelledError):
+            return  # refused or failed: nothing was held
+        await self.cancel(reservation.generation_id)
+
+    async def _reserve(
+        self,
+        member: MemberContext,
+        params: GenerationParams,
+        *,
+        bot_default_limit: int,
+        now: datetime | None,
+        parent_id: int | None,
+    ) -> Reservation:
+        moment = self._now(now)
+        resets = reset_at(moment)
+        async with self._write() as conn:
+            state = await self._quota_state(conn, member, moment, bot_default_limit)
+            remaining = check_quota(
+                limit=state.limit,
+                used=state.used,
+                requested=params.count,
+                reset_at=resets,
+                server_budget=state.server_budget,
+                server_used=state.server_used,
+            )
+            try:
+                cursor = await conn.execute(
+                    "INSERT INTO generations (parent_id, guild_id, channel_id, user_id, prompt,"
+                    " width, height, size_preset, steps, guidance, acceleration, seed,"
+                    " safety_checker, count, status, reserved, delivered, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?)",
+                    (
+                        parent_id,
+                        member.guild_id,
+                        member.channel_id,
+                        member.user_id,
+                        params.prompt,
+                        params.width,
+                        params.height,
+                        params.size_preset,
+                        params.steps,
+                        params.guidance,
+                        params.acceleration,
+                        params.seed,
+                        int(params.safety_checker),
+                        params.count,
+                        params.count,
+                        _ts(moment),
+                    ),
+                )
+            except sqlite3.IntegrityError as error:
+                if parent_id is not None and "FOREIGN KEY" in str(error):
+                    raise GenerationNotFound(f"no generation {parent_id} to derive from") from error
+                raise
+            generation_id = cursor.lastrowid
+        assert generation_id is not None
+        return Reservation(generation_id, state.limit, remaining, resets)
+
+    async def _settle(
+        self,
+        generation_id: int,
+        action: str,
+        sql: str,
+        params: dict[str, Any],
+        *,
+        conn: aiosqlite.Connection,
+    ) -> None:
+        """Run a lifecycle UPDATE guarded by the statuses it may leave; explain a miss."""
+        cursor = await conn.execute(sql, {"id": generation_id, **params})
+        if cursor.rowcount == 1:
+            return
+        row = await self._fetchone(
+            conn, "SELECT status, count FROM generations WHERE id = ?", (generation_id,)
+        )
+        if row is None:
+            raise GenerationNotFound(f"no generation {generation_id}")
+        status = GenerationStatus(row[0])
+        if "delivered" in params and status.in_flight:
+            raise ValueError(
+                f"delivered={params['delivered']} but generation {generation_id}"
+                f" reserved only {row[1]}"
+            )
+        raise GenerationStateError(generation_id, status, action)
+
+    async def mark_running(self, generation_id: int, now: datetime | None = None) -> None:
+        async with self._write(transaction=False) as conn:
+            await self._settle(
+                generation_id,
+                "start",
+                "UPDATE generations SET status = 'running', started_at = :now"
+                " WHERE id = :id AND status = 'queued'",
+                {"now": _ts(self._now(now))},
+                conn=conn,
+            )
+
+    async def complete(
+        self,
+        generation_id: int,
+        *,
+        delivered: int,
+        latency_ms: int,
+        message_id: int | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        if delivered < 0:
+            raise ValueError("delivered cannot be negative")
+        async with self._write(transaction=False) as conn:
+            await self._settle(
+                generation_id,
+                "complete",
+                "UPDATE generations SET"
+                " status = CASE WHEN :delivered > 0 THEN 'succeeded' ELSE 'failed' END,"
+                " error_class = CASE WHEN :delivered > 0 THEN NULL ELSE 'no_images' END,"
+                " reserved = 0, delivered = :delivered, latency_ms = :latency,"
+                " message_id = :message, finished_at = :now"
+                " WHERE id = :id AND status IN ('queued', 'running') AND :delivered <= count",
+                {
+                    "delivered": delivered,
+                    "latency": latency_ms,
+                    "message": message_id,
+                    "now": _ts(self._now(now)),
+                },
+                conn=conn,
+            )
+
+    async def fail(
+        self, generation_id: int, *, error_class: str, now: datetime | None = None
+    ) -> None:
+        await self._finish_without_images(generation_id, "failed", error_class, "fail", now)
+
+    async def cancel(self, generation_id: int, now: datetime | None = None) -> None:
+        await self._finish_without_images(generation_id, "cancelled", None, "cancel", now)
+
+    async def _finish_without_images(
+        self,
+        generation_id: int,
+        status: str,
+        error_class: str | None,
+        action: str,
+        now: datetime | None,
+    ) -> None:
+        async with self._write(transaction=False) as conn:
+            await self._settle(
+                generation_id,
+                action,
+                "UPDATE generations SET status = :status, error_class = :error, reserved = 0,"
+                " finished_at = :now WHERE id = :id AND status IN ('queued', 'running')",
+                {"status": status, "error": error_class, "now": _ts(self._now(now))},
+                conn=conn,
+            )
+
+    async def release_orphans(self, now: datetime | None = None) -> int:
+        """Fail every in-flight row as "interrupted". Call once at startup, before serving.
+
+        With one bot process per database every in-flight row at startup belongs to a
+        process that died. (A multi-process deployment needs per-process ownership; that
+        belongs with the PostgreSQL implementation.)
+        """
+        async with self._write(transaction=False) as conn:
+            cursor = await conn.execute(
+                "UPDATE generations SET status = 'failed', error_class = 'interrupted',"
+                " reserved = 0, finished_at = ? WHERE status IN ('queued', 'running')",
+                (_ts(self._now(now)),),
+            )
+            return cursor.rowcount
+
+    async def get_generation(self, generation_id: int) -> GenerationRecord | None:
+        async with self._read() as conn:
+            row = await self._fetchone(
+                conn,
+                f"SELECT {_GENERATION_COLUMNS} FROM generations WHERE id = ?",
+                (generation_id,),
+            )
+        return None if row is None else _record(row)
+
+    async def usage(
+        self, member: MemberContext, *, bot_default_limit: int, now: datetime | None = None
+    ) -> UsageSummary:
+        moment = self._now(now)
+        async with self._read() as conn:
+            state = await self._quota_state(conn, member, moment, bot_default_limit)
+        return UsageSummary(
+            limit=state.limit,
+            used=state.used,
+            remaining=max(0, state.limit.limit - state.used),
+            reset_at=reset_at(moment),
+            server_budget=state.server_budget,
+            server_used=state.server_used,
+        )
+
+    # -- moderator settings --------------------------------------------------------------
+
+    async def _set_keyed_limit(
+        self,
+        table: str,
+        key_column: str,
+        guild_id: int,
+        key: int,
+        limit: int | None,
+        *,
+        actor_id: int,
+        action: AuditAction,
+    ) -> int | None:
+        limit = validate_limit(limit)
+        async with self._write() as conn:
+            row = await self._fetchone(
+                conn,
+                f"SELECT daily_limit FROM {table} WHERE guild_id = ? AND {key_column} = ?",
+                (guild_id, key),
+            )
+            old: int | None = None if row is None else int(row[0])
+            if old == limit:
+                return old
+            if limit is None:
+                await conn.execute(
+                    f"DELETE FROM {table} WHERE guild_id = ? AND {key_column} = ?", (guild_id, key)
+                )
+            else:
+                await conn.execute(
+                    f"INSERT INTO {table} (guild_id, {key_column}, daily_limit) VALUES (?, ?, ?)"
+                    f" ON CONFLICT (guild_id, {key_column})"
+                    " DO UPDATE SET daily_limit = excluded.daily_limit",
+                    (guild_id, key, limit),
+                )
+            await self._audit(
+                conn,
+                guild_id,
+                actor_id,
+                action,
+                target_id=key,
+                old=_limit_text(old),
+                new=_limit_text(limit),
+            )
+        return old
+
+    async def set_member_limit(
+        self, guild_id: int, user_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None:
+        return await self._set_keyed_limit(
+            "member_limits",
+            "user_id",
+            guild_id,
+            user_id,
+            limit,
+            actor_id=actor_id,
+            action=AuditAction.MEMBER_LIMIT,
+        )
+
+    async def set_role_limit(
+        self, guild_id: int, role_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None:
+        return await self._set_keyed_limit(
+            "role_limits",
+            "role_id",
+            guild_id,
+            role_id,
+            limit,
+            actor_id=actor_id,
+            action=AuditAction.ROLE_LIMIT,
+        )
+
+    async def _set_guild_setting(
+        self,
+        guild_id: int,
+        column: str,
+        value: int | None,
+        *,
+        actor_id: int,
+        action: AuditAction,
+        render: Callable[[int | None], str | None],
+    ) -> int | None:
+        if column not in _GUILD_SETTING_COLUMNS:  # the column name is interpolated below
+            raise ValueError(f"unknown guild setting {column!r}")
+        async with self._write() as conn:
+            row = await self._fetchone(
+                conn, f"SELECT {column} FROM guild_settings WHERE guild_id = ?", (guild_id,)
+            )
+            old: int | None = None if row is None or row[0] is None else int(row[0])
+            if old == value:
+                return old
+            await conn.execute(
+                f"INSERT INTO guild_settings (guild_id, {column}) VALUES (?, ?)"
+                f" ON CONFLICT (guild_id) DO UPDATE SET {column} = excluded.{column}",
+                (guild_id, value),
+            )
+            await self._audit(conn, guild_id, actor_id, action, old=render(old), new=render(value))
+        return old
+
+    async def set_default_limit(
+        self, guild_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None:
+        return await self._set_guild_setting(
+            guild_id,
+            "default_limit",
+            validate_limit(limit),
+            actor_id=actor_id,
+            action=AuditAction.DEFAULT_LIMIT,
+            render=_limit_text,
+        )
+
+    async def set_server_budget(
+        self, guild_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None:
+        return await self._set_guild_setting(
+            guild_id,
+            "server_budget",
+            validate_limit(limit),
+            actor_id=actor_id,
+            action=AuditAction.SERVER_BUDGET,
+            render=_limit_text,
+        )
+
+    async def set_nsfw_safety(
+        self, guild_id: int, enabled: bool | None, *, actor_id: int
+    ) -> bool | None:
+        def render(value: int | None) -> str | None:
+            return _switch_text(None if value is None else bool(value))
+
+        old = await self._set_guild_setting(
+            guild_id,
+            "nsfw_safety",
+            None if enabled is None else int(enabled),
+            actor_id=actor_id,
+            action=AuditAction.NSFW_SAFETY,
+            render=render,
+        )
+        return None if old is None else bool(old)
+
+    async def reset_member_usage(
+        self, guild_id: int, user_id: int, *, actor_id: int, now: datetime | None = None
+    ) -> int:
+        moment = self._now(now)
+        member = MemberContext(guild_id=guild_id, channel_id=0, user_id=user_id)
+        async with self._write() as conn:
+            # bot_default_limit does not affect `used`, which is all we need here.
+            state = await self._quota_state(conn, member, moment, bot_default_limit=0)
+            row = await self._fetchone(conn, "SELECT COALESCE(MAX(id), 0) FROM generations")
+            watermark = 0 if row is None else int(row[0])
+            await conn.execute(
+                "INSERT INTO usage_resets (guild_id, user_id, after_generation_id, at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (guild_id, user_id) DO UPDATE SET"
+                " after_generation_id = excluded.after_generation_id, at = excluded.at",
+                (guild_id, user_id, watermark, _ts(moment)),
+            )
+            await self._audit(
+                conn,
+                guild_id,
+                actor_id,
+                AuditAction.RESET_USAGE,
+                target_id=user_id,
+                old=str(state.used),
+                new="0",
+                now=moment,
+            )
+        return state.used
+
+    async def _toggle(
+        self,
+        sql: str,
+        params: tuple[int | str, ...],
+        *,
+        guild_id: int,
+        actor_id: int,
+        action: AuditAction,
+        target_id: int | None = None,
+        old: str | None = None,
+        new: str | None = None,
+        before: Callable[[aiosqlite.Connection], Awaitable[None]] | None = None,
+    ) -> bool:
+        async with self._write() as conn:
+            if before is not None:
+                await before(conn)
+            cursor = await conn.execute(sql, params)
+            changed = cursor.rowcount > 0
+            if changed:
+                await self._audit(
+                    conn, guild_id, actor_id, action, target_id=target_id, old=old, new=new
+                )
+        return changed
+
+    async def allow_channel(self, guild_id: int, channel_id: int, *, actor_id: int) -> bool:
+        return await self._toggle(
+            "INSERT OR IGNORE INTO allowed_channels (guild_id, channel_id) VALUES (?, ?)",
+            (guild_id, channel_id),
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=AuditAction.ALLOW_CHANNEL,
+            target_id=channel_id,
+            old="not allowed",
+            new="allowed",
+        )
+
+    async def disallow_channel(self, guild_id: int, channel_id: int, *, actor_id: int) -> bool:
+        return await self._toggle(
+            "DELETE FROM allowed_channels WHERE guild_id = ? AND channel_id = ?",
+            (guild_id, channel_id),
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=AuditAction.DISALLOW_CHANNEL,
+            target_id=channel_id,
+            old="allowed",
+            new="not allowed",
+        )
+
+    async def block_word(self, guild_id: int, word: str, *, actor_id: int) -> bool:
+        """Block a word or phrase (stored normalised). Refuses past MAX_BLOCKED_WORDS_PER_GUILD."""
+        rule = normalize_blocked_word(word)
+
+        async def check_room(conn: aiosqlite.Connection) -> None:
+            row = await self._fetchone(
+                conn, "SELECT COUNT(*) FROM blocked_words WHERE guild_id = ?", (guild_id,)
+            )
+            if row is not None and int(row[0]) >= MAX_BLOCKED_WORDS_PER_GUILD:
+                exists = await self._fetchone(
+                    conn,
+                    "SELECT 1 FROM blocked_words WHERE guild_id = ? AND word = ?",
+                    (guild_id, rule),
+                )
+                if exists is None:
+                    raise ValueError(
+                        f"a server can block at most {MAX_BLOCKED_WORDS_PER_GUILD} words or phrases"
+                    )
+
+        return await self._toggle(
+            "INSERT OR IGNORE INTO blocked_words (guild_id, word) VALUES (?, ?)",
+            (guild_id, rule),
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=AuditAction.BLOCK_WORD,
+            new=rule,
+            before=check_room,
+        )
+
+    async def unblock_word(self, guild_id: int, word: str, *, actor_id: int) -> bool:
+        rule = normalize_blocked_word(word)
+        return await self._toggle(
+            "DELETE FROM blocked_words WHERE guild_id = ? AND word = ?",
+            (guild_id, rule),
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=AuditAction.UNBLOCK_WORD,
+            old=rule,
+        )
+
+    async def guild_policy(self, guild_id: int) -> GuildPolicy:
+        async with self._read(snapshot=True) as conn:
+            settings = await self._fetchone(
+                conn,
+                "SELECT default_limit, server_budget, nsfw_safety FROM guild_settings"
+                " WHERE guild_id = ?",
+                (guild_id,),
+            )
+            roles = await self._fetchall(
+                conn, "SELECT role_id, daily_limit FROM role_limits WHERE guild_id = ?", (guild_id,)
+            )
+            members = await self._fetchall(
+                conn,
+                "SELECT user_id, daily_limit FROM member_limits WHERE guild_id = ?",
+                (guild_id,),
+            )
+            channels = await self._fetchall(
+                conn, "SELECT channel_id FROM allowed_channels WHERE guild_id = ?", (guild_id,)
+            )
+            words = await self._fetchall(
+                conn, "SELECT word FROM blocked_words WHERE guild_id = ? ORDER BY word", (guild_id,)
+            )
+        default_limit, server_budget, nsfw = (
+            settings if settings is not None else (None, None, None)
+        )
+        return GuildPolicy(
+            guild_id=guild_id,
+            default_limit=default_limit,
+            server_budget=server_budget,
+            role_limits={int(role): int(limit) for role, limit in roles},
+            member_limits={int(user): int(limit) for user, limit in members},
+            allowed_channel_ids=frozenset(int(row[0]) for row in channels),
+            blocked_words=tuple(str(row[0]) for row in words),
+            nsfw_safety=None if nsfw is None else bool(nsfw),
+        )
+
+    async def audit_log(self, guild_id: int, *, limit: int = 10) -> list[AuditEntry]:
+        async with self._read() as conn:
+            rows = await self._fetchall(
+                conn,
+                "SELECT id, guild_id, actor_id, action, target_id, old_value, new_value, at"
+                " FROM audit_log WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
+                (guild_id, max(0, limit)),
+            )
+        return [
+            AuditEntry(
+                id=row[0],
+                guild_id=row[1],
+                actor_id=row[2],
+                action=AuditAction(row[3]),
+                target_id=row[4],
+                old_value=row[5],
+                new_value=row[6],
+                at=datetime.fromisoformat(row[7]),
+            )
+            for row in rows
+        ]
+
+    # -- statistics ----------------------------------------------------------------------
+
+    def _window(self, days: int, now: datetime | None) -> tuple[str, str, date]:
+        start, end = day_window(self._now(now), days)
+        return _ts(start), _ts(end), start.date()
+
+    async def daily_totals(
+        self, guild_id: int, *, days: int, now: datetime | None = None
+    ) -> list[DailyTotal]:
+        start, end, first_day = self._window(days, now)
+        async with self._read() as conn:
+            rows = await self._fetchall(
+                conn,
+                "SELECT substr(created_at, 1, 10), SUM(reserved + delivered), COUNT(*),"
+                " SUM(status = 'failed') FROM generations"
+                " WHERE guild_id = ? AND created_at >= ? AND created_at < ?"
+                " GROUP BY substr(created_at, 1, 10)",
+                (guild_id, start, end),
+            )
+        by_day = {date.fromisoformat(row[0]): row for row in rows}
+        totals = []
+        for offset in range(days):
+            day = first_day + timedelta(days=offset)
+            row = by_day.get(day)
+            totals.append(
+                DailyTotal(day, 0, 0, 0)
+                if row is None
+                else DailyTotal(day, int(row[1]), int(row[2]), int(row[3]))
+            )
+        return totals
+
+    async def top_members(
+        self, guild_id: int, *, days: int, limit: int = 10, now: datetime | None = None
+    ) -> list[MemberTotal]:
+        start, end, _ = self._window(days, now)
+        async with self._read() as conn:
+            rows = await self._fetchall(
+                conn,
+                "SELECT user_id, SUM(reserved + delivered) AS images, COUNT(*) AS requests"
+                " FROM generations WHERE guild_id = ? AND created_at >= ? AND created_at < ?"
+                " GROUP BY user_id ORDER BY images DESC, requests DESC, user_id LIMIT ?",
+                (guild_id, start, end, max(0, limit)),
+            )
+        return [MemberTotal(int(row[0]), int(row[1]), int(row[2])) for row in rows]
+
+    async def export_usage(
+        self, guild_id: int, *, days: int, now: datetime | None = None
+    ) -> list[GenerationRecord]:
+        start, end, _ = self._window(days, now)
+        async with self._read() as conn:
+            rows = await self._fetchall(
+                conn,
+                f"SELECT {_GENERATION_COLUMNS} FROM generations"
+                " WHERE guild_id = ? AND created_at >= ? AND created_at < ? ORDER BY id",
+                (guild_id, start, end),
+            )
+        return [_record(row) for row in rows]
+
+
+def _record(row: Iterable[Any]) -> GenerationRecord:
+    (
+        id_,
+        parent_id,
+        guild_id,
+        channel_id,
+        user_id,
+        prompt,
+        width,
+        height,
+        size_preset,
+        steps,
+        guidance,
+        acceleration,
+        seed,
+        safety_checker,
+        count,
+        status,
+        reserved,
+        delivered,
+        error_class,
+        latency_ms,
+        message_id,
+        created_at,
+        started_at,
+        finished_at,
+    ) = row
+    created = _parse_ts(created_at)
+    assert created is not None
+    return GenerationRecord(
+        id=id_,
+        parent_id=parent_id,
+        guild_id=guild_id,
+        channel_id=channel_id,
+        user_id=user_id,
+        params=GenerationParams(
+            prompt=prompt,
+            width=width,
+            height=height,
+            size_preset=size_preset,
+            steps=steps,
+            guidance=float(guidance),
+            acceleration=acceleration,
+            seed=seed,
+            safety_checker=bool(safety_checker),
+            count=count,
+        ),
+        status=GenerationStatus(status),
+        reserved=reserved,
+        delivered=delivered,
+        error_class=error_class,
+        latency_ms=latency_ms,
+        message_id=message_id,
+        created_at=created,
+        started_at=_parse_ts(started_at),
+        finished_at=_parse_ts(finished_at),
+    )
