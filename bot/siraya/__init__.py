@@ -1,0 +1,78 @@
+"""Client for the FLUX.1 SRPO text-to-image API on Siraya.
+
+Import from here, not from the submodules: ``from bot.siraya import SirayaClient,
+GenerationRequest, SirayaError``. Nothing in this package knows about Discord.
+"""
+
+from .client import GeneratedImage, GenerationResult, SirayaClient, create_session
+from .errors import (
+    ApiTimeout,
+    AuthError,
+    BadRequest,
+    ContentRefused,
+    ErrorKind,
+    InvalidResponse,
+    OutOfCredit,
+    RateLimited,
+    SirayaError,
+    UpstreamError,
+)
+from .models import (
+    ACCELERATIONS,
+    DEFAULT_GUIDANCE,
+    DEFAULT_SIZE,
+    DEFAULT_STEPS,
+    MAX_COUNT,
+    MAX_GUIDANCE,
+    MAX_SEED,
+    MAX_SIDE,
+    MAX_STEPS,
+    MIN_COUNT,
+    MIN_GUIDANCE,
+    MIN_SIDE,
+    MIN_STEPS,
+    OUTPUT_FORMATS,
+    PROMPT_MAX_LENGTH,
+    SIDE_MULTIPLE,
+    SIZE_PRESETS,
+    GenerationRequest,
+    InvalidRequest,
+)
+from .retry import RetryPolicy
+
+__all__ = [
+    "ACCELERATIONS",
+    "DEFAULT_GUIDANCE",
+    "DEFAULT_SIZE",
+    "DEFAULT_STEPS",
+    "MAX_COUNT",
+    "MAX_GUIDANCE",
+    "MAX_SEED",
+    "MAX_SIDE",
+    "MAX_STEPS",
+    "MIN_COUNT",
+    "MIN_GUIDANCE",
+    "MIN_SIDE",
+    "MIN_STEPS",
+    "OUTPUT_FORMATS",
+    "PROMPT_MAX_LENGTH",
+    "SIDE_MULTIPLE",
+    "SIZE_PRESETS",
+    "ApiTimeout",
+    "AuthError",
+    "BadRequest",
+    "ContentRefused",
+    "ErrorKind",
+    "GeneratedImage",
+    "GenerationRequest",
+    "GenerationResult",
+    "InvalidRequest",
+    "InvalidResponse",
+    "OutOfCredit",
+    "RateLimited",
+    "RetryPolicy",
+    "SirayaClient",
+    "SirayaError",
+    "UpstreamError",
+    "create_session",
+]
