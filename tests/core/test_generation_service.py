@@ -1,0 +1,174 @@
+"""A generation's life in the core: refusals cost nothing, results charge what was delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from bot.jobs.scheduler import FairScheduler
+from bot.jobs.service import (
+    ChannelNotAllowed,
+    GenerationService,
+    PromptBlocked,
+    Requester,
+)
+from bot.siraya import (
+    ContentRefused,
+    GeneratedImage,
+    GenerationRequest,
+    GenerationResult,
+    InvalidRequest,
+)
+from bot.store import SqliteStore
+from tests.core.conftest import ALICE, CHANNEL, GUILD, MOD
+
+NSFW_CHANNEL = 2999
+PNG = GeneratedImage(data=b"\x89PNG", format="png", width=1024, height=768)
+
+
+class FakeGenerator:
+    """Stands in for the API client: records requests, returns or raises what it is told."""
+
+    def __init__(self) -> None:
+        self.requests: list[GenerationRequest] = []
+        self.deliver: int | None = None
+        self.error: Exception | None = None
+        self.gate: asyncio.Event | None = None
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult:
+        self.requests.append(request)
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.error is not None:
+            raise self.error
+        count = request.count if self.deliver is None else self.deliver
+        return GenerationResult(
+            images=[PNG] * count, seed=request.seed, attempts=1, api_seconds=0.1
+        )
+
+
+def requester(channel: int = CHANNEL, *, nsfw: bool = False, user: int = ALICE) -> Requester:
+    return Requester(
+        guild_id=GUILD, channel_id=channel, user_id=user, role_ids=(), channel_is_nsfw=nsfw
+    )
+
+
+@pytest.fixture
+def generator() -> FakeGenerator:
+    return FakeGenerator()
+
+
+@pytest.fixture
+def service(store: SqliteStore, generator: FakeGenerator) -> GenerationService:
+    return GenerationService(
+        generator,
+        store,
+        FairScheduler(2),
+        bot_default_limit=5,
+        nsfw_safety_default=False,
+        rng=random.Random(7),
+    )
+
+
+async def used(store: SqliteStore, user: int = ALICE) -> int:
+    summary = await store.usage(requester(user=user).member, bot_default_limit=5)
+    return summary.used
+
+
+async def test_invalid_request_is_refused_before_anything_is_charged(
+    service: GenerationService, store: SqliteStore
+) -> None:
+    with pytest.raises(InvalidRequest, match="multiple of 16"):
+        await service.submit(requester(), GenerationRequest(prompt="fox", width=1000, height=512))
+    assert await used(store) == 0
+
+
+async def test_blocked_word_and_channel_rules_refuse_without_charge(
+    service: GenerationService, store: SqliteStore
+) -> None:
+    await store.block_word(GUILD, "gore", actor_id=MOD)
+    with pytest.raises(PromptBlocked) as blocked:
+        await service.submit(requester(), GenerationRequest(prompt="so much GORE here"))
+    assert blocked.value.matched == "gore"
+    await store.allow_channel(GUILD, 4242, actor_id=MOD)
+    with pytest.raises(ChannelNotAllowed):
+        await service.submit(requester(), GenerationRequest(prompt="a fox"))
+    assert await used(store) == 0
+
+
+async def test_safety_checker_forced_on_outside_nsfw_channels(
+    service: GenerationService, store: SqliteStore
+) -> None:
+    request = GenerationRequest(prompt="a fox", enable_safety_checker=False)
+    sfw = await service.submit(requester(), request)
+    assert sfw.request.enable_safety_checker is True
+    nsfw = await service.submit(requester(NSFW_CHANNEL, nsfw=True), request)
+    assert nsfw.request.enable_safety_checker is False  # env default off
+    await store.set_nsfw_safety(GUILD, True, actor_id=MOD)
+    nsfw_on = await service.submit(requester(NSFW_CHANNEL, nsfw=True), request)
+    assert nsfw_on.request.enable_safety_checker is True
+
+
+async def test_a_seed_is_always_chosen_so_the_result_can_be_reproduced(
+    service: GenerationService,
+) -> None:
+    job = await service.submit(requester(), GenerationRequest(prompt="a fox"))
+    assert job.request.seed is not None
+    kept = await service.submit(requester(), GenerationRequest(prompt="a fox", seed=42))
+    assert kept.request.seed == 42
+
+
+async def test_delivered_images_are_charged_and_the_rest_refunded(
+    service: GenerationService, store: SqliteStore, generator: FakeGenerator
+) -> None:
+    generator.deliver = 2
+    job = await service.submit(requester(), GenerationRequest(prompt="a fox", count=4))
+    assert await used(store) == 4  # reserved while in flight
+    result = await service.run(job)
+    await service.delivered(job, len(result.images), message_id=777)
+    await service.delivered(job, len(result.images))  # settling twice changes nothing
+    assert await used(store) == 2
+    record = await store.get_generation(job.generation_id)
+    assert record is not None and record.delivered == 2 and record.message_id == 777
+
+
+async def test_api_failure_refunds_everything(
+    service: GenerationService, store: SqliteStore, generator: FakeGenerator
+) -> None:
+    generator.error = ContentRefused("refused", status=422, api_message="Invalid prompt detected.")
+    job = await service.submit(requester(), GenerationRequest(prompt="a fox", count=3))
+    with pytest.raises(ContentRefused):
+        await service.run(job)
+    assert await used(store) == 0
+    record = await store.get_generation(job.generation_id)
+    assert record is not None and record.error_class == "refused"
+
+
+async def test_abandoned_job_leaves_the_line_and_is_refunded(
+    service: GenerationService, store: SqliteStore, generator: FakeGenerator
+) -> None:
+    job = await service.submit(requester(), GenerationRequest(prompt="a fox", count=2))
+    await service.abandon(job)
+    assert await used(store) == 0
+    assert generator.requests == []
+
+
+async def test_queued_jobs_report_their_position(
+    store: SqliteStore, generator: FakeGenerator
+) -> None:
+    service = GenerationService(
+        generator, store, FairScheduler(1), bot_default_limit=50, nsfw_safety_default=True
+    )
+    generator.gate = asyncio.Event()
+    first = await service.submit(requester(), GenerationRequest(prompt="one"))
+    second = await service.submit(requester(user=ALICE + 1), GenerationRequest(prompt="two"))
+    running = asyncio.create_task(service.run(first))
+    await asyncio.sleep(0)
+    assert service.position(first) == 0
+    assert service.position(second) == 1
+    generator.gate.set()
+    await running
+    await service.run(second)
+    assert [r.prompt for r in generator.requests] == ["one", "two"]
