@@ -164,7 +164,8 @@ class GenerationRecord:
 class UsageSummary:
     """What ``/usage`` shows: the member's limit and where it comes from, and the server's.
 
-    ``server_used`` is only counted when the guild has a ``server_budget`` (0 otherwise).
+    ``server_used`` is every image charged on the server today (in flight included),
+    whether or not a ``server_budget`` is set; member resets do not lower it.
     """
 
     limit: EffectiveLimit

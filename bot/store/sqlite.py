@@ -13,8 +13,16 @@ Connections
     A separate **reader** connection (``query_only``) serves ``usage``, ``guild_policy``,
     statistics and exports. In WAL mode readers never block the writer nor wait for it, and
     a reader can never observe another coroutine's uncommitted rows, which would happen if
-    reads shared the writer connection mid-transaction. Reads are serialised among
-    themselves by a second lock so a multi-statement read gets one consistent snapshot.
+    reads shared the writer connection mid-transaction. Every read is a single statement
+    (subqueries and JSON aggregates gather what would otherwise take several), so each one
+    is its own consistent snapshot and needs neither a lock nor a transaction.
+
+Cost
+    aiosqlite runs each statement on the connection's thread, so round trips, not SQL, are
+    the main cost: ``reserve`` is four (BEGIN, one SELECT with everything the decision
+    needs, INSERT, COMMIT), settling a generation is one, ``guild_policy`` is one. The
+    server-wide daily total is a trigger-maintained counter (migration 0003), so no check
+    grows with the size of the log. ``python -m bench.quota_bench`` measures all of it.
 
 Durability
     ``synchronous=NORMAL`` in WAL mode: a power cut may lose the last few commits but never
@@ -89,10 +97,19 @@ SELECT
       WHERE guild_id = :guild AND user_id = :user AND created_at >= :start AND created_at < :end
         AND id > COALESCE((SELECT after_generation_id FROM usage_resets
                             WHERE guild_id = :guild AND user_id = :user), 0)),
-    CASE WHEN (SELECT server_budget FROM guild_settings WHERE guild_id = :guild) IS NULL THEN 0
-         ELSE (SELECT COALESCE(SUM(reserved + delivered), 0) FROM generations
-                WHERE guild_id = :guild AND created_at >= :start AND created_at < :end)
-    END
+    (SELECT images FROM guild_daily_usage WHERE guild_id = :guild AND day = :day)
+"""
+
+_GUILD_POLICY_SQL = """
+SELECT
+    (SELECT default_limit FROM guild_settings WHERE guild_id = :guild),
+    (SELECT server_budget FROM guild_settings WHERE guild_id = :guild),
+    (SELECT nsfw_safety FROM guild_settings WHERE guild_id = :guild),
+    (SELECT json_group_object(role_id, daily_limit) FROM role_limits WHERE guild_id = :guild),
+    (SELECT json_group_object(user_id, daily_limit) FROM member_limits WHERE guild_id = :guild),
+    (SELECT json_group_array(channel_id) FROM allowed_channels WHERE guild_id = :guild),
+    (SELECT json_group_array(word)
+       FROM (SELECT word FROM blocked_words WHERE guild_id = :guild ORDER BY word))
 """
 
 _GUILD_SETTING_COLUMNS: Final = frozenset({"default_limit", "server_budget", "nsfw_safety"})
@@ -125,6 +142,7 @@ class _QuotaState:
 
     def __init__(self, row: Sequence[Any], member: MemberContext, bot_default_limit: int) -> None:
         member_limit, role_json, server_default, server_budget, used, server_used = row
+        server_used = server_used or 0
         role_limits = {
             int(role): int(limit) for role, limit in json.loads(role_json or "{}").items()
         }
@@ -174,7 +192,6 @@ class SqliteStore:
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
-        self._read_lock = asyncio.Lock()
         self._clock = clock
         self._background: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -228,25 +245,15 @@ class SqliteStore:
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
                 yield self._writer
+                await self._writer.execute("COMMIT")
             except BaseException:
-                # Queued behind whatever the body already sent, so it runs even when the
-                # body was cancelled mid-await; "no transaction" just means BEGIN failed.
+                # Never leave the shared connection inside a transaction. The ROLLBACK is
+                # queued behind whatever the body already sent, so it also runs when the
+                # body was cancelled mid-await; "no transaction is active" means the
+                # COMMIT had already gone through.
                 with contextlib.suppress(sqlite3.OperationalError):
                     await self._writer.execute("ROLLBACK")
                 raise
-            await self._writer.execute("COMMIT")
-
-    @contextlib.asynccontextmanager
-    async def _read(self, *, snapshot: bool = False) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._read_lock:
-            if not snapshot:
-                yield self._reader
-                return
-            await self._reader.execute("BEGIN")
-            try:
-                yield self._reader
-            finally:
-                await self._reader.execute("COMMIT")
 
     @staticmethod
     async def _fetchall(
@@ -277,6 +284,7 @@ class SqliteStore:
                 "roles": json.dumps([int(role) for role in member.role_ids]),
                 "start": _ts(start),
                 "end": _ts(start + timedelta(days=1)),
+                "day": start.date().isoformat(),
             },
         )
         assert row is not None  # a SELECT without FROM always yields one row
@@ -501,20 +509,20 @@ class SqliteStore:
             return cursor.rowcount
 
     async def get_generation(self, generation_id: int) -> GenerationRecord | None:
-        async with self._read() as conn:
-            row = await self._fetchone(
-                conn,
-                f"SELECT {_GENERATION_COLUMNS} FROM generations WHERE id = ?",
-                (generation_id,),
-            )
+        conn = self._reader
+        row = await self._fetchone(
+            conn,
+            f"SELECT {_GENERATION_COLUMNS} FROM generations WHERE id = ?",
+            (generation_id,),
+        )
         return None if row is None else _record(row)
 
     async def usage(
         self, member: MemberContext, *, bot_default_limit: int, now: datetime | None = None
     ) -> UsageSummary:
         moment = self._now(now)
-        async with self._read() as conn:
-            state = await self._quota_state(conn, member, moment, bot_default_limit)
+        conn = self._reader
+        state = await self._quota_state(conn, member, moment, bot_default_limit)
         return UsageSummary(
             limit=state.limit,
             used=state.used,
@@ -779,49 +787,30 @@ class SqliteStore:
         )
 
     async def guild_policy(self, guild_id: int) -> GuildPolicy:
-        async with self._read(snapshot=True) as conn:
-            settings = await self._fetchone(
-                conn,
-                "SELECT default_limit, server_budget, nsfw_safety FROM guild_settings"
-                " WHERE guild_id = ?",
-                (guild_id,),
-            )
-            roles = await self._fetchall(
-                conn, "SELECT role_id, daily_limit FROM role_limits WHERE guild_id = ?", (guild_id,)
-            )
-            members = await self._fetchall(
-                conn,
-                "SELECT user_id, daily_limit FROM member_limits WHERE guild_id = ?",
-                (guild_id,),
-            )
-            channels = await self._fetchall(
-                conn, "SELECT channel_id FROM allowed_channels WHERE guild_id = ?", (guild_id,)
-            )
-            words = await self._fetchall(
-                conn, "SELECT word FROM blocked_words WHERE guild_id = ? ORDER BY word", (guild_id,)
-            )
-        default_limit, server_budget, nsfw = (
-            settings if settings is not None else (None, None, None)
-        )
+        # One statement, so one consistent snapshot and one round trip: this runs before
+        # every /imagine defers.
+        row = await self._fetchone(self._reader, _GUILD_POLICY_SQL, {"guild": guild_id})
+        assert row is not None
+        default_limit, server_budget, nsfw, roles, members, channels, words = row
         return GuildPolicy(
             guild_id=guild_id,
             default_limit=default_limit,
             server_budget=server_budget,
-            role_limits={int(role): int(limit) for role, limit in roles},
-            member_limits={int(user): int(limit) for user, limit in members},
-            allowed_channel_ids=frozenset(int(row[0]) for row in channels),
-            blocked_words=tuple(str(row[0]) for row in words),
+            role_limits={int(k): int(v) for k, v in json.loads(roles or "{}").items()},
+            member_limits={int(k): int(v) for k, v in json.loads(members or "{}").items()},
+            allowed_channel_ids=frozenset(int(c) for c in json.loads(channels or "[]")),
+            blocked_words=tuple(str(w) for w in json.loads(words or "[]")),
             nsfw_safety=None if nsfw is None else bool(nsfw),
         )
 
     async def audit_log(self, guild_id: int, *, limit: int = 10) -> list[AuditEntry]:
-        async with self._read() as conn:
-            rows = await self._fetchall(
-                conn,
-                "SELECT id, guild_id, actor_id, action, target_id, old_value, new_value, at"
-                " FROM audit_log WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
-                (guild_id, max(0, limit)),
-            )
+        conn = self._reader
+        rows = await self._fetchall(
+            conn,
+            "SELECT id, guild_id, actor_id, action, target_id, old_value, new_value, at"
+            " FROM audit_log WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
+            (guild_id, max(0, limit)),
+        )
         return [
             AuditEntry(
                 id=row[0],
@@ -846,15 +835,15 @@ class SqliteStore:
         self, guild_id: int, *, days: int, now: datetime | None = None
     ) -> list[DailyTotal]:
         start, end, first_day = self._window(days, now)
-        async with self._read() as conn:
-            rows = await self._fetchall(
-                conn,
-                "SELECT substr(created_at, 1, 10), SUM(reserved + delivered), COUNT(*),"
-                " SUM(status = 'failed') FROM generations"
-                " WHERE guild_id = ? AND created_at >= ? AND created_at < ?"
-                " GROUP BY substr(created_at, 1, 10)",
-                (guild_id, start, end),
-            )
+        conn = self._reader
+        rows = await self._fetchall(
+            conn,
+            "SELECT substr(created_at, 1, 10), SUM(reserved + delivered), COUNT(*),"
+            " SUM(status = 'failed') FROM generations"
+            " WHERE guild_id = ? AND created_at >= ? AND created_at < ?"
+            " GROUP BY substr(created_at, 1, 10)",
+            (guild_id, start, end),
+        )
         by_day = {date.fromisoformat(row[0]): row for row in rows}
         totals = []
         for offset in range(days):
@@ -871,27 +860,27 @@ class SqliteStore:
         self, guild_id: int, *, days: int, limit: int = 10, now: datetime | None = None
     ) -> list[MemberTotal]:
         start, end, _ = self._window(days, now)
-        async with self._read() as conn:
-            rows = await self._fetchall(
-                conn,
-                "SELECT user_id, SUM(reserved + delivered) AS images, COUNT(*) AS requests"
-                " FROM generations WHERE guild_id = ? AND created_at >= ? AND created_at < ?"
-                " GROUP BY user_id ORDER BY images DESC, requests DESC, user_id LIMIT ?",
-                (guild_id, start, end, max(0, limit)),
-            )
+        conn = self._reader
+        rows = await self._fetchall(
+            conn,
+            "SELECT user_id, SUM(reserved + delivered) AS images, COUNT(*) AS requests"
+            " FROM generations WHERE guild_id = ? AND created_at >= ? AND created_at < ?"
+            " GROUP BY user_id ORDER BY images DESC, requests DESC, user_id LIMIT ?",
+            (guild_id, start, end, max(0, limit)),
+        )
         return [MemberTotal(int(row[0]), int(row[1]), int(row[2])) for row in rows]
 
     async def export_usage(
         self, guild_id: int, *, days: int, now: datetime | None = None
     ) -> list[GenerationRecord]:
         start, end, _ = self._window(days, now)
-        async with self._read() as conn:
-            rows = await self._fetchall(
-                conn,
-                f"SELECT {_GENERATION_COLUMNS} FROM generations"
-                " WHERE guild_id = ? AND created_at >= ? AND created_at < ? ORDER BY id",
-                (guild_id, start, end),
-            )
+        conn = self._reader
+        rows = await self._fetchall(
+            conn,
+            f"SELECT {_GENERATION_COLUMNS} FROM generations"
+            " WHERE guild_id = ? AND created_at >= ? AND created_at < ? ORDER BY id",
+            (guild_id, start, end),
+        )
         return [_record(row) for row in rows]
 
 

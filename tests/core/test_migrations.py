@@ -99,8 +99,10 @@ async def test_upgrade_from_0001_keeps_every_row(db_path: Path) -> None:
         summary = await store.usage(member(ALICE), bot_default_limit=5, now=NOON)
         assert (summary.limit.limit, summary.limit.source) == (7, LimitSource.SERVER_DEFAULT)
         assert summary.used == 5  # 3 delivered + 2 still held by the interrupted request
+        assert summary.server_used == 5  # the per-day counter was backfilled from old rows
         assert await store.release_orphans(now=NOON) == 1
-        assert (await store.usage(member(ALICE), bot_default_limit=5, now=NOON)).used == 3
+        after = await store.usage(member(ALICE), bot_default_limit=5, now=NOON)
+        assert (after.used, after.server_used) == (3, 3)
 
         # The tables and indexes 0002 added work on the upgraded data.
         assert await store.reset_member_usage(GUILD, ALICE, actor_id=MOD, now=NOON) == 3

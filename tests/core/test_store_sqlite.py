@@ -102,6 +102,37 @@ class TestServerBudget:
             await store.reserve(member(), params(1), bot_default_limit=DEFAULT, now=NOON)
         assert caught.value.scope == "server"
 
+    async def test_server_counter_always_matches_the_log(
+        self, store: SqliteStore, db_path: Path
+    ) -> None:
+        # The server total is a trigger-kept counter; every path that changes a charge
+        # must move it, including ones that touch many rows at once.
+        yesterday = NOON - timedelta(days=1)
+        a = await store.reserve(member(ALICE), params(4), bot_default_limit=DEFAULT, now=NOON)
+        b = await store.reserve(member(BOB), params(3), bot_default_limit=DEFAULT, now=NOON)
+        c = await store.reserve(member(BOB), params(2), bot_default_limit=DEFAULT, now=yesterday)
+        d = await store.reserve(member(ALICE), params(1), bot_default_limit=DEFAULT, now=NOON)
+        await store.reserve(member(BOB), params(1), bot_default_limit=DEFAULT, now=NOON)
+        await store.complete(a.generation_id, delivered=2, latency_ms=1, now=NOON)
+        await store.fail(b.generation_id, error_class="x", now=NOON)
+        await store.complete(c.generation_id, delivered=2, latency_ms=1, now=NOON)
+        await store.cancel(d.generation_id, now=NOON)
+        await store.reset_member_usage(GUILD, ALICE, actor_id=MOD, now=NOON)
+        with pytest.raises(QuotaExceeded):  # a refusal must not move the counter either
+            await store.reserve(member(BOB), params(9), bot_default_limit=DEFAULT, now=NOON)
+        assert (await store.usage(member(), bot_default_limit=DEFAULT, now=NOON)).server_used == 3
+        await store.release_orphans(now=NOON)
+        assert (await store.usage(member(), bot_default_limit=DEFAULT, now=NOON)).server_used == 2
+        with sqlite3.connect(db_path) as conn:
+            counters = conn.execute(
+                "SELECT guild_id, day, images FROM guild_daily_usage ORDER BY day"
+            ).fetchall()
+            sums = conn.execute(
+                "SELECT guild_id, substr(created_at, 1, 10), SUM(reserved + delivered)"
+                " FROM generations GROUP BY 1, 2 ORDER BY 2"
+            ).fetchall()
+        assert counters == sums == [(GUILD, "2025-03-13", 2), (GUILD, "2025-03-14", 2)]
+
 
 class TestRaces:
     async def test_100_concurrent_requests_for_the_last_5_images(self, store: SqliteStore) -> None:
@@ -434,6 +465,19 @@ class TestModeratorSettings:
         assert actions.count(AuditAction.BLOCK_WORD) == 2
         assert actions.count(AuditAction.UNBLOCK_WORD) == 1
         assert actions.count(AuditAction.NSFW_SAFETY) == 2
+
+    async def test_blocked_word_cap_refuses_new_words_and_changes_nothing(
+        self, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("bot.store.sqlite.MAX_BLOCKED_WORDS_PER_GUILD", 2)
+        assert await store.block_word(GUILD, "one", actor_id=MOD)
+        assert await store.block_word(GUILD, "two", actor_id=MOD)
+        with pytest.raises(ValueError, match="at most 2"):
+            await store.block_word(GUILD, "three", actor_id=MOD)
+        assert not await store.block_word(GUILD, "TWO", actor_id=MOD)  # existing: still fine
+        assert (await store.guild_policy(GUILD)).blocked_words == ("one", "two")
+        assert len(await store.audit_log(GUILD)) == 2
+        assert await store.block_word(GUILD + 1, "three", actor_id=MOD)  # other guilds unaffected
 
     async def test_unconfigured_guild_has_empty_policy(self, store: SqliteStore) -> None:
         policy = await store.guild_policy(GUILD)
