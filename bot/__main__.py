@@ -6,11 +6,14 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+import aiohttp
 import discord
 
 from bot.app import ImagineBot
 from bot.config import ConfigError, Settings, load_settings
+from bot.doctor import application_id_from_token, invite_url, run_checks
 from bot.logs import configure_logging
+from bot.store import StoreError
 
 EXIT_CONFIG = 2
 
@@ -25,15 +28,39 @@ async def run(settings: Settings) -> None:
         await bot.start(settings.discord_token.reveal())
 
 
+USAGE = "usage: imagine-bot [run | check | invite]"
+
+
+def check(settings: Settings) -> int:
+    """Print one line per check; exit 0 only if all pass, else 1."""
+    results = asyncio.run(run_checks(settings))
+    for result in results:
+        print(result.line())
+    return 0 if all(result.ok for result in results) else 1
+
+
+def invite(settings: Settings) -> int:
+    application_id = application_id_from_token(settings.discord_token.reveal())
+    if application_id is None:
+        return _fail("DISCORD_TOKEN does not look like a bot token (see .env.example)")
+    print(invite_url(application_id))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. Returns the process exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] not in ("run",):
-        return _fail(f"unknown command {args[0]!r}; usage: imagine-bot [run]")
+    command = args[0] if args else "run"
+    if command not in ("run", "check", "invite") or len(args) > 1:
+        return _fail(f"unknown arguments {' '.join(args)!r}; {USAGE}")
     try:
         settings = load_settings()
     except ConfigError as error:
         return _fail(str(error))
+    if command == "check":
+        return check(settings)
+    if command == "invite":
+        return invite(settings)
     configure_logging(
         settings.log_level,
         [settings.discord_token.reveal(), settings.siraya_api_key.reveal()],
@@ -47,6 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except discord.PrivilegedIntentsRequired:
         return _fail("Discord refused a privileged intent; this bot needs none (see README)")
+    except aiohttp.ClientConnectionError as error:
+        return _fail(
+            f"cannot reach Discord at DISCORD_API_BASE_URL={settings.discord_api_base_url} "
+            f"({type(error).__name__})"
+        )
+    except (StoreError, OSError) as error:
+        return _fail(f"cannot open the database at DATABASE_URL: {error}")
     except KeyboardInterrupt:
         return 0
     return 0

@@ -1,0 +1,114 @@
+"""``python -m bot check`` and ``python -m bot invite``: help an owner get set up.
+
+``check`` answers "why doesn't my bot work?" before the owner has to read logs: one
+pass/fail line per thing that can be wrong, in the order they depend on each other.
+It never spends image credit: the API is probed with a request it must refuse.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+from bot.config import Settings
+from bot.store import open_store
+
+PERMISSIONS = {
+    "View Channels": 1 << 10,
+    "Send Messages": 1 << 11,
+    "Embed Links": 1 << 14,
+    "Attach Files": 1 << 15,
+    "Read Message History": 1 << 16,
+    "Send Messages in Threads": 1 << 38,
+}
+"""Exactly what the bot uses: read the channel, post results with embeds and files."""
+
+PERMISSIONS_VALUE = sum(PERMISSIONS.values())
+TIMEOUT = aiohttp.ClientTimeout(total=15, connect=10)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'PASS' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
+
+
+async def check_database(settings: Settings) -> CheckResult:
+    try:
+        store = await open_store(settings.database_url)
+    except Exception as error:  # every failure is reported, not raised: this is a doctor
+        return CheckResult("database", False, f"cannot open or migrate: {error}")
+    await store.close()
+    return CheckResult("database", True, "opened and migrated")
+
+
+async def check_discord(settings: Settings, session: aiohttp.ClientSession) -> CheckResult:
+    url = f"{settings.discord_api_base_url}/users/@me"
+    headers = {"Authorization": f"Bot {settings.discord_token.reveal()}"}
+    try:
+        async with session.get(url, headers=headers) as response:
+            if response.status == 401:
+                return CheckResult("discord", False, "Discord rejected DISCORD_TOKEN (401)")
+            if response.status != 200:
+                return CheckResult("discord", False, f"unexpected HTTP {response.status}")
+            user = await response.json()
+    except (aiohttp.ClientError, TimeoutError) as error:
+        return CheckResult("discord", False, f"cannot reach {url}: {type(error).__name__}")
+    return CheckResult("discord", True, f"token accepted for {user.get('username', '?')}")
+
+
+async def check_image_api(settings: Settings, session: aiohttp.ClientSession) -> CheckResult:
+    """Send a generation request without a prompt: 400 means the key was accepted."""
+    url = f"{settings.siraya_base_url}/images/generations"
+    headers = {"Authorization": f"Bearer {settings.siraya_api_key.reveal()}"}
+    try:
+        async with session.post(url, json={"model": settings.siraya_model}, headers=headers) as r:
+            status = r.status
+    except (aiohttp.ClientError, TimeoutError) as error:
+        return CheckResult("image api", False, f"cannot reach {url}: {type(error).__name__}")
+    if status == 401:
+        return CheckResult("image api", False, "the API rejected SIRAYA_API_KEY (401)")
+    if status == 402:
+        return CheckResult("image api", False, "the account is out of credit (402)")
+    if status in (400, 422):
+        return CheckResult("image api", True, "answering, key accepted")
+    return CheckResult("image api", False, f"unexpected HTTP {status} from {url}")
+
+
+async def run_checks(settings: Settings) -> list[CheckResult]:
+    """Every check, each independent of the others' outcome."""
+    results = [await check_database(settings)]
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        checks: list[Callable[[Settings, aiohttp.ClientSession], Awaitable[CheckResult]]] = [
+            check_discord,
+            check_image_api,
+        ]
+        for check in checks:
+            results.append(await check(settings, session))
+    return results
+
+
+def application_id_from_token(token: str) -> int | None:
+    """A bot token's first part is the bot's id in base64 (equal to its application id)."""
+    head = token.split(".", 1)[0]
+    try:
+        decoded = base64.b64decode(head + "=" * (-len(head) % 4), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return int(decoded) if decoded.isdigit() else None
+
+
+def invite_url(application_id: int) -> str:
+    return (
+        "https://discord.com/oauth2/authorize"
+        f"?client_id={application_id}&scope=bot+applications.commands"
+        f"&permissions={PERMISSIONS_VALUE}"
+    )
