@@ -1,0 +1,754 @@
+"""The Discord emulator, driven by the real discord.py: a tiny bot plays every scenario.
+
+Each test is a small user story ("alice runs /imagine and gets two images") or a
+rule Discord enforces ("a response after 3 s gets 10062"), checked from both sides:
+what the member sees in the emulator and what discord.py got back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import discord
+import pytest
+import pytest_asyncio
+from discord import app_commands
+from discord.ext import commands
+from PIL import Image
+
+from bot.discord_endpoint import DISCORD_DEFAULT_API_BASE, use_discord_api_base
+from tests.emulators.discord import (
+    ClientRejected,
+    DiscordEmulator,
+    Guild,
+    Member,
+    Message,
+    Permission,
+    Upload,
+)
+from tests.emulators.discord.state import Channel
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+ZLIB_SUFFIX = b"\x00\x00\xff\xff"
+
+
+def png(color: str, size: int = 8) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class PromptModal(discord.ui.Modal, title="Edit prompt"):
+    prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(label="Prompt", max_length=200)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"New prompt: {self.prompt.value}", ephemeral=True)
+
+
+class ResultView(discord.ui.View):
+    @discord.ui.button(label="Again", custom_id="imagine:again")
+    async def again(
+        self, interaction: discord.Interaction, _: discord.ui.Button[ResultView]
+    ) -> None:
+        await interaction.response.edit_message(content="Again!", view=None)
+
+    @discord.ui.button(label="Edit prompt", custom_id="imagine:edit")
+    async def edit(
+        self, interaction: discord.Interaction, _: discord.ui.Button[ResultView]
+    ) -> None:
+        await interaction.response.send_modal(PromptModal())
+
+
+class TinyBot(commands.AutoShardedBot):
+    """Just enough bot to exercise every path the real bot will take."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            guild_ready_timeout=0.05,
+        )
+        #: A test sets an event here before running a command that waits on it.
+        self.gates: dict[str, asyncio.Event] = {}
+        #: What a command's risky call raised (None when it succeeded), per command.
+        self.outcomes: dict[str, asyncio.Queue[BaseException | None]] = {}
+        self._add_commands()
+
+    def outcome(self, name: str) -> asyncio.Queue[BaseException | None]:
+        return self.outcomes.setdefault(name, asyncio.Queue())
+
+    async def report(self, name: str, call: Any) -> None:
+        try:
+            await call
+        except discord.HTTPException as exc:
+            await self.outcome(name).put(exc)
+        else:
+            await self.outcome(name).put(None)
+
+    async def setup_hook(self) -> None:
+        await self.tree.sync()
+
+    def _add_commands(self) -> None:
+        tree, bot = self.tree, self
+
+        @tree.command(description="Draw images from a prompt")
+        @app_commands.describe(prompt="What to draw", count="How many images")
+        @app_commands.choices(style=[app_commands.Choice(name="Photo", value="photo")])
+        async def imagine(
+            interaction: discord.Interaction,
+            prompt: str,
+            count: app_commands.Range[int, 1, 4] = 1,
+            style: str = "photo",
+        ) -> None:
+            await interaction.response.defer(thinking=True)
+            files = [
+                discord.File(io.BytesIO(png(c)), f"{i}.png")
+                for i, c in enumerate(["red", "blue"][:count])
+            ]
+            await interaction.edit_original_response(
+                content=f"{count} {style} image(s) of {prompt}",
+                attachments=files,
+                view=ResultView(),
+            )
+
+        @tree.command(description="Answer privately")
+        async def ping(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("pong", ephemeral=True)
+
+        @tree.command(description="Answers only when the test opens the gate")
+        async def slow(interaction: discord.Interaction) -> None:
+            await bot.gates["slow"].wait()
+            await bot.report("slow", interaction.response.send_message("finally"))
+
+        @tree.command(description="Answers twice")
+        async def twice(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("first")
+            # As if a second handler answered too: a fresh InteractionResponse does not
+            # know about the first answer, so the request reaches "Discord".
+            await bot.report(
+                "twice", discord.InteractionResponse(interaction).send_message("second")
+            )
+
+        @tree.command(description="Defers, then follows up when the gate opens")
+        async def later(interaction: discord.Interaction) -> None:
+            await interaction.response.defer()
+            await bot.gates["later"].wait()
+            await bot.report("later", interaction.followup.send("done at last"))
+
+        @tree.command(description="Uploads a file of the given size")
+        async def upload(interaction: discord.Interaction, size: int) -> None:
+            file = discord.File(io.BytesIO(b"x" * size), "big.bin")
+            await bot.report("upload", interaction.response.send_message(file=file))
+
+        @tree.command(description="Sends a message of the given length")
+        async def shout(interaction: discord.Interaction, length: int) -> None:
+            await bot.report("shout", interaction.response.send_message("A" * length))
+
+        @tree.command(description="Describes an uploaded image")
+        async def describe(interaction: discord.Interaction, image: discord.Attachment) -> None:
+            data = await image.read()
+            await interaction.response.send_message(
+                f"{image.filename}: {image.width}x{image.height}, "
+                f"{len(data)} bytes, {image.content_type}"
+            )
+
+        @tree.command(description="Posts in the channel as the bot")
+        async def say(interaction: discord.Interaction, text: str) -> None:
+            await interaction.response.defer(ephemeral=True)
+            assert isinstance(interaction.channel, discord.TextChannel)
+            await bot.report("say", interaction.channel.send(text))
+            await interaction.followup.send("Posted.", ephemeral=True)
+
+        quota = app_commands.Group(
+            name="quota",
+            description="Manage image quotas",
+            default_permissions=discord.Permissions(manage_guild=True),
+        )
+
+        @quota.command(name="set-user", description="Set a member's daily limit")
+        async def set_user(
+            interaction: discord.Interaction,
+            member: discord.Member,
+            limit: app_commands.Range[int, 0, 100],
+        ) -> None:
+            await interaction.response.send_message(
+                f"{member.display_name} may now draw {limit} images a day."
+            )
+
+        tree.add_command(quota)
+
+
+@dataclass
+class Scene:
+    emu: DiscordEmulator
+    bot: TinyBot
+    guild: Guild
+    general: Channel
+    lounge: Channel
+    alice: Member
+    bob: Member
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def scene() -> AsyncIterator[Scene]:
+    emu = DiscordEmulator()
+    guild = emu.add_guild("Test Server")
+    general = guild.add_channel("general")
+    lounge = guild.add_channel("lounge", nsfw=True)
+    mods = guild.add_role("Mods", permissions=Permission.MANAGE_GUILD)
+    alice = guild.add_member("alice", roles=[mods])
+    bob = guild.add_member("bob")
+    await emu.start()
+    use_discord_api_base(emu.base_url)
+    bot = TinyBot()
+    task = asyncio.create_task(bot.start(emu.bot_token))
+    await asyncio.wait_for(bot.wait_until_ready(), timeout=10)
+    await emu.wait_until_commands_synced()
+    yield Scene(emu, bot, guild, general, lounge, alice, bob)
+    await bot.close()
+    await task
+    await emu.stop()
+    use_discord_api_base(DISCORD_DEFAULT_API_BASE)
+
+
+@pytest.fixture(autouse=True)
+def fresh_records(scene: Scene) -> None:
+    """Each test judges only the requests made during it."""
+    scene.emu.clear_records()
+
+
+async def next_outcome(bot: TinyBot, name: str) -> BaseException | None:
+    return await asyncio.wait_for(bot.outcome(name).get(), timeout=5)
+
+
+# -- connecting -------------------------------------------------------------------------------
+
+
+async def test_bot_sees_the_server_its_channels_and_the_nsfw_flag(scene: Scene) -> None:
+    guild = scene.bot.get_guild(scene.guild.id)
+    assert guild is not None
+    channels = {c.name: c for c in guild.text_channels}
+    assert set(channels) == {"general", "lounge"}
+    assert channels["lounge"].is_nsfw() and not channels["general"].is_nsfw()
+    assert guild.me is not None and guild.member_count == 3
+    assert scene.bot.application_id == scene.emu.application_id
+    conn = scene.emu.gateway.ready_connections()[0]
+    assert conn.compress and conn.shard == (0, 1)
+
+
+async def test_a_wrong_token_fails_fast(scene: Scene) -> None:
+    intruder = discord.AutoShardedClient(intents=discord.Intents.default())
+    with pytest.raises(discord.LoginFailure):
+        await asyncio.wait_for(intruder.login("not-the-token"), timeout=5)
+    await intruder.close()
+    assert scene.emu.requests[-1].status == 401
+
+
+async def raw_gateway(url: str) -> tuple[aiohttp.ClientSession, aiohttp.ClientWebSocketResponse]:
+    session = aiohttp.ClientSession()
+    return session, await session.ws_connect(url)
+
+
+@pytest.mark.parametrize("compress", [True, False], ids=["zlib-stream", "plain-text"])
+async def test_gateway_speaks_zlib_stream_and_plain_text(scene: Scene, compress: bool) -> None:
+    query = "?v=10&encoding=json" + ("&compress=zlib-stream" if compress else "")
+    session, ws = await raw_gateway(scene.emu.gateway_url + query)
+    inflator = zlib.decompressobj()
+
+    async def receive() -> dict[str, Any]:
+        msg = await ws.receive(timeout=5)
+        if compress:
+            assert msg.type == aiohttp.WSMsgType.BINARY and msg.data.endswith(ZLIB_SUFFIX)
+            frame: dict[str, Any] = json.loads(inflator.decompress(msg.data))
+            return frame
+        assert msg.type == aiohttp.WSMsgType.TEXT
+        plain: dict[str, Any] = json.loads(msg.data)
+        return plain
+
+    try:
+        hello = await receive()
+        assert hello["op"] == 10 and hello["d"]["heartbeat_interval"] == 41250
+        await ws.send_json({"op": 1, "d": None})
+        assert (await receive())["op"] == 11
+        identify = {
+            "token": scene.emu.bot_token,
+            "intents": 513,
+            "properties": {"os": "linux"},
+            "shard": [0, 1],
+        }
+        await ws.send_json({"op": 2, "d": identify})
+        ready, guild_create = await receive(), await receive()
+        assert (ready["t"], ready["s"]) == ("READY", 1)
+        assert ready["d"]["resume_gateway_url"] == scene.emu.gateway_url
+        assert ready["d"]["guilds"] == [{"id": str(scene.guild.id), "unavailable": True}]
+        assert (guild_create["t"], guild_create["s"]) == ("GUILD_CREATE", 2)
+        lounge = next(c for c in guild_create["d"]["channels"] if c["name"] == "lounge")
+        assert lounge["nsfw"] is True
+        # Without GUILD_MEMBERS only the bot's own member is sent.
+        assert [m["user"]["id"] for m in guild_create["d"]["members"]] == [
+            str(scene.emu.application_id)
+        ]
+    finally:
+        await ws.close()
+        await session.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "identify", "close_code"),
+    [
+        ("?v=10&encoding=json&compress=zstd-stream", None, 4012),
+        ("?v=10&encoding=etf", None, 4012),
+        ("?v=10&encoding=json", {"token": "wrong", "intents": 513, "properties": {}}, 4004),
+        ("?v=10&encoding=json", {"token": "<bot>", "intents": 1 << 15, "properties": {}}, 4014),
+        ("?v=10&encoding=json", {"token": "<bot>", "properties": {}}, 4013),
+        (
+            "?v=10&encoding=json",
+            {"token": "<bot>", "intents": 1, "properties": {}, "shard": [2, 2]},
+            4010,
+        ),
+    ],
+    ids=["zstd", "etf", "bad-token", "privileged-intent", "no-intents", "bad-shard"],
+)
+async def test_gateway_refuses_what_discord_refuses(
+    scene: Scene, query: str, identify: dict[str, Any] | None, close_code: int
+) -> None:
+    session, ws = await raw_gateway(scene.emu.gateway_url + query)
+    try:
+        if identify is not None:
+            assert json.loads((await ws.receive(timeout=5)).data)["op"] == 10
+            if identify["token"] == "<bot>":
+                identify["token"] = scene.emu.bot_token
+            await ws.send_json({"op": 2, "d": identify})
+        msg = await ws.receive(timeout=5)
+        assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == close_code
+    finally:
+        await ws.close()
+        await session.close()
+
+
+async def test_each_shard_gets_only_its_guilds_and_their_interactions() -> None:
+    emu = DiscordEmulator(shards=2)
+    even = emu.add_guild("Even", guild_id=(1 << 22) * 1000)
+    odd = emu.add_guild("Odd", guild_id=(1 << 22) * 1001)
+    carol = odd.add_member("carol")
+    odd_channel = odd.add_channel("general")
+    async with emu:
+        sessions = []
+        try:
+            ready: dict[int, dict[str, Any]] = {}
+            sockets = []
+            for shard in (0, 1):
+                session, ws = await raw_gateway(emu.gateway_url + "?v=10&encoding=json")
+                sessions.append(session)
+                sockets.append(ws)
+                await ws.receive(timeout=5)
+                await ws.send_json(
+                    {
+                        "op": 2,
+                        "d": {
+                            "token": emu.bot_token,
+                            "intents": 513,
+                            "properties": {},
+                            "shard": [shard, 2],
+                        },
+                    }
+                )
+                ready[shard] = json.loads((await ws.receive(timeout=5)).data)["d"]
+                await ws.receive(timeout=5)  # its one GUILD_CREATE
+            assert [g["id"] for g in ready[0]["guilds"]] == [str(even.id)]
+            assert [g["id"] for g in ready[1]["guilds"]] == [str(odd.id)]
+            # Fake a synced command so carol can run it; the interaction goes to shard 1 only.
+            emu.commands.bulk_overwrite(None, [{"name": "ping", "description": "Ping", "type": 1}])
+            await emu.run_slash_command(carol, odd_channel, "ping")
+            event = json.loads((await sockets[1].receive(timeout=5)).data)
+            assert event["t"] == "INTERACTION_CREATE" and event["d"]["guild_id"] == str(odd.id)
+            seqs = {c.shard: c.session.seq for c in emu.gateway.ready_connections() if c.session}
+            assert seqs == {(0, 2): 2, (1, 2): 3}  # shard 0 got READY and GUILD_CREATE only
+            for ws in sockets:
+                await ws.close()
+        finally:
+            for session in sessions:
+                await session.close()
+
+
+async def test_the_bot_resumes_after_the_connection_drops(scene: Scene) -> None:
+    emu = scene.emu
+    resumed = asyncio.Event()
+
+    async def on_shard_resumed(shard_id: int) -> None:
+        resumed.set()
+
+    scene.bot.add_listener(on_shard_resumed)
+    await emu.drop_gateway_connections(4000)
+    await asyncio.wait_for(resumed.wait(), timeout=10)
+    scene.bot.remove_listener(on_shard_resumed)
+    assert emu.gateway.resume_count == 1
+    it = await emu.run_slash_command(scene.alice, scene.general, "ping")
+    assert (await it.acknowledged()).response_type == 4
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+async def test_commands_are_stored_with_ids_as_discord_returns_them(scene: Scene) -> None:
+    synced = {c["name"]: c for c in await scene.emu.wait_until_commands_synced()}
+    assert {"imagine", "ping", "quota", "slow", "say"} <= set(synced)
+    imagine = synced["imagine"]
+    assert int(imagine["id"]) > 0 and imagine["application_id"] == str(scene.emu.application_id)
+    count = next(o for o in imagine["options"] if o["name"] == "count")
+    assert (count["min_value"], count["max_value"], count["required"]) == (1, 4, False)
+    assert synced["quota"]["default_member_permissions"] == str(Permission.MANAGE_GUILD)
+
+
+def valid_command(**changes: Any) -> dict[str, Any]:
+    command: dict[str, Any] = {
+        "name": "imagine",
+        "description": "Draw",
+        "type": 1,
+        "options": [
+            {"type": 3, "name": "prompt", "description": "What", "required": True},
+            {"type": 4, "name": "count", "description": "How many", "required": False},
+        ],
+    }
+    command.update(changes)
+    return command
+
+
+def big_option(index: int) -> dict[str, Any]:
+    """About 5000 characters: 25 choices with 100-character names and values."""
+    choices = [{"name": f"{i:02d}" + "n" * 98, "value": f"{i:02d}" + "v" * 98} for i in range(25)]
+    return {"type": 3, "name": f"o{index}", "description": "d" * 100, "choices": choices}
+
+
+def with_option(index: int, **changes: Any) -> dict[str, Any]:
+    command = valid_command()
+    command["options"][index].update(changes)
+    return command
+
+
+@pytest.mark.parametrize(
+    ("payload", "path", "code"),
+    [
+        (
+            [with_option(1, description="")],
+            ["0", "options", "1", "description"],
+            "BASE_TYPE_BAD_LENGTH",
+        ),
+        ([valid_command(name="Imagine")], ["0", "name"], "APPLICATION_COMMAND_INVALID_NAME"),
+        ([valid_command(name="x" * 33)], ["0", "name"], "BASE_TYPE_BAD_LENGTH"),
+        ([valid_command(description="d" * 101)], ["0", "description"], "BASE_TYPE_BAD_LENGTH"),
+        (
+            [valid_command(options=list(reversed(valid_command()["options"])))],
+            ["0", "options", "1", "required"],
+            "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+        ),
+        ([with_option(1, min_value=2**53)], ["0", "options", "1", "min_value"], "NUMBER_TYPE_MAX"),
+        ([with_option(0, max_length=6001)], ["0", "options", "0", "max_length"], "NUMBER_TYPE_MAX"),
+        (
+            [with_option(1, choices=[{"name": "one", "value": "1"}])],
+            ["0", "options", "1", "choices", "0", "value"],
+            "NUMBER_TYPE_COERCE",
+        ),
+        (
+            [with_option(0, choices=[{"name": f"c{i}", "value": f"v{i}"} for i in range(26)])],
+            ["0", "options", "0", "choices"],
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        ([with_option(1, type=12)], ["0", "options", "1", "type"], "BASE_TYPE_CHOICES"),
+        ([valid_command(), valid_command()], ["1", "name"], "APPLICATION_COMMANDS_DUPLICATE_NAME"),
+        (
+            [
+                valid_command(
+                    options=[
+                        {
+                            "type": 2,
+                            "name": "group",
+                            "description": "g",
+                            "options": [
+                                {"type": 2, "name": "inner", "description": "i", "options": []}
+                            ],
+                        }
+                    ]
+                )
+            ],
+            ["0", "options", "0", "options", "0", "type"],
+            "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
+        ),
+        (
+            [valid_command(options=[big_option(0), big_option(1)])],
+            ["0", "_errors"],
+            "APPLICATION_COMMAND_TOO_LARGE",
+        ),
+        (
+            [valid_command(name=f"c{i}") for i in range(101)],
+            ["_errors"],
+            "APPLICATION_COMMANDS_MAX_EXCEEDED",
+        ),
+    ],
+    ids=[
+        "empty-option-description",
+        "uppercase-name",
+        "long-name",
+        "long-description",
+        "required-after-optional",
+        "min-value-beyond-2^53",
+        "max-length-over-6000",
+        "choice-type-mismatch",
+        "26-choices",
+        "unknown-option-type",
+        "duplicate-names",
+        "group-in-group",
+        "over-8000-chars",
+        "101-commands",
+    ],
+)
+async def test_invalid_command_definitions_get_50035_naming_the_field(
+    scene: Scene, payload: list[dict[str, Any]], path: list[str], code: str
+) -> None:
+    emu = scene.emu
+    url = f"{emu.base_url}/applications/{emu.application_id}/guilds/{scene.guild.id}/commands"
+    headers = {"Authorization": f"Bot {scene.emu.bot_token}"}
+    before = scene.emu.commands_for(scene.guild)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.put(url, json=payload, headers=headers) as resp,
+    ):
+        body = await resp.json()
+    assert resp.status == 400
+    assert (body["code"], body["message"]) == (50035, "Invalid Form Body")
+    node = body["errors"]
+    for key in path:
+        node = node[key]
+    errors = node if isinstance(node, list) else node["_errors"]
+    assert code in [e["code"] for e in errors], body
+    assert scene.emu.commands_for(scene.guild) == before  # nothing was stored
+
+
+async def test_bot_routes_need_the_token_and_unknown_routes_are_noticed(scene: Scene) -> None:
+    emu = scene.emu
+    commands_url = f"{emu.base_url}/applications/{emu.application_id}/commands"
+    pins_url = f"{emu.base_url}/channels/{scene.general.id}/pins"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(commands_url, headers={"Authorization": "Bot nope"}) as resp:
+            assert resp.status == 401
+            assert await resp.json() == {"message": "401: Unauthorized", "code": 0}
+            assert "X-RateLimit-Bucket" in resp.headers
+        async with session.get(pins_url, headers={"Authorization": f"Bot {emu.bot_token}"}) as resp:
+            assert (resp.status, (await resp.json())["code"]) == (404, 0)
+    assert emu.unknown_routes == [f"GET /api/v10/channels/{scene.general.id}/pins"]
+    assert emu.invalid_request_count == 1
+    with pytest.raises(AssertionError, match="unknown route"):
+        emu.assert_no_errors()
+
+
+async def test_a_mod_sets_a_quota_with_a_subcommand_and_member_option(scene: Scene) -> None:
+    it = await scene.emu.run_slash_command(
+        scene.alice, scene.general, "quota set-user", member=scene.bob, limit=3
+    )
+    reply = await it.wait_for_original()
+    assert reply.content == "bob may now draw 3 images a day."
+    assert it.response_type == 4 and not it.ephemeral
+    option_tree = it.payload["data"]["options"][0]
+    assert option_tree["name"] == "set-user" and option_tree["type"] == 1
+    assert it.payload["data"]["resolved"]["members"][str(scene.bob.id)]["roles"] == []
+
+
+@pytest.mark.parametrize(
+    ("who", "words", "options", "complaint"),
+    [
+        ("alice", ["quota", "set-user"], {"member": "bob", "limit": 101}, "above max_value"),
+        ("alice", ["quota", "set-user"], {"member": "bob"}, "required option 'limit'"),
+        (
+            "alice",
+            ["quota", "set-user"],
+            {"member": "bob", "limit": 1, "colour": "red"},
+            "no option 'colour'",
+        ),
+        ("alice", ["quota"], {}, "needs a subcommand"),
+        ("bob", ["quota", "set-user"], {"member": "bob", "limit": 1}, "hidden from bob"),
+        ("alice", ["imagine"], {"prompt": "fox", "style": "watercolour"}, "not one of the choices"),
+        ("alice", ["imagine"], {"prompt": 42}, "not text"),
+        ("alice", ["draw"], {}, "not synced"),
+    ],
+)
+async def test_the_client_refuses_what_a_user_could_never_send(
+    scene: Scene, who: str, words: list[str], options: dict[str, Any], complaint: str
+) -> None:
+    members = {"alice": scene.alice, "bob": scene.bob}
+    resolved = {k: members.get(v, v) if isinstance(v, str) else v for k, v in options.items()}
+    sent_before = len(scene.emu.interactions)
+    with pytest.raises(ClientRejected, match=complaint):
+        await scene.emu.run_slash_command(members[who], scene.general, *words, options=resolved)
+    assert len(scene.emu.interactions) == sent_before
+
+
+# -- responses --------------------------------------------------------------------------------
+
+
+async def test_deferred_imagine_is_edited_into_two_images(scene: Scene) -> None:
+    emu = scene.emu
+    it = await emu.run_slash_command(
+        scene.alice, scene.lounge, "imagine", prompt="a red fox", count=2
+    )
+    await it.acknowledged()
+    assert it.response_type == 5 and it.ack_latency is not None and it.ack_latency < 3
+    msg = await it.wait_for_original(lambda m: len(m.attachments) == 2)
+    assert msg.content == "2 photo image(s) of a red fox"
+    assert msg.history[0].flags & 128  # it was "thinking..." before the edit
+    first = msg.attachments[0]
+    assert (first.filename, first.content_type, first.width, first.height) == (
+        "0.png",
+        "image/png",
+        8,
+        8,
+    )
+    async with aiohttp.ClientSession() as session, session.get(first.url) as resp:
+        assert await resp.read() == first.data == png("red")
+    assert [b["label"] for b in msg.buttons] == ["Again", "Edit prompt"]
+    assert it not in emu.interaction_failures
+
+
+async def test_ephemeral_reply_is_seen_only_by_the_user(scene: Scene) -> None:
+    it = await scene.emu.run_slash_command(scene.bob, scene.general, "ping")
+    msg = await it.wait_for_original()
+    assert msg.ephemeral and it.ephemeral and msg.visible_to == scene.bob.id
+    with pytest.raises(ClientRejected):
+        await scene.emu.press_button(scene.alice, msg, "anything")
+
+
+async def test_a_response_after_three_seconds_gets_10062(scene: Scene) -> None:
+    emu, bot = scene.emu, scene.bot
+    bot.gates["slow"] = gate = asyncio.Event()
+    it = await emu.run_slash_command(scene.alice, scene.general, "slow")
+    emu.clock.advance(3.5)
+    gate.set()
+    attempt = await it.wait_for_callback()
+    assert (attempt.status, attempt.code) == (404, 10062)
+    error = await next_outcome(bot, "slow")
+    assert isinstance(error, discord.NotFound) and error.code == 10062
+    assert it in emu.interaction_failures and it.failed
+
+
+async def test_a_second_initial_response_gets_40060(scene: Scene) -> None:
+    it = await scene.emu.run_slash_command(scene.alice, scene.general, "twice")
+    error = await next_outcome(scene.bot, "twice")
+    assert isinstance(error, discord.HTTPException) and (error.status, error.code) == (400, 40060)
+    assert (await it.wait_for_original()).content == "first"
+    assert [a.code for a in it.callback_attempts] == [None, 40060]
+
+
+async def test_followups_after_fifteen_minutes_get_50027(scene: Scene) -> None:
+    emu, bot = scene.emu, scene.bot
+    bot.gates["later"] = gate = asyncio.Event()
+    it = await emu.run_slash_command(scene.alice, scene.general, "later")
+    await it.acknowledged()
+    emu.clock.advance(15 * 60 + 1)
+    gate.set()
+    error = await next_outcome(bot, "later")
+    assert isinstance(error, discord.HTTPException) and (error.status, error.code) == (401, 50027)
+    assert it.original is not None and it.original.loading  # the user is left with "thinking..."
+
+
+async def test_editing_the_original_before_any_response_gets_10015(scene: Scene) -> None:
+    emu, bot = scene.emu, scene.bot
+    bot.gates["slow"] = gate = asyncio.Event()
+    it = await emu.run_slash_command(scene.alice, scene.general, "slow")
+    url = f"{emu.base_url}/webhooks/{emu.application_id}/{it.token}/messages/@original"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.patch(url, json={"content": "early"}) as resp,
+    ):
+        assert resp.status == 404
+        assert await resp.json() == {"message": "Unknown Webhook", "code": 10015}
+    gate.set()
+    assert await next_outcome(bot, "slow") is None
+
+
+async def test_a_file_over_the_interaction_limit_gets_40005(scene: Scene) -> None:
+    limit = 10 * 1024 * 1024
+    it = await scene.emu.run_slash_command(scene.alice, scene.general, "upload", size=limit + 1)
+    error = await next_outcome(scene.bot, "upload")
+    assert isinstance(error, discord.HTTPException) and (error.status, error.code) == (413, 40005)
+    assert it.payload["attachment_size_limit"] == limit and it.original is None
+
+
+async def test_content_over_2000_characters_gets_50035(scene: Scene) -> None:
+    await scene.emu.run_slash_command(scene.alice, scene.general, "shout", length=2001)
+    error = await next_outcome(scene.bot, "shout")
+    assert isinstance(error, discord.HTTPException) and (error.status, error.code) == (400, 50035)
+    assert scene.emu.errors[-1].errors == {
+        "data": {
+            "content": {
+                "_errors": [
+                    {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 2000 or fewer in length."}
+                ]
+            }
+        }
+    }
+    await scene.emu.run_slash_command(scene.alice, scene.general, "shout", length=2000)
+    assert await next_outcome(scene.bot, "shout") is None
+
+
+async def test_discord_py_waits_out_an_injected_429(scene: Scene) -> None:
+    emu = scene.emu
+    emu.inject_rate_limit("POST /api/v10/channels/", retry_after=0.05)
+    await emu.run_slash_command(scene.alice, scene.general, "say", text="hello channel")
+    assert await next_outcome(scene.bot, "say") is None
+    posted = await emu.wait_for_message(scene.general, lambda m: m.content == "hello channel")
+    assert posted.author_id == emu.application_id and posted.webhook_id is None
+    assert emu.rate_limited_count == 1 and emu.rate_limits_served[0].retry_after == 0.05
+    assert emu.errors == []
+
+
+async def test_posting_without_send_messages_gets_50013(scene: Scene) -> None:
+    guild, general = scene.guild, scene.general
+    general.set_permissions(guild.me, deny=Permission.SEND_MESSAGES)
+    try:
+        await scene.emu.run_slash_command(scene.alice, general, "say", text="muted")
+        error = await next_outcome(scene.bot, "say")
+        assert isinstance(error, discord.Forbidden) and error.code == 50013
+    finally:
+        general.set_permissions(guild.me)
+
+
+async def test_buttons_and_the_modal_round_trip(scene: Scene) -> None:
+    emu = scene.emu
+    it = await emu.run_slash_command(scene.alice, scene.general, "imagine", prompt="a fox")
+    result: Message = await it.wait_for_original(lambda m: bool(m.buttons))
+
+    opened = await emu.press_button(scene.alice, result, label="Edit prompt")
+    modal = await opened.wait_for_modal()
+    assert modal.title == "Edit prompt" and opened.response_type == 9
+    with pytest.raises(ClientRejected, match="only alice"):
+        await emu.submit_modal(scene.bob, opened, {"Prompt": "mine"})
+    submitted = await emu.submit_modal(scene.alice, opened, {"Prompt": "a blue fox"})
+    reply = await submitted.wait_for_original()
+    assert reply.content == "New prompt: a blue fox" and reply.ephemeral
+
+    again = await emu.press_button(scene.alice, result, "imagine:again")
+    await again.acknowledged()
+    assert again.response_type == 7 and result.content == "Again!" and result.components == []
+    with pytest.raises(ClientRejected, match="no button"):
+        await emu.press_button(scene.alice, result, "imagine:again")
+    emu.assert_no_errors()
+
+
+async def test_members_can_attach_files_to_slash_options(scene: Scene) -> None:
+    image = png("white", size=16)
+    it = await scene.emu.run_slash_command(
+        scene.alice, scene.general, "describe", image=Upload("cat.png", image)
+    )
+    reply = await it.wait_for_original()
+    # The bot read the bytes back from the emulator's attachment URL.
+    assert reply.content == f"cat.png: 16x16, {len(image)} bytes, image/png"
+    too_big = Upload("huge.png", b"x" * (scene.guild.upload_limit + 1))
+    with pytest.raises(ClientRejected, match="allows"):
+        await scene.emu.run_slash_command(scene.alice, scene.general, "describe", image=too_big)
