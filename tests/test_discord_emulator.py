@@ -8,6 +8,7 @@ what the member sees in the emulator and what discord.py got back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import zlib
@@ -159,6 +160,15 @@ class TinyBot(commands.AutoShardedBot):
                 f"{image.filename}: {image.width}x{image.height}, "
                 f"{len(data)} bytes, {image.content_type}"
             )
+
+        @tree.command(description="Posts two images, then swaps the first for a new one")
+        async def gallery(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("Gallery coming up.", ephemeral=True)
+            assert isinstance(interaction.channel, discord.TextChannel)
+            red, blue = (discord.File(io.BytesIO(png(c)), f"{c}.png") for c in ("red", "blue"))
+            message = await interaction.channel.send("Gallery", files=[red, blue])
+            green = discord.File(io.BytesIO(png("green")), "green.png")
+            await bot.report("gallery", message.edit(attachments=[message.attachments[1], green]))
 
         @tree.command(description="Posts in the channel as the bot")
         async def say(interaction: discord.Interaction, text: str) -> None:
@@ -752,3 +762,320 @@ async def test_members_can_attach_files_to_slash_options(scene: Scene) -> None:
     too_big = Upload("huge.png", b"x" * (scene.guild.upload_limit + 1))
     with pytest.raises(ClientRejected, match="allows"):
         await scene.emu.run_slash_command(scene.alice, scene.general, "describe", image=too_big)
+
+
+async def test_the_first_followup_after_a_defer_replaces_the_thinking_message(scene: Scene) -> None:
+    scene.bot.gates["later"] = gate = asyncio.Event()
+    gate.set()
+    it = await scene.emu.run_slash_command(scene.alice, scene.general, "later")
+    followup = await it.wait_for_followup()
+    assert await next_outcome(scene.bot, "later") is None
+    # Discord resolves the loading message instead of posting a second one.
+    assert followup is it.original and followup.content == "done at last" and not followup.loading
+    assert followup.edits == 1 and it.messages == [followup]
+
+
+async def test_editing_keeps_listed_attachments_and_adds_new_files(scene: Scene) -> None:
+    await scene.emu.run_slash_command(scene.alice, scene.general, "gallery")
+    assert await next_outcome(scene.bot, "gallery") is None
+    message = await scene.emu.wait_for_message(scene.general, lambda m: m.content == "Gallery")
+    assert [a.filename for a in message.attachments] == ["blue.png", "green.png"]
+    assert message.history[0].attachment_names == ["red.png", "blue.png"]
+    assert message.attachment("blue.png").data == png("blue")
+
+
+def bot_headers(emu: DiscordEmulator) -> dict[str, str]:
+    return {"Authorization": f"Bot {emu.bot_token}"}
+
+
+def button(custom_id: str, label: str = "Go", style: int = 1) -> dict[str, Any]:
+    return {"type": 2, "style": style, "label": label, "custom_id": custom_id}
+
+
+def row(*components: dict[str, Any]) -> dict[str, Any]:
+    return {"type": 1, "components": list(components)}
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "code"),
+    [
+        ({"content": "x" * 2001}, ["content"], "BASE_TYPE_MAX_LENGTH"),
+        ({"embeds": [{"title": "t"}] * 11}, ["embeds"], "BASE_TYPE_MAX_LENGTH"),
+        (
+            {"embeds": [{"description": "d" * 4000}, {"description": "d" * 2001}]},
+            ["embeds"],
+            "MAX_EMBED_SIZE_EXCEEDED",
+        ),
+        ({"embeds": [{"title": "t" * 257}]}, ["embeds", "0", "title"], "BASE_TYPE_MAX_LENGTH"),
+        (
+            {"embeds": [{"fields": [{"name": "n", "value": "v" * 1025}]}]},
+            ["embeds", "0", "fields", "0", "value"],
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            {"embeds": [{"fields": [{"name": "n", "value": "v"}] * 26}]},
+            ["embeds", "0", "fields"],
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            {"embeds": [{"footer": {"text": "f" * 2049}}]},
+            ["embeds", "0", "footer", "text"],
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            {"components": [row(button(f"b{i}")) for i in range(6)]},
+            ["components"],
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            {"components": [row(*(button(f"b{i}") for i in range(6)))]},
+            ["components", "0", "components"],
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            {"components": [row(button("same"), button("same"))]},
+            ["components", "0", "components", "1", "custom_id"],
+            "COMPONENT_CUSTOM_ID_DUPLICATED",
+        ),
+        (
+            {"components": [row(button("x" * 101))]},
+            ["components", "0", "components", "0", "custom_id"],
+            "BASE_TYPE_BAD_LENGTH",
+        ),
+        (
+            {"components": [row(button("b", label="l" * 81))]},
+            ["components", "0", "components", "0", "label"],
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            {
+                "components": [
+                    row(
+                        {
+                            "type": 2,
+                            "style": 5,
+                            "label": "Docs",
+                            "url": "https://x.y",
+                            "custom_id": "c",
+                        }
+                    )
+                ]
+            },
+            ["components", "0", "components", "0", "custom_id"],
+            "BUTTON_COMPONENT_CUSTOM_ID_NOT_ALLOWED",
+        ),
+        (
+            {"components": [row({"type": 2, "style": 1, "label": "No id"})]},
+            ["components", "0", "components", "0", "custom_id"],
+            "BASE_TYPE_REQUIRED",
+        ),
+    ],
+    ids=[
+        "content-2001",
+        "11-embeds",
+        "embeds-over-6000",
+        "title-257",
+        "field-value-1025",
+        "26-fields",
+        "footer-2049",
+        "6-rows",
+        "6-buttons-in-a-row",
+        "duplicate-custom-id",
+        "custom-id-101",
+        "label-81",
+        "link-button-with-custom-id",
+        "button-without-custom-id",
+    ],
+)
+async def test_channel_messages_breaking_limits_get_50035_naming_the_field(
+    scene: Scene, body: dict[str, Any], path: list[str], code: str
+) -> None:
+    url = f"{scene.emu.base_url}/channels/{scene.general.id}/messages"
+    posted_before = len(scene.emu.messages(scene.general))
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, json=body, headers=bot_headers(scene.emu)) as resp,
+    ):
+        answer = await resp.json()
+    assert (resp.status, answer["code"]) == (400, 50035)
+    node = answer["errors"]
+    for key in path:
+        node = node[key]
+    assert code in [e["code"] for e in node["_errors"]], answer
+    assert len(scene.emu.messages(scene.general)) == posted_before
+
+
+async def test_channel_routes_answer_like_discord(scene: Scene) -> None:
+    emu = scene.emu
+    base = f"{emu.base_url}/channels"
+    async with aiohttp.ClientSession(headers=bot_headers(emu)) as session:
+        async with session.post(
+            f"{base}/{scene.general.id}/messages", json={"content": "  "}
+        ) as resp:
+            assert (resp.status, await resp.json()) == (
+                400,
+                {"message": "Cannot send an empty message", "code": 50006},
+            )
+        async with session.post(f"{base}/123/messages", json={"content": "hi"}) as resp:
+            assert (resp.status, (await resp.json())["code"]) == (404, 10003)
+        async with session.get(f"{base}/{scene.general.id}/messages/123") as resp:
+            assert (resp.status, (await resp.json())["code"]) == (404, 10008)
+        form = aiohttp.FormData(quote_fields=False)
+        form.add_field("payload_json", json.dumps({"content": "big"}))
+        form.add_field("files[0]", b"x" * (scene.guild.upload_limit + 1), filename="big.bin")
+        async with session.post(f"{base}/{scene.general.id}/messages", data=form) as resp:
+            assert (resp.status, await resp.json()) == (
+                413,
+                {"message": "Request entity too large", "code": 40005},
+            )
+        form = aiohttp.FormData(quote_fields=False)
+        form.add_field(
+            "payload_json",
+            json.dumps({"content": "hello", "message_reference": {"message_id": "1"}}),
+        )
+        async with session.post(f"{base}/{scene.general.id}/messages", data=form) as resp:
+            answer = await resp.json()
+            assert (
+                answer["errors"]["message_reference"]["_errors"][0]["code"]
+                == "MESSAGE_REFERENCE_UNKNOWN_MESSAGE"
+            )
+    assert [(e.status, e.code) for e in emu.errors] == [
+        (400, 50006),
+        (404, 10003),
+        (404, 10008),
+        (413, 40005),
+        (400, 50035),
+    ]
+
+
+@contextlib.asynccontextmanager
+async def hand_driven_bot(emu: DiscordEmulator) -> AsyncIterator[None]:
+    """A raw gateway session that takes over shard 0, so the test answers interactions itself."""
+    session, ws = await raw_gateway(emu.gateway_url + "?v=10&encoding=json")
+    try:
+        await ws.receive(timeout=5)
+        identify = {"token": emu.bot_token, "intents": 513, "properties": {}, "shard": [0, 1]}
+        await ws.send_json({"op": 2, "d": identify})
+        ready = json.loads((await ws.receive(timeout=5)).data)
+        assert ready["t"] == "READY"
+        yield
+    finally:
+        await ws.close()
+        await session.close()
+
+
+async def answer(
+    emu: DiscordEmulator,
+    interaction_id: int,
+    token: str,
+    body: dict[str, Any],
+    query: str = "?with_response=true",
+) -> tuple[int, Any]:
+    url = f"{emu.base_url}/interactions/{interaction_id}/{token}/callback{query}"
+    async with aiohttp.ClientSession() as session, session.post(url, json=body) as resp:
+        return resp.status, (await resp.json() if resp.status != 204 else None)
+
+
+def text_input(custom_id: str = "prompt", label: str = "Prompt") -> dict[str, Any]:
+    return {
+        "type": 1,
+        "components": [{"type": 4, "custom_id": custom_id, "style": 1, "label": label}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "code"),
+    [
+        (
+            {
+                "type": 9,
+                "data": {"custom_id": "m", "title": "t" * 46, "components": [text_input()]},
+            },
+            ["data", "title"],
+            "BASE_TYPE_BAD_LENGTH",
+        ),
+        (
+            {"type": 9, "data": {"custom_id": "m", "title": "Edit", "components": []}},
+            ["data", "components"],
+            "BASE_TYPE_BAD_LENGTH",
+        ),
+        (
+            {
+                "type": 9,
+                "data": {
+                    "custom_id": "m",
+                    "title": "Edit",
+                    "components": [text_input(f"i{i}") for i in range(6)],
+                },
+            },
+            ["data", "components"],
+            "BASE_TYPE_BAD_LENGTH",
+        ),
+        (
+            {
+                "type": 9,
+                "data": {
+                    "custom_id": "m",
+                    "title": "Edit",
+                    "components": [text_input("a"), text_input("a")],
+                },
+            },
+            ["data", "components", "1", "components", "0", "custom_id"],
+            "COMPONENT_CUSTOM_ID_DUPLICATED",
+        ),
+        (
+            {"type": 7, "data": {"content": "edit what?"}},
+            ["type"],
+            "INTERACTION_RESPONSE_TYPE_INVALID",
+        ),
+        ({"type": 4, "data": {"content": "x" * 2001}}, ["data", "content"], "BASE_TYPE_MAX_LENGTH"),
+        (
+            {"type": 4, "data": {"components": [row(*(button(f"b{i}") for i in range(6)))]}},
+            ["data", "components", "0", "components"],
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+    ],
+    ids=[
+        "modal-title-46",
+        "modal-no-inputs",
+        "modal-6-inputs",
+        "modal-duplicate-ids",
+        "update-for-slash",
+        "content-2001",
+        "6-buttons",
+    ],
+)
+async def test_invalid_callbacks_get_50035_and_leave_the_interaction_open(
+    scene: Scene, body: dict[str, Any], path: list[str], code: str
+) -> None:
+    emu = scene.emu
+    async with hand_driven_bot(emu):
+        it = await emu.run_slash_command(scene.alice, scene.general, "ping")
+        status, rejected = await answer(emu, it.id, it.token, body)
+        assert (status, rejected["code"]) == (400, 50035)
+        node = rejected["errors"]
+        for key in path:
+            node = node[key]
+        assert code in [e["code"] for e in node["_errors"]], rejected
+        # The user's interaction is still waiting; a valid answer now succeeds.
+        status, accepted = await answer(
+            emu, it.id, it.token, {"type": 4, "data": {"content": "ok"}}
+        )
+        assert status == 200 and accepted["resource"]["message"]["content"] == "ok"
+        assert accepted["interaction"]["response_message_id"] == str(
+            it.original.id if it.original else 0
+        )
+
+
+async def test_callbacks_without_with_response_get_204_and_empty_answers_50006(
+    scene: Scene,
+) -> None:
+    emu = scene.emu
+    async with hand_driven_bot(emu):
+        it = await emu.run_slash_command(scene.alice, scene.general, "ping")
+        assert await answer(emu, it.id, it.token, {"type": 4, "data": {"content": ""}}) == (
+            400,
+            {"message": "Cannot send an empty message", "code": 50006},
+        )
+        assert await answer(emu, it.id, it.token, {"type": 5}, query="") == (204, None)
+        assert it.original is not None and it.original.loading and it.ack_latency is not None

@@ -111,6 +111,16 @@ class GatewayConnection:
         return done
 
     async def writer(self) -> None:
+        try:
+            await self._write_all()
+        finally:
+            # Frames nobody will ever write: tell whoever awaits them.
+            while not self._queue.empty():
+                leftover = self._queue.get_nowait()
+                if leftover is not None and not leftover[1].done():
+                    leftover[1].set_exception(ConnectionError("gateway connection closed"))
+
+    async def _write_all(self) -> None:
         while (item := await self._queue.get()) is not None:
             text, done = item
             try:

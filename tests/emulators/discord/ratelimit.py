@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from dataclasses import dataclass, field
 
 from tests.emulators.discord.clock import EmulatorClock
@@ -102,7 +103,8 @@ class RateLimiter:
         return {
             "X-RateLimit-Limit": str(self.bucket_limit),
             "X-RateLimit-Remaining": str(max(0, self.bucket_limit - window.used)),
-            "X-RateLimit-Reset": f"{self.clock.wall() + reset_after:.3f}",
+            # Epoch seconds on the client's real clock, whatever the test did to ours.
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
             "X-RateLimit-Reset-After": f"{reset_after:.3f}",
             "X-RateLimit-Bucket": self.bucket_hash(route_key),
         }
@@ -120,7 +122,7 @@ class RateLimiter:
                 {
                     "X-RateLimit-Limit": str(self.bucket_limit),
                     "X-RateLimit-Remaining": "0",
-                    "X-RateLimit-Reset": f"{self.clock.wall() + injection.retry_after:.3f}",
+                    "X-RateLimit-Reset": f"{time.time() + injection.retry_after:.3f}",
                     "X-RateLimit-Reset-After": f"{injection.retry_after:.3f}",
                     "X-RateLimit-Bucket": self.bucket_hash(route_key),
                 }

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +89,17 @@ def _snowflake(request: web.Request, name: str) -> int:
     if not raw.isdigit():
         errors = FormErrors()
         errors.add((name,), "NUMBER_TYPE_COERCE", f'Value "{raw}" is not snowflake.')
+        raise invalid_form_body(errors)
+    return int(raw)
+
+
+def _query_int(query: Mapping[str, str], name: str, default: int) -> int:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        errors = FormErrors()
+        errors.add((name,), "NUMBER_TYPE_COERCE", f'Value "{raw}" is not int.')
         raise invalid_form_body(errors)
     return int(raw)
 
@@ -267,7 +278,9 @@ class RestApi:
         self.emu.unknown_routes.append(f"{request.method} {path}")
         error = route_not_found()
         self._record(request, "<unknown>", 404, error)
-        return json_response(404, error.body())
+        response = json_response(404, error.body())
+        response.headers.update(self.emu.rate_limiter.headers("<unknown>", ""))
+        return response
 
     # -- lookups ----------------------------------------------------------------------
     def _channel(self, request: web.Request) -> Channel:
@@ -358,12 +371,12 @@ class RestApi:
         if not channel.guild.me.permissions_in(channel) & Permission.READ_MESSAGE_HISTORY:
             return 200, []
         query = request.query
-        limit = max(1, min(100, int(query.get("limit", "50"))))
+        limit = max(1, min(100, _query_int(query, "limit", 50)))
         messages = [m for m in self.emu.store.in_channel(channel.id) if not m.ephemeral]
         if "before" in query:
-            messages = [m for m in messages if m.id < int(query["before"])]
+            messages = [m for m in messages if m.id < _query_int(query, "before", 0)]
         if "after" in query:
-            messages = [m for m in messages if m.id > int(query["after"])]
+            messages = [m for m in messages if m.id > _query_int(query, "after", 0)]
             return 200, [m.payload() for m in reversed(messages[:limit])]
         return 200, [m.payload() for m in reversed(messages[-limit:])]
 

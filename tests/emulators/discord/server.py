@@ -10,6 +10,7 @@ test needs to tell a user story::
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
@@ -495,7 +496,12 @@ class DiscordEmulator:
         self.registry.add(record)
         sent = self.gateway.dispatch(guild, "INTERACTION_CREATE", payload)
         if sent is not None:
-            await sent
+            try:
+                await asyncio.wait_for(sent, timeout=5.0)
+            except (ConnectionError, TimeoutError) as exc:
+                raise RuntimeError(
+                    f"the bot's gateway connection dropped before {record!r} was sent"
+                ) from exc
         return record
 
 

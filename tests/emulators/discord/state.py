@@ -508,6 +508,9 @@ class World:
         self.application_flags = 0
 
     def emit(self, guild: Guild | None, event: str, payload: JSON) -> None:
+        # A guild still being built announces itself once, with GUILD_CREATE.
+        if guild is not None and guild not in self.guilds:
+            return
         if self.listener is not None:
             self.listener(guild, event, payload)
 

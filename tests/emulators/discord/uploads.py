@@ -61,6 +61,17 @@ async def read_body(request: web.Request) -> RequestBody:
         raise entity_too_large()
     if request.content_type.startswith("multipart/"):
         return await _read_multipart(request)
+    if request.content_type == "application/x-www-form-urlencoded":
+        # aiohttp sends a FormData without files this way; Discord accepts it too.
+        form = await request.post()
+        raw_payload = form.get("payload_json")
+        try:
+            payload = json.loads(str(raw_payload)) if raw_payload is not None else {}
+        except ValueError:
+            raise _bad_json() from None
+        if not isinstance(payload, dict):
+            raise _bad_json()
+        return RequestBody(payload=payload)
     raw = await request.read()
     if len(raw) > MAX_REQUEST_BYTES:
         raise entity_too_large()
