@@ -40,8 +40,10 @@ Usage (inside an async test)::
         png = msg.attachments[0].data                        # exact bytes; .width/.height
 
         again = await emu.press_button(alice, msg, "imagine:again")
-        form = await (await emu.press_button(alice, msg, label="Edit prompt")).wait_for_modal()
-        done = await emu.submit_modal(alice, form.opened_by, {"Prompt": "a blue fox"})
+        opened = await emu.press_button(alice, msg, label="Edit prompt")
+        form = await opened.wait_for_modal()                 # the ModalRecord the bot sent
+        done = await emu.submit_modal(alice, form, {"Prompt": "a blue fox"})  # label or custom_id
+        reply = await done.wait_for_original()               # reply.ephemeral, reply.content
 
         emu.clock.advance(15 * 60)                           # tokens expire without sleeping
         assert emu.interaction_failures == []                # nobody saw "This interaction failed"

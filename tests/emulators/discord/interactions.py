@@ -134,10 +134,6 @@ class InteractionRecord:
 
     # -- state a test asserts on ----------------------------------------------
     @property
-    def acknowledged_ok(self) -> bool:
-        return self.response_type is not None
-
-    @property
     def ephemeral(self) -> bool:
         """Whether the user alone sees the response (from the initial response's flags)."""
         return self.original is not None and self.original.ephemeral
