@@ -8,6 +8,7 @@ extensions are listed once and loaded there.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import aiohttp
 import discord
@@ -43,13 +44,15 @@ class ImagineBot(commands.AutoShardedBot):
     siraya: SirayaClient
     generations: GenerationService
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **client_options: Any) -> None:
+        """``client_options`` pass through to discord.py (tests shorten ``guild_ready_timeout``)."""
         use_discord_api_base(settings.discord_api_base_url)
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
             intents=discord.Intents.default(),
             allowed_mentions=discord.AllowedMentions.none(),
+            **client_options,
         )
         self.settings = settings
         self._resources_open = False
