@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.policy.quota import EffectiveLimit, LimitSource, QuotaExceeded, resolve_limit
 
@@ -27,6 +27,8 @@ __all__ = [
     "GenerationStateError",
     "GenerationStatus",
     "GuildPolicy",
+    "JobLimitReached",
+    "JobLimits",
     "LimitSource",
     "MemberContext",
     "MemberTotal",
@@ -154,10 +156,32 @@ class GenerationRecord:
     started_at: datetime | None
     finished_at: datetime | None
 
+    token_expires_at: datetime | None = None
+    response_message_id: int | None = None
+    delivery_started_at: datetime | None = None
+    interaction_token: str | None = field(default=None, repr=False)  # a credential
+
     @property
     def charged(self) -> int:
         """Images this request counts against quotas right now."""
         return self.reserved + self.delivered
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    """How much may be in flight at once: per member, and in the whole queue."""
+
+    per_member: int | None = None
+    queue: int | None = None
+
+
+class JobLimitReached(StoreError):
+    """The member already has ``limit`` jobs in flight, or the whole queue is full."""
+
+    def __init__(self, scope: Literal["member", "queue"], limit: int) -> None:
+        self.scope: Literal["member", "queue"] = scope
+        self.limit = limit
+        super().__init__(f"{scope} job limit of {limit} reached")
 
 
 @dataclass(frozen=True)
@@ -259,8 +283,31 @@ class Store(Protocol):
         bot_default_limit: int,
         now: datetime | None = None,
         parent_id: int | None = None,
+        job_limits: JobLimits | None = None,
     ) -> Reservation:
-        """Atomically check the member's and the server's quota and hold ``params.count``."""
+        """Atomically check the job limits and both quotas, and hold ``params.count``.
+
+        Raises ``JobLimitReached`` (checked first) or ``QuotaExceeded``.
+        """
+        ...
+
+    async def attach_interaction(
+        self,
+        generation_id: int,
+        *,
+        token: str,
+        expires_at: datetime,
+        response_message_id: int | None,
+    ) -> None:
+        """Remember how to reach the member, so a restarted process can deliver."""
+        ...
+
+    async def begin_delivery(self, generation_id: int, now: datetime | None = None) -> bool:
+        """Claim the right to post the result: True once per job, False ever after."""
+        ...
+
+    async def in_flight(self, guild_id: int | None = None) -> list[GenerationRecord]:
+        """Queued and running jobs (of one guild, or all), oldest first."""
         ...
 
     async def mark_running(self, generation_id: int, now: datetime | None = None) -> None: ...

@@ -66,6 +66,8 @@ from bot.store.base import (
     GenerationStateError,
     GenerationStatus,
     GuildPolicy,
+    JobLimitReached,
+    JobLimits,
     MemberContext,
     MemberTotal,
     Reservation,
@@ -80,7 +82,8 @@ MAX_BLOCKED_WORDS_PER_GUILD: Final = 1_000
 _GENERATION_COLUMNS = (
     "id, parent_id, guild_id, channel_id, user_id, prompt, width, height, size_preset, steps, "
     "guidance, acceleration, seed, safety_checker, count, status, reserved, delivered, "
-    "error_class, latency_ms, message_id, created_at, started_at, finished_at"
+    "error_class, latency_ms, message_id, created_at, started_at, finished_at, "
+    "token_expires_at, response_message_id, delivery_started_at, interaction_token"
 )
 
 # Everything the quota decision needs, in one statement (one round trip to the thread).
@@ -319,8 +322,9 @@ class SqliteStore:
         bot_default_limit: int,
         now: datetime | None = None,
         parent_id: int | None = None,
+        job_limits: JobLimits | None = None,
     ) -> Reservation:
-        """Check both quotas and insert the queued row in one ``BEGIN IMMEDIATE`` transaction.
+        """Check job limits and both quotas, and insert the queued row, in one transaction.
 
         If the caller is cancelled while this runs, the transaction still finishes and a
         reservation it produced is cancelled (refunded) in the background, so an abandoned
@@ -328,7 +332,12 @@ class SqliteStore:
         """
         task = asyncio.ensure_future(
             self._reserve(
-                member, params, bot_default_limit=bot_default_limit, now=now, parent_id=parent_id
+                member,
+                params,
+                bot_default_limit=bot_default_limit,
+                now=now,
+                parent_id=parent_id,
+                job_limits=job_limits,
             )
         )
         try:
@@ -354,10 +363,13 @@ class SqliteStore:
         bot_default_limit: int,
         now: datetime | None,
         parent_id: int | None,
+        job_limits: JobLimits | None = None,
     ) -> Reservation:
         moment = self._now(now)
         resets = reset_at(moment)
         async with self._write() as conn:
+            if job_limits is not None:
+                await self._check_job_limits(conn, member, job_limits)
             state = await self._quota_state(conn, member, moment, bot_default_limit)
             remaining = check_quota(
                 limit=state.limit,
@@ -399,6 +411,59 @@ class SqliteStore:
             generation_id = cursor.lastrowid
         assert generation_id is not None
         return Reservation(generation_id, state.limit, remaining, resets)
+
+    async def _check_job_limits(
+        self, conn: aiosqlite.Connection, member: MemberContext, limits: JobLimits
+    ) -> None:
+        row = await self._fetchone(
+            conn,
+            "SELECT COALESCE(SUM(guild_id = ? AND user_id = ?), 0), COUNT(*) FROM generations"
+            " WHERE status IN ('queued', 'running')",
+            (member.guild_id, member.user_id),
+        )
+        assert row is not None
+        mine, everyone = int(row[0]), int(row[1])
+        if limits.per_member is not None and mine >= limits.per_member:
+            raise JobLimitReached("member", limits.per_member)
+        if limits.queue is not None and everyone >= limits.queue:
+            raise JobLimitReached("queue", limits.queue)
+
+    async def attach_interaction(
+        self,
+        generation_id: int,
+        *,
+        token: str,
+        expires_at: datetime,
+        response_message_id: int | None,
+    ) -> None:
+        async with self._write(transaction=False) as conn:
+            await conn.execute(
+                "UPDATE generations SET interaction_token = ?, token_expires_at = ?,"
+                " response_message_id = ? WHERE id = ? AND status IN ('queued', 'running')",
+                (token, _ts(as_utc(expires_at)), response_message_id, generation_id),
+            )
+
+    async def begin_delivery(self, generation_id: int, now: datetime | None = None) -> bool:
+        async with self._write(transaction=False) as conn:
+            cursor = await conn.execute(
+                "UPDATE generations SET delivery_started_at = ? WHERE id = ?"
+                " AND status IN ('queued', 'running') AND delivery_started_at IS NULL",
+                (_ts(self._now(now)), generation_id),
+            )
+            return cursor.rowcount == 1
+
+    async def in_flight(self, guild_id: int | None = None) -> list[GenerationRecord]:
+        where = "status IN ('queued', 'running')"
+        params: tuple[int, ...] = ()
+        if guild_id is not None:
+            where += " AND guild_id = ?"
+            params = (guild_id,)
+        rows = await self._fetchall(
+            self._reader,
+            f"SELECT {_GENERATION_COLUMNS} FROM generations WHERE {where} ORDER BY id",
+            params,
+        )
+        return [_record(row) for row in rows]
 
     async def _settle(
         self,
@@ -456,7 +521,7 @@ class SqliteStore:
                 " status = CASE WHEN :delivered > 0 THEN 'succeeded' ELSE 'failed' END,"
                 " error_class = CASE WHEN :delivered > 0 THEN NULL ELSE 'no_images' END,"
                 " reserved = 0, delivered = :delivered, latency_ms = :latency,"
-                " message_id = :message, finished_at = :now"
+                " message_id = :message, finished_at = :now, interaction_token = NULL"
                 " WHERE id = :id AND status IN ('queued', 'running') AND :delivered <= count",
                 {
                     "delivered": delivered,
@@ -488,7 +553,8 @@ class SqliteStore:
                 generation_id,
                 action,
                 "UPDATE generations SET status = :status, error_class = :error, reserved = 0,"
-                " finished_at = :now WHERE id = :id AND status IN ('queued', 'running')",
+                " finished_at = :now, interaction_token = NULL"
+                " WHERE id = :id AND status IN ('queued', 'running')",
                 {"status": status, "error": error_class, "now": _ts(self._now(now))},
                 conn=conn,
             )
@@ -503,7 +569,8 @@ class SqliteStore:
         async with self._write(transaction=False) as conn:
             cursor = await conn.execute(
                 "UPDATE generations SET status = 'failed', error_class = 'interrupted',"
-                " reserved = 0, finished_at = ? WHERE status IN ('queued', 'running')",
+                " reserved = 0, finished_at = ?, interaction_token = NULL"
+                " WHERE status IN ('queued', 'running')",
                 (_ts(self._now(now)),),
             )
             return cursor.rowcount
@@ -910,6 +977,10 @@ def _record(row: Iterable[Any]) -> GenerationRecord:
         created_at,
         started_at,
         finished_at,
+        token_expires_at,
+        response_message_id,
+        delivery_started_at,
+        interaction_token,
     ) = row
     created = _parse_ts(created_at)
     assert created is not None
@@ -940,4 +1011,8 @@ def _record(row: Iterable[Any]) -> GenerationRecord:
         created_at=created,
         started_at=_parse_ts(started_at),
         finished_at=_parse_ts(finished_at),
+        token_expires_at=_parse_ts(token_expires_at),
+        response_message_id=response_message_id,
+        delivery_started_at=_parse_ts(delivery_started_at),
+        interaction_token=interaction_token,
     )

@@ -1,0 +1,84 @@
+"""The persistent job queue: limits on what is in flight, and delivery claimed exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from bot.store import JobLimitReached, JobLimits, SqliteStore
+from tests.core.conftest import ALICE, BOB, NOON, member, params
+
+
+async def test_a_member_cannot_have_more_than_their_share_in_flight(store: SqliteStore) -> None:
+    limits = JobLimits(per_member=2)
+    first = await store.reserve(member(), params(), bot_default_limit=50, job_limits=limits)
+    await store.reserve(member(), params(), bot_default_limit=50, job_limits=limits)
+    with pytest.raises(JobLimitReached) as caught:
+        await store.reserve(member(), params(), bot_default_limit=50, job_limits=limits)
+    assert caught.value.scope == "member" and caught.value.limit == 2
+    await store.reserve(member(BOB), params(), bot_default_limit=50, job_limits=limits)
+    await store.complete(first.generation_id, delivered=1, latency_ms=5)
+    await store.reserve(member(), params(), bot_default_limit=50, job_limits=limits)
+
+
+async def test_a_full_queue_refuses_everyone_until_a_job_finishes(store: SqliteStore) -> None:
+    limits = JobLimits(queue=3)
+    held = [
+        await store.reserve(member(user), params(), bot_default_limit=50, job_limits=limits)
+        for user in (ALICE, BOB, BOB + 1)
+    ]
+    with pytest.raises(JobLimitReached) as caught:
+        await store.reserve(member(BOB + 2), params(), bot_default_limit=50, job_limits=limits)
+    assert caught.value.scope == "queue"
+    await store.fail(held[0].generation_id, error_class="upstream")
+    await store.reserve(member(BOB + 2), params(), bot_default_limit=50, job_limits=limits)
+
+
+async def test_racing_requests_never_exceed_the_per_member_limit(store: SqliteStore) -> None:
+    limits = JobLimits(per_member=2)
+    outcomes = await asyncio.gather(
+        *(
+            store.reserve(member(), params(), bot_default_limit=100, job_limits=limits)
+            for _ in range(30)
+        ),
+        return_exceptions=True,
+    )
+    accepted = [o for o in outcomes if not isinstance(o, BaseException)]
+    refused = [o for o in outcomes if isinstance(o, JobLimitReached)]
+    assert len(accepted) == 2 and len(refused) == 28
+
+
+async def test_in_flight_lists_the_queue_in_arrival_order_with_how_to_reach_the_member(
+    store: SqliteStore,
+) -> None:
+    first = await store.reserve(member(), params(), bot_default_limit=50, now=NOON)
+    second = await store.reserve(member(BOB), params(), bot_default_limit=50, now=NOON)
+    expires = NOON + timedelta(minutes=15)
+    await store.attach_interaction(
+        first.generation_id, token="tok-123", expires_at=expires, response_message_id=99
+    )
+    queue = await store.in_flight()
+    assert [r.id for r in queue] == [first.generation_id, second.generation_id]
+    assert queue[0].interaction_token == "tok-123"
+    assert queue[0].token_expires_at == expires and queue[0].response_message_id == 99
+    assert "tok-123" not in repr(queue[0])
+    assert await store.in_flight(guild_id=12345) == []
+
+
+async def test_delivery_is_claimed_once_and_the_token_forgotten_when_settled(
+    store: SqliteStore,
+) -> None:
+    held = await store.reserve(member(), params(), bot_default_limit=50)
+    await store.attach_interaction(
+        held.generation_id, token="secret", expires_at=NOON, response_message_id=None
+    )
+    assert await store.begin_delivery(held.generation_id) is True
+    assert await store.begin_delivery(held.generation_id) is False
+    await store.complete(held.generation_id, delivered=1, latency_ms=10)
+    record = await store.get_generation(held.generation_id)
+    assert record is not None and record.delivery_started_at is not None
+    assert record.interaction_token is None
+    assert await store.begin_delivery(held.generation_id) is False
+    assert await store.in_flight() == []
