@@ -76,6 +76,9 @@ class Settings:
     nsfw_safety_checker: bool = True
     siraya_max_attempts: int = 4
     siraya_timeout_seconds: float = 180.0
+    max_jobs_per_user: int = 2
+    queue_limit: int = 100
+    shutdown_grace_seconds: float = 30.0
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -222,6 +225,21 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
             "SIRAYA_TIMEOUT_SECONDS",
             Settings.siraya_timeout_seconds,
             _float_in("SIRAYA_TIMEOUT_SECONDS", 5, 3600),
+        ),
+        max_jobs_per_user=_parse(
+            env,
+            "MAX_JOBS_PER_USER",
+            Settings.max_jobs_per_user,
+            _int_in("MAX_JOBS_PER_USER", 1, 1000),
+        ),
+        queue_limit=_parse(
+            env, "QUEUE_LIMIT", Settings.queue_limit, _int_in("QUEUE_LIMIT", 1, 100_000)
+        ),
+        shutdown_grace_seconds=_parse(
+            env,
+            "SHUTDOWN_GRACE_SECONDS",
+            Settings.shutdown_grace_seconds,
+            _float_in("SHUTDOWN_GRACE_SECONDS", 0, 3600),
         ),
     )
 

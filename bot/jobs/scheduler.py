@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 @dataclass(eq=False)
 class Ticket:
     owner: Hashable
+    released: bool = False
     granted: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -100,7 +101,13 @@ class FairScheduler:
         await ticket.granted
 
     def release(self, ticket: Ticket) -> None:
-        """Give back the slot ``ticket`` holds, or leave the line if it never got one."""
+        """Give back the slot ``ticket`` holds, or leave the line if it never got one.
+
+        Idempotent: a ticket is released at most once, however many paths reach here.
+        """
+        if ticket.released:
+            return
+        ticket.released = True
         if ticket.granted.done() and not ticket.granted.cancelled():
             self._running -= 1
             self._grant_next()

@@ -4,24 +4,40 @@ Everything that can refuse a request runs in :meth:`GenerationService.submit`, b
 the Discord side acknowledges the interaction: that keeps refusals ephemeral and
 private. Everything slow happens in :meth:`GenerationService.run`, after the
 acknowledgement. The quota reservation taken in ``submit`` is settled exactly once,
-by :meth:`delivered`, :meth:`failed` or :meth:`abandon`, so no image is charged that
-was not delivered.
+by :meth:`delivered`, :meth:`failed`, :meth:`cancel` or :meth:`abandon`, so no image is
+charged that was not delivered.
+
+Jobs live in the database (a generations row is the job), so a restart loses none:
+:meth:`resume` puts a stored job back in line. During shutdown, :meth:`drain` stops
+new work and lets running jobs finish; what is still queued stays queued in the
+database for the next start.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Protocol
 
+from bot.jobs import remix
 from bot.jobs.scheduler import FairScheduler, Ticket
 from bot.policy import rules
 from bot.siraya import GenerationRequest, GenerationResult, SirayaError
-from bot.store.base import GenerationParams, MemberContext, Reservation, Store
+from bot.store.base import (
+    GenerationParams,
+    GenerationRecord,
+    JobLimitReached,
+    JobLimits,
+    MemberContext,
+    Store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +49,7 @@ class ImageGenerator(Protocol):
 
 
 class Refusal(Exception):
-    """A request the server's rules refuse; ``str()`` is shown to the member as is."""
+    """A request the bot will not take now; ``str()`` is shown to the member as is."""
 
 
 class ChannelNotAllowed(Refusal):
@@ -46,6 +62,34 @@ class PromptBlocked(Refusal):
     def __init__(self, matched: str) -> None:
         self.matched = matched
         super().__init__(f"Your prompt contains “{matched}”, which this server does not allow.")
+
+
+class TooManyJobs(Refusal):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        jobs = "request" if limit == 1 else "requests"
+        super().__init__(
+            f"You already have {limit} {jobs} waiting or generating. "
+            "Wait for one to finish, then try again."
+        )
+
+
+class QueueFull(Refusal):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"The bot is very busy: {limit} requests are already waiting. "
+            "Please try again in a few minutes."
+        )
+
+
+class ShuttingDown(Refusal):
+    def __init__(self) -> None:
+        super().__init__("The bot is restarting. Please try again in a minute.")
+
+
+class JobCancelled(Exception):
+    """The job was cancelled while it waited; it has been refunded."""
 
 
 @dataclass(frozen=True)
@@ -75,23 +119,30 @@ class JobState(enum.Enum):
     FINISHED = "finished"
 
 
+class CancelOutcome(enum.Enum):
+    CANCELLED = "cancelled"
+    NOT_ALLOWED = "not_allowed"
+    ALREADY_RUNNING = "already_running"
+    UNKNOWN = "unknown"  # finished, or not in this process's queue
+
+
 @dataclass(eq=False)
 class Job:
-    """One accepted request: its reservation, its place in line, its timing."""
+    """One accepted request: its id, its place in line, its timing."""
 
-    requester: Requester
+    generation_id: int
+    guild_id: int
+    channel_id: int
+    user_id: int
     request: GenerationRequest
-    reservation: Reservation
     ticket: Ticket
     submitted_at: float
     parent_id: int | None = None
+    resumed: bool = False
     state: JobState = JobState.QUEUED
     started_at: float | None = None
     settled: bool = field(default=False, repr=False)
-
-    @property
-    def generation_id(self) -> int:
-        return self.reservation.generation_id
+    cancel_requested: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
 
 class GenerationService:
@@ -105,6 +156,7 @@ class GenerationService:
         *,
         bot_default_limit: int,
         nsfw_safety_default: bool,
+        job_limits: JobLimits | None = None,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -113,8 +165,12 @@ class GenerationService:
         self._scheduler = scheduler
         self._bot_default_limit = bot_default_limit
         self._nsfw_safety_default = nsfw_safety_default
+        self._job_limits = job_limits or JobLimits()
         self._rng = rng or random.SystemRandom()
         self._monotonic = monotonic
+        self._jobs: dict[int, Job] = {}
+        self._draining = False
+        self._settled_one = asyncio.Event()
 
     @property
     def store(self) -> Store:
@@ -124,6 +180,14 @@ class GenerationService:
     def bot_default_limit(self) -> int:
         return self._bot_default_limit
 
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    def job(self, generation_id: int) -> Job | None:
+        """The live job with this id in this process, if any."""
+        return self._jobs.get(generation_id)
+
     async def submit(
         self, requester: Requester, request: GenerationRequest, *, parent_id: int | None = None
     ) -> Job:
@@ -132,6 +196,8 @@ class GenerationService:
         ``parent_id`` links a re-roll, variation or edit to the generation it came from.
         Raises ``InvalidRequest``, :class:`Refusal` or ``QuotaExceeded``.
         """
+        if self._draining:
+            raise ShuttingDown()
         request.validate()
         policy = await self._store.guild_policy(requester.guild_id)
         if not rules.channel_allowed(
@@ -150,20 +216,71 @@ class GenerationService:
         )
         request = request.with_random_seed(self._rng) if request.seed is None else request
         request = replace(request, enable_safety_checker=safety)
-        reservation = await self._store.reserve(
-            requester.member,
-            _params(request),
-            bot_default_limit=self._bot_default_limit,
-            parent_id=parent_id,
+        try:
+            reservation = await self._store.reserve(
+                requester.member,
+                _params(request),
+                bot_default_limit=self._bot_default_limit,
+                parent_id=parent_id,
+                job_limits=self._job_limits,
+            )
+        except JobLimitReached as reached:
+            if reached.scope == "member":
+                raise TooManyJobs(reached.limit) from None
+            raise QueueFull(reached.limit) from None
+        return self._admit(
+            Job(
+                generation_id=reservation.generation_id,
+                guild_id=requester.guild_id,
+                channel_id=requester.channel_id,
+                user_id=requester.user_id,
+                request=request,
+                ticket=self._scheduler.enqueue(requester.user_id),
+                submitted_at=self._monotonic(),
+                parent_id=parent_id,
+            )
         )
-        ticket = self._scheduler.enqueue(requester.user_id)
-        return Job(
-            requester,
-            request,
-            reservation,
-            ticket,
-            submitted_at=self._monotonic(),
-            parent_id=parent_id,
+
+    def resume(self, record: GenerationRecord) -> Job:
+        """Put a job a previous process left in flight back in line (already charged)."""
+        return self._admit(
+            Job(
+                generation_id=record.id,
+                guild_id=record.guild_id,
+                channel_id=record.channel_id,
+                user_id=record.user_id,
+                request=remix.request_from(record.params),
+                ticket=self._scheduler.enqueue(record.user_id),
+                submitted_at=self._monotonic(),
+                parent_id=record.parent_id,
+                resumed=True,
+            )
+        )
+
+    def _admit(self, job: Job) -> Job:
+        self._jobs[job.generation_id] = job
+        return job
+
+    def _claim_settlement(self, job: Job) -> bool:
+        """True exactly once per job: the caller then settles it in the store."""
+        if job.settled:
+            return False
+        job.settled = True
+        job.state = JobState.FINISHED
+        self._scheduler.release(job.ticket)
+        self._jobs.pop(job.generation_id, None)
+        self._settled_one.set()
+        return True
+
+    async def attach_interaction(
+        self, job: Job, *, token: str, expires_at: datetime, response_message_id: int | None
+    ) -> None:
+        """Record how to reach the member, so a restarted process can still deliver."""
+        await self._store.attach_interaction(
+            job.generation_id,
+            token=token,
+            expires_at=expires_at,
+            response_message_id=response_message_id,
         )
 
     def position(self, job: Job) -> int:
@@ -174,44 +291,92 @@ class GenerationService:
         return self._monotonic() - job.submitted_at
 
     async def run(self, job: Job) -> GenerationResult:
-        """Wait for a slot, call the API. On an API error the reservation is refunded."""
+        """Wait for a slot (or a cancel), then call the API.
+
+        An API error or a cancel refunds the reservation. A ``CancelledError`` (the
+        process is shutting down) settles nothing: the job stays in the database and is
+        resumed at the next start.
+        """
         try:
-            await self._scheduler.wait(job.ticket)
+            await self._wait_for_slot(job)
             job.state = JobState.RUNNING
             job.started_at = self._monotonic()
-            await self._store.mark_running(job.generation_id)
+            if not job.resumed:
+                await self._store.mark_running(job.generation_id)
             return await self._generator.generate(job.request)
         except SirayaError as error:
             await self.failed(job, error.kind.value)
             raise
         finally:
-            job.state = JobState.FINISHED
             self._scheduler.release(job.ticket)
+
+    async def _wait_for_slot(self, job: Job) -> None:
+        slot = asyncio.ensure_future(self._scheduler.wait(job.ticket))
+        cancel = asyncio.ensure_future(job.cancel_requested.wait())
+        try:
+            await asyncio.wait({slot, cancel}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            cancel.cancel()
+            if not slot.done():
+                slot.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await slot
+        if job.cancel_requested.is_set() and job.state is JobState.QUEUED:
+            if self._claim_settlement(job):
+                await self._store.cancel(job.generation_id)
+            raise JobCancelled()
+
+    def cancel(self, generation_id: int, *, actor_id: int, is_moderator: bool) -> CancelOutcome:
+        """Cancel a waiting job for its owner or a moderator; it is refunded as it leaves."""
+        job = self._jobs.get(generation_id)
+        if job is None or job.state is JobState.FINISHED:
+            return CancelOutcome.UNKNOWN
+        if actor_id != job.user_id and not is_moderator:
+            return CancelOutcome.NOT_ALLOWED
+        if job.state is JobState.RUNNING or self.position(job) == 0:
+            return CancelOutcome.ALREADY_RUNNING
+        job.cancel_requested.set()
+        return CancelOutcome.CANCELLED
+
+    async def begin_delivery(self, job: Job) -> bool:
+        """Claim the one right to post this job's result."""
+        return await self._store.begin_delivery(job.generation_id)
 
     async def delivered(self, job: Job, count: int, *, message_id: int | None = None) -> None:
         """Charge the images the member actually received; refund the rest."""
-        if job.settled:
-            return
-        job.settled = True
-        latency_ms = round(self.elapsed(job) * 1000)
-        await self._store.complete(
-            job.generation_id, delivered=count, latency_ms=latency_ms, message_id=message_id
-        )
+        if self._claim_settlement(job):
+            await self._store.complete(
+                job.generation_id,
+                delivered=count,
+                latency_ms=round(self.elapsed(job) * 1000),
+                message_id=message_id,
+            )
 
     async def failed(self, job: Job, error_class: str) -> None:
         """Refund everything: nothing reached the member."""
-        if job.settled:
-            return
-        job.settled = True
-        await self._store.fail(job.generation_id, error_class=error_class)
+        if self._claim_settlement(job):
+            await self._store.fail(job.generation_id, error_class=error_class)
 
     async def abandon(self, job: Job) -> None:
         """The request was dropped before it ran (the acknowledgement failed): leave the line."""
-        self._scheduler.release(job.ticket)
-        job.state = JobState.FINISHED
-        if not job.settled:
-            job.settled = True
+        if self._claim_settlement(job):
             await self._store.cancel(job.generation_id)
+
+    async def drain(self, grace: float) -> int:
+        """Refuse new work and give started jobs up to ``grace`` seconds to be delivered.
+
+        Returns how many jobs are still unfinished; they stay in the database (queued or
+        running) and are resumed at the next start.
+        """
+        self._draining = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._started_jobs_settled(), timeout=grace)
+        return len(self._jobs)
+
+    async def _started_jobs_settled(self) -> None:
+        while any(job.started_at is not None for job in self._jobs.values()):
+            self._settled_one.clear()
+            await self._settled_one.wait()
 
 
 def _params(request: GenerationRequest) -> GenerationParams:
