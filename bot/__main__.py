@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -24,7 +25,11 @@ def _fail(message: str) -> int:
 
 
 async def run(settings: Settings) -> None:
+    """Run until Discord disconnects for good or SIGTERM/SIGINT asks for a graceful stop."""
     async with ImagineBot(settings) as bot:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
         await bot.start(settings.discord_token.reveal())
 
 

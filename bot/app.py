@@ -20,8 +20,9 @@ from bot.jobs.scheduler import FairScheduler
 from bot.jobs.service import GenerationService
 from bot.siraya import RetryPolicy, SirayaClient, create_session
 from bot.store import open_store
-from bot.store.base import Store
+from bot.store.base import JobLimits, Store
 from cogs.common.flow import GenerationFlow
+from cogs.queue import cancel_view
 from cogs.results import result_view
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.quota",
     "cogs.settings",
     "cogs.results",
+    "cogs.queue",
 )
 
 
@@ -56,14 +58,12 @@ class ImagineBot(commands.AutoShardedBot):
         )
         self.settings = settings
         self._resources_open = False
+        self._closing = False
 
     async def setup_hook(self) -> None:
         settings = self.settings
         self.store = await open_store(settings.database_url)
         self._resources_open = True
-        released = await self.store.release_orphans()
-        if released:
-            log.info("refunded %d generation(s) left unfinished by the previous run", released)
         self.api_session = create_session()
         self.siraya = SirayaClient(
             self.api_session,
@@ -81,11 +81,19 @@ class ImagineBot(commands.AutoShardedBot):
             FairScheduler(settings.max_concurrent_jobs),
             bot_default_limit=settings.default_daily_limit,
             nsfw_safety_default=settings.nsfw_safety_checker,
+            job_limits=JobLimits(per_member=settings.max_jobs_per_user, queue=settings.queue_limit),
         )
-        self.flow = GenerationFlow(self.generations, lambda job: result_view(job.generation_id))
+        self.flow = GenerationFlow(
+            self.generations,
+            view_factory=lambda job: result_view(job.generation_id),
+            cancel_view_factory=cancel_view,
+        )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
+        resumed = await self.flow.resume_all(self)
+        if resumed:
+            log.info("resumed %d generation(s) left unfinished by the previous run", resumed)
 
     async def sync_commands(self) -> None:
         """Guild sync is instant (for testing servers); global sync can take an hour to show."""
@@ -103,6 +111,14 @@ class ImagineBot(commands.AutoShardedBot):
         log.info("connected as %s to %d server(s)", self.user, len(self.guilds))
 
     async def close(self) -> None:
+        """Graceful stop: finish started jobs within the grace period, keep the rest queued."""
+        if self._closing:
+            return
+        self._closing = True
+        if self._resources_open:
+            left = await self.flow.shutdown(self.settings.shutdown_grace_seconds)
+            if left:
+                log.info("%d generation(s) stay queued and resume at the next start", left)
         await super().close()
         if self._resources_open:
             await self.api_session.close()

@@ -139,6 +139,7 @@ class Job:
     submitted_at: float
     parent_id: int | None = None
     resumed: bool = False
+    delivery_verified_absent: bool = False  # resumed after a crash mid-post, result not found
     state: JobState = JobState.QUEUED
     started_at: float | None = None
     settled: bool = field(default=False, repr=False)

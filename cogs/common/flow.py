@@ -2,7 +2,9 @@
 
 ``/imagine`` and the buttons under a result all go through :class:`GenerationFlow`,
 so validation, quota, the safety policy and every failure message are the same
-whichever way a member asked.
+whichever way a member asked. Jobs that a previous process left unfinished come back
+through :meth:`GenerationFlow.resume_all` and are shown through an :class:`Audience`
+rebuilt from the database, so a restart is invisible to the member.
 """
 
 from __future__ import annotations
@@ -11,19 +13,19 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, Literal
 
 import discord
 
 from bot.imaging import fit_to_size
-from bot.jobs.service import GenerationService, Job, Refusal, Requester
+from bot.jobs.service import GenerationService, Job, JobCancelled, JobState, Refusal, Requester
 from bot.siraya import ErrorKind, GeneratedImage, GenerationRequest, InvalidRequest, SirayaError
-from bot.store.base import QuotaExceeded
+from bot.store.base import GenerationRecord, QuotaExceeded
 from cogs.common import messages
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,20 @@ PROGRESS_INTERVAL = 5.0
 REQUEST_SIZE_LIMIT = 25 * 1024 * 1024
 """Discord refuses a whole upload over 25 MiB whatever the per-file limit."""
 
+DEFAULT_FILESIZE_LIMIT = 10 * 1024 * 1024
+"""The upload limit of an unboosted server, used when no interaction told us better."""
+
+TOKEN_LIFETIME = timedelta(minutes=15)
+TOKEN_SAFETY_MARGIN = timedelta(seconds=30)
+
 EXPIRED_TOKEN_CODES = frozenset({50027, 10015, 10062})
 """Codes meaning the interaction token can no longer be used: post in the channel instead."""
 
 ViewFactory = Callable[[Job], discord.ui.View | None]
+
+
+class TokenExpired(Exception):
+    """The interaction can no longer be edited; the channel is the only way left."""
 
 
 def requester_from(interaction: discord.Interaction) -> Requester:
@@ -70,12 +82,94 @@ async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
         await interaction.response.send_message(text, ephemeral=True)
 
 
+@dataclass
+class Audience:
+    """Where one job's progress and result are shown: the acknowledgement, or the channel."""
+
+    client: discord.Client
+    channel_id: int
+    user_id: int
+    requester_name: str
+    requester_avatar: str | None
+    filesize_limit: int
+    editor: Callable[..., Awaitable[discord.Message]] | None
+
+    @classmethod
+    def of_interaction(cls, interaction: discord.Interaction) -> Audience:
+        return cls(
+            client=interaction.client,
+            channel_id=interaction.channel_id or 0,
+            user_id=interaction.user.id,
+            requester_name=interaction.user.display_name,
+            requester_avatar=interaction.user.display_avatar.url,
+            filesize_limit=interaction.filesize_limit,
+            editor=interaction.edit_original_response,
+        )
+
+    @classmethod
+    def of_stored_job(cls, client: discord.Client, record: GenerationRecord) -> Audience:
+        """Rebuild the way to the member from the database, after a restart."""
+        editor = None
+        token, expires = record.interaction_token, record.token_expires_at
+        usable = expires is not None and datetime.now(UTC) < expires - TOKEN_SAFETY_MARGIN
+        if token and usable and record.response_message_id and client.application_id:
+            webhook = discord.Webhook.partial(client.application_id, token, client=client)
+            editor = partial(webhook.edit_message, record.response_message_id)
+        user = client.get_user(record.user_id)
+        return cls(
+            client=client,
+            channel_id=record.channel_id,
+            user_id=record.user_id,
+            requester_name=user.display_name if user else f"member {record.user_id}",
+            requester_avatar=user.display_avatar.url if user else None,
+            filesize_limit=DEFAULT_FILESIZE_LIMIT,
+            editor=editor,
+        )
+
+    @property
+    def mention(self) -> str:
+        return f"<@{self.user_id}>"
+
+    async def edit(self, **fields: Any) -> discord.Message:
+        """Edit the acknowledgement; :class:`TokenExpired` when that is no longer possible."""
+        if self.editor is None:
+            raise TokenExpired()
+        try:
+            return await self.editor(**fields)
+        except discord.HTTPException as error:
+            if error.code in EXPIRED_TOKEN_CODES:
+                self.editor = None
+                raise TokenExpired() from error
+            raise
+
+    async def post(self, content: str, **fields: Any) -> discord.Message:
+        """A normal channel message to the member, for when the token has expired."""
+        found = self.client.get_channel(self.channel_id)
+        channel: discord.abc.Messageable = (
+            found
+            if isinstance(found, discord.abc.Messageable)
+            else self.client.get_partial_messageable(self.channel_id)
+        )
+        return await channel.send(
+            content,
+            allowed_mentions=discord.AllowedMentions(users=[discord.Object(self.user_id)]),
+            **fields,
+        )
+
+
 class GenerationFlow:
     """Runs a member's request from the first check to the posted result."""
 
-    def __init__(self, service: GenerationService, view_factory: ViewFactory | None = None) -> None:
+    def __init__(
+        self,
+        service: GenerationService,
+        view_factory: ViewFactory | None = None,
+        cancel_view_factory: ViewFactory | None = None,
+    ) -> None:
         self._service = service
         self._view_factory = view_factory
+        self._cancel_view_factory = cancel_view_factory
+        self._active: set[asyncio.Task[Any]] = set()
 
     async def start(
         self,
@@ -100,65 +194,97 @@ class GenerationFlow:
             await send_ephemeral(interaction, messages.quota_exceeded(exceeded))
             return
         try:
-            await interaction.response.defer(thinking=True)
+            callback = await interaction.response.defer(thinking=True)
         except discord.HTTPException:
             log.warning("could not acknowledge generation %s; refunding", job.generation_id)
             await self._service.abandon(job)
             return
-        await self.see_through(interaction, job, source_url=source_url)
+        await self._service.attach_interaction(
+            job,
+            token=interaction.token,
+            expires_at=interaction.created_at + TOKEN_LIFETIME,
+            response_message_id=callback.message_id if callback else None,
+        )
+        await self.see_through(Audience.of_interaction(interaction), job, source_url=source_url)
 
     async def see_through(
-        self, interaction: discord.Interaction, job: Job, *, source_url: str | None = None
+        self, audience: Audience, job: Job, *, source_url: str | None = None
     ) -> None:
-        """Show progress while the job runs, then its result or a clear failure."""
+        """Show progress while the job runs, then its result or a clear failure.
+
+        Cancelling this (shutdown) settles nothing: the job resumes at the next start.
+        """
+        task = asyncio.current_task()
+        if task is not None:
+            self._active.add(task)
+        try:
+            await self._see_through(audience, job, source_url)
+        finally:
+            if task is not None:
+                self._active.discard(task)
+
+    async def _see_through(self, audience: Audience, job: Job, source_url: str | None) -> None:
         stop_progress = asyncio.Event()
-        progress = asyncio.create_task(self._show_progress(interaction, job, stop_progress))
+        progress = asyncio.create_task(self._show_progress(audience, job, stop_progress))
         try:
             result = await self._service.run(job)
+        except JobCancelled:
+            await self._stop(progress, stop_progress)
+            await self._tell(audience, job, messages.cancelled())
+            return
         except SirayaError as error:
             await self._stop(progress, stop_progress)
             _log_api_failure(job, error)
-            await self._replace_progress(interaction, job, messages.api_failure(error))
+            await self._tell(audience, job, messages.api_failure(error))
             return
+        except asyncio.CancelledError:
+            await self._stop(progress, stop_progress)
+            raise
         except Exception:
             await self._stop(progress, stop_progress)
             log.exception("generation %s failed unexpectedly", job.generation_id)
             await self._service.failed(job, "internal")
-            await self._replace_progress(interaction, job, messages.unexpected_error())
+            await self._tell(audience, job, messages.unexpected_error())
             return
         await self._stop(progress, stop_progress)
 
-        per_file_limit = min(interaction.filesize_limit, REQUEST_SIZE_LIMIT // len(result.images))
+        per_file_limit = min(audience.filesize_limit, REQUEST_SIZE_LIMIT // len(result.images))
         images = await _fit_all(result.images, per_file_limit)
         if images is None:
             await self._service.failed(job, "too_large")
-            await self._replace_progress(
-                interaction, job, messages.too_large_for_channel(per_file_limit)
+            await self._tell(audience, job, messages.too_large_for_channel(per_file_limit))
+            return
+        if not (job.delivery_verified_absent or await self._service.begin_delivery(job)):
+            log.warning(
+                "generation %s was already being delivered; not posting twice", job.generation_id
             )
             return
         try:
-            message = await self._post_result(interaction, job, images, source_url)
+            message = await self._post_result(audience, job, images, source_url)
         except Exception:
             log.exception("could not post generation %s", job.generation_id)
             await self._service.failed(job, "delivery")
-            await self._replace_progress(interaction, job, messages.delivery_failed())
+            await self._tell(audience, job, messages.delivery_failed())
             return
         await self._service.delivered(job, len(images), message_id=message.id)
 
-    async def _show_progress(
-        self, interaction: discord.Interaction, job: Job, stop: asyncio.Event
-    ) -> None:
-        """Edit the acknowledgement with the place in line or the elapsed time, throttled."""
+    async def _show_progress(self, audience: Audience, job: Job, stop: asyncio.Event) -> None:
+        """Edit the acknowledgement with the place in line or the elapsed time, throttled.
+
+        While the job waits, a Cancel button sits under the line; it goes once it runs.
+        """
         shown = ""
         while not stop.is_set():
-            text = messages.progress(
-                job, position=self._service.position(job), elapsed=self._service.elapsed(job)
-            )
+            position = self._service.position(job) if job.state is JobState.QUEUED else 0
+            text = messages.progress(job, position=position, elapsed=self._service.elapsed(job))
             if text != shown:
+                view = None
+                if position > 0 and self._cancel_view_factory is not None:
+                    view = self._cancel_view_factory(job)
                 try:
-                    await interaction.edit_original_response(content=text)
-                except discord.HTTPException:
-                    return  # the token expired or Discord is unhappy: the result still gets posted
+                    await audience.edit(content=text, view=view)
+                except (TokenExpired, discord.HTTPException):
+                    return  # the result still gets posted; progress is a courtesy
                 shown = text
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=PROGRESS_INTERVAL)
@@ -171,7 +297,7 @@ class GenerationFlow:
 
     async def _post_result(
         self,
-        interaction: discord.Interaction,
+        audience: Audience,
         job: Job,
         images: Sequence[GeneratedImage],
         source_url: str | None,
@@ -184,7 +310,8 @@ class GenerationFlow:
             job,
             filenames=filenames,
             elapsed=self._service.elapsed(job),
-            requested_by=interaction.user,
+            requester_name=audience.requester_name,
+            requester_avatar=audience.requester_avatar,
             source_url=source_url,
         )
         view = self._view_factory(job) if self._view_factory else None
@@ -195,52 +322,101 @@ class GenerationFlow:
                 for image, name in zip(images, filenames, strict=True)
             ]
 
-        try:
-            return await interaction.edit_original_response(
-                content=None, embeds=embeds, attachments=files(), view=view or discord.utils.MISSING
-            )
-        except discord.HTTPException as error:
-            if error.code not in EXPIRED_TOKEN_CODES:
-                raise
+        with contextlib.suppress(TokenExpired):
+            return await audience.edit(content=None, embeds=embeds, attachments=files(), view=view)
         log.info("token expired for generation %s; posting in the channel", job.generation_id)
-        channel = _channel_of(interaction)
-        return await channel.send(
-            content=f"{interaction.user.mention}, your image is ready.",
+        return await audience.post(
+            messages.ready_in_channel(audience.mention),
             embeds=embeds,
             files=files(),
             view=view or discord.utils.MISSING,
-            allowed_mentions=discord.AllowedMentions(users=[interaction.user]),
         )
 
-    async def _replace_progress(
-        self, interaction: discord.Interaction, job: Job, text: str
-    ) -> None:
-        """Put a failure where the progress line was; if the token expired, mention the member."""
+    async def _tell(self, audience: Audience, job: Job, text: str) -> None:
+        """Put an outcome where the progress line was; if the token expired, mention the member."""
         try:
-            await interaction.edit_original_response(content=text, embeds=[], attachments=[])
+            await audience.edit(content=text, embeds=[], attachments=[], view=None)
             return
+        except TokenExpired:
+            pass
         except discord.HTTPException as error:
-            if error.code not in EXPIRED_TOKEN_CODES:
-                log.warning(
-                    "could not show failure for generation %s: %s", job.generation_id, error
-                )
-                return
+            log.warning("could not show outcome of generation %s: %s", job.generation_id, error)
+            return
         try:
-            await _channel_of(interaction).send(
-                f"{interaction.user.mention} {text}",
-                allowed_mentions=discord.AllowedMentions(users=[interaction.user]),
-            )
+            await audience.post(f"{audience.mention} {text}")
         except discord.HTTPException as error:
             log.warning(
                 "could not tell the member about generation %s: %s", job.generation_id, error
             )
 
+    # -- restarts ----------------------------------------------------------------------
 
-def _channel_of(interaction: discord.Interaction) -> discord.abc.Messageable:
-    channel = interaction.channel
-    if isinstance(channel, discord.abc.Messageable):
-        return channel
-    return interaction.client.get_partial_messageable(interaction.channel_id or 0)
+    async def resume_all(self, client: discord.Client) -> int:
+        """Finish every job a previous process left in flight; returns how many resumed."""
+        resumed = 0
+        for record in await self._service.store.in_flight():
+            audience = Audience.of_stored_job(client, record)
+            if record.delivery_started_at is not None:
+                posted = await self._find_posted_result(audience, record)
+                if posted is None:
+                    log.warning(
+                        "generation %s: cannot tell whether it was delivered; refunding "
+                        "rather than risking a duplicate",
+                        record.id,
+                    )
+                    await self._service.store.fail(record.id, error_class="interrupted")
+                    continue
+                if isinstance(posted, discord.Message):
+                    await self._service.store.complete(
+                        record.id,
+                        delivered=min(len(posted.attachments), record.params.count) or 1,
+                        latency_ms=0,
+                        message_id=posted.id,
+                    )
+                    continue
+            job = self._service.resume(record)
+            job.delivery_verified_absent = record.delivery_started_at is not None
+            task = asyncio.create_task(self.see_through(audience, job))
+            self._active.add(task)
+            resumed += 1
+        return resumed
+
+    async def _find_posted_result(
+        self, audience: Audience, record: GenerationRecord
+    ) -> discord.Message | Literal[False] | None:
+        """The result message if it was posted, False if surely not, None if unknowable."""
+        footer = messages.generation_footer(record.id)
+
+        def is_result(message: discord.Message) -> bool:
+            return any(embed.footer.text == footer for embed in message.embeds)
+
+        me = audience.client.user.id if audience.client.user else 0
+        try:
+            channel = audience.client.get_partial_messageable(record.channel_id)
+            async for message in channel.history(limit=50):
+                if message.author.id == me and is_result(message):
+                    return message
+            if record.response_message_id is not None:
+                with contextlib.suppress(discord.NotFound):
+                    original = await channel.fetch_message(record.response_message_id)
+                    if is_result(original):
+                        return original
+        except discord.HTTPException as error:
+            log.warning("could not look for the result of generation %s: %s", record.id, error)
+            return None
+        return False
+
+    async def shutdown(self, grace: float) -> int:
+        """Stop taking work, give started jobs ``grace`` seconds, then stop the rest.
+
+        Returns how many jobs were left for the next start (they stay in the database).
+        """
+        left = await self._service.drain(grace)
+        tasks = list(self._active)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return left
 
 
 async def _fit_all(images: Sequence[GeneratedImage], limit: int) -> list[GeneratedImage] | None:

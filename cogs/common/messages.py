@@ -13,7 +13,7 @@ from datetime import datetime
 import discord
 
 from bot.jobs import remix
-from bot.jobs.service import Job
+from bot.jobs.service import CancelOutcome, Job
 from bot.policy.quota import EffectiveLimit, LimitSource
 from bot.siraya import ErrorKind, GenerationRequest, SirayaError
 from bot.store.base import (
@@ -139,7 +139,8 @@ def result_embeds(
     *,
     filenames: list[str],
     elapsed: float,
-    requested_by: discord.abc.User,
+    requester_name: str,
+    requester_avatar: str | None,
     source_url: str | None = None,
 ) -> list[discord.Embed]:
     """The embed(s) under a result; several images share one URL so Discord shows a gallery."""
@@ -150,9 +151,7 @@ def result_embeds(
         colour=BRAND_COLOUR,
         url=gallery_url if len(filenames) > 1 else None,
     )
-    main.set_author(
-        name=f"Requested by {requested_by.display_name}", icon_url=requested_by.display_avatar.url
-    )
+    main.set_author(name=clip(f"Requested by {requester_name}", 256), icon_url=requester_avatar)
     for name, value in settings_fields(request):
         main.add_field(name=name, value=value, inline=True)
     main.add_field(name="Time", value=f"{elapsed:.1f} s", inline=True)
@@ -160,7 +159,7 @@ def result_embeds(
         main.add_field(
             name="Made from", value=f"[generation #{job.parent_id}]({source_url})", inline=True
         )
-    main.set_footer(text=f"FLUX.1 SRPO · generation #{job.generation_id}")
+    main.set_footer(text=generation_footer(job.generation_id))
     if filenames:
         main.set_image(url=f"attachment://{filenames[0]}")
     embeds = [main]
@@ -169,6 +168,19 @@ def result_embeds(
         extra.set_image(url=f"attachment://{filename}")
         embeds.append(extra)
     return embeds
+
+
+def generation_footer(generation_id: int) -> str:
+    """The footer of every result; also how a restarted bot recognises a posted result."""
+    return f"FLUX.1 SRPO · generation #{generation_id}"
+
+
+def ready_in_channel(mention: str) -> str:
+    return f"{mention}, your image is ready."
+
+
+def cancelled() -> str:
+    return f"🛑 Cancelled before it started. {NOT_CHARGED}"
 
 
 def settings_fields(request: GenerationRequest) -> list[tuple[str, str]]:
@@ -420,4 +432,38 @@ def info_embed(record: GenerationRecord) -> discord.Embed:
         value=f"```\n{clip(remix.imagine_command(params), FIELD_VALUE_LIMIT - 8)}\n```",
         inline=False,
     )
+    return embed
+
+
+# -- the queue -----------------------------------------------------------------------------
+
+CANCEL_OUTCOME_TEXT = {
+    CancelOutcome.CANCELLED: f"🛑 Cancelled. {NOT_CHARGED}",
+    CancelOutcome.NOT_ALLOWED: "Only the member who asked, or a moderator, can cancel this.",
+    CancelOutcome.ALREADY_RUNNING: "It is already being generated, so it can no longer be "
+    "cancelled. You will only be charged for images you receive.",
+    CancelOutcome.UNKNOWN: "That request is no longer waiting: it has finished or was cancelled.",
+}
+
+
+def cancel_outcome(outcome: CancelOutcome) -> str:
+    return CANCEL_OUTCOME_TEXT[outcome]
+
+
+def queue_line(record: GenerationRecord, state: str, *, show_owner: bool) -> str:
+    who = f"<@{record.user_id}> · " if show_owner else ""
+    prompt = clip(record.params.prompt, 60).replace("`", "'")
+    return f"#{record.id} {who}{plural(record.params.count, 'image')} · {state} · `{prompt}`"
+
+
+def queue_embed(lines: list[str], *, total: int, whole_server: bool, hidden: int) -> discord.Embed:
+    title = "Queue on this server" if whole_server else "Your requests"
+    if not lines:
+        description = "Nothing is waiting." if whole_server else "You have nothing waiting."
+    else:
+        description = "\n".join(lines)
+        if hidden:
+            description += f"\n… and {hidden} more"
+    embed = discord.Embed(title=title, description=description, colour=BRAND_COLOUR)
+    embed.set_footer(text=f"{plural(total, 'request')} in flight")
     return embed

@@ -1,0 +1,105 @@
+"""``/queue`` and the Cancel button: members see where their requests stand, and can withdraw.
+
+The Cancel button is a ``DynamicItem`` carrying only the generation id, like the
+result buttons, so it keeps working for jobs resumed after a restart.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.jobs.service import Job, JobState
+from bot.store.base import GenerationRecord
+from cogs.common import messages
+
+if TYPE_CHECKING:
+    from bot.app import ImagineBot
+
+QUEUE_LINES = 15
+
+
+class CancelButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"job:cancel:(?P<id>[0-9]{1,19})",
+):
+    """Withdraw a request that is still waiting; it is refunded."""
+
+    def __init__(self, generation_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Cancel",
+                emoji="🛑",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"job:cancel:{generation_id}",
+            )
+        )
+        self.generation_id = generation_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> CancelButton:
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
+        perms = interaction.permissions
+        outcome = interaction.client.generations.cancel(
+            self.generation_id,
+            actor_id=interaction.user.id,
+            is_moderator=perms.manage_messages or perms.manage_guild,
+        )
+        await interaction.response.send_message(messages.cancel_outcome(outcome), ephemeral=True)
+
+
+def cancel_view(job: Job) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(job.generation_id))
+    return view
+
+
+class Queue(commands.Cog):
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(CancelButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(CancelButton)
+
+    @app_commands.command(name="queue", description="See your images waiting or being generated")
+    @app_commands.guild_only()
+    async def queue(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        moderator = interaction.permissions.manage_guild
+        records = await self.bot.store.in_flight(interaction.guild_id)
+        if not moderator:
+            records = [r for r in records if r.user_id == interaction.user.id]
+        lines = [self._line(record, show_owner=moderator) for record in records[:QUEUE_LINES]]
+        embed = messages.queue_embed(
+            lines, total=len(records), whole_server=moderator, hidden=len(records) - len(lines)
+        )
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    def _line(self, record: GenerationRecord, *, show_owner: bool) -> str:
+        service = self.bot.generations
+        job = service.job(record.id)
+        if job is None:
+            state = "waiting"
+        elif job.state is JobState.QUEUED and service.position(job) > 0:
+            state = f"number {service.position(job)} in line"
+        else:
+            state = f"generating for {int(service.elapsed(job))} s"
+        return messages.queue_line(record, state, show_owner=show_owner)
+
+
+async def setup(bot: ImagineBot) -> None:
+    await bot.add_cog(Queue(bot))
