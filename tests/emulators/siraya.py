@@ -27,6 +27,7 @@ import re
 import time
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, Self
@@ -182,6 +183,16 @@ class _Job:
     output_format: str
 
 
+async def _first(*waits: Coroutine[Any, Any, object]) -> None:
+    """Return when the first of ``waits`` finishes; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
 class SirayaEmulator:
     """An aiohttp server on 127.0.0.1 behaving like ``POST /v1/images/generations``."""
 
@@ -204,6 +215,9 @@ class SirayaEmulator:
         self._runner: web.AppRunner | None = None
         self._released = asyncio.Event()
         self._origin = ""
+        self._gate = asyncio.Event()
+        self._gate.set()
+        self._arrived = asyncio.Condition()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -239,6 +253,24 @@ class SirayaEmulator:
             raise RuntimeError("the emulator is not started")
         return f"{self._origin}/v1"
 
+    def hold(self) -> None:
+        """Keep every generation request waiting (after it is recorded) until :meth:`release`.
+
+        Lets a test freeze jobs mid-flight — to fill the queue, cancel one, or kill the
+        bot while the API is "working" — without sleeping.
+        """
+        self._gate.clear()
+
+    def release(self) -> None:
+        self._gate.set()
+
+    async def wait_for_requests(self, count: int, *, timeout: float = 10.0) -> None:
+        """Wait until at least ``count`` generation requests have arrived in total."""
+        async with self._arrived:
+            await asyncio.wait_for(
+                self._arrived.wait_for(lambda: len(self.requests) >= count), timeout
+            )
+
     def fail_next(self, *faults: Fault) -> None:
         """Queue faults; each generation request consumes one, in order."""
         self._faults.extend(faults)
@@ -256,6 +288,10 @@ class SirayaEmulator:
         except (UnicodeDecodeError, json.JSONDecodeError):
             body = None
         self.requests.append(RecordedRequest(json=body, headers=dict(request.headers)))
+        async with self._arrived:
+            self._arrived.notify_all()
+        if not self._gate.is_set():
+            await _first(self._gate.wait(), self._released.wait())
         if self.latency > 0:
             await self._pause(self.latency)
         fault = self._faults.popleft() if self._faults else None
