@@ -11,9 +11,12 @@ import aiohttp
 import discord
 
 from bot.app import ImagineBot
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, health_file_setting, load_settings, merged_environment
 from bot.doctor import application_id_from_token, invite_url, run_checks
+from bot.health import health_command
+from bot.joblog import install_job_ids
 from bot.logs import configure_logging
+from bot.ops import OperationsError
 from bot.store import StoreError
 
 EXIT_CONFIG = 2
@@ -33,7 +36,7 @@ async def run(settings: Settings) -> None:
         await bot.start(settings.discord_token.reveal())
 
 
-USAGE = "usage: imagine-bot [run | check | invite]"
+USAGE = "usage: imagine-bot [run | check | invite | health]"
 
 
 def check(settings: Settings) -> int:
@@ -56,8 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. Returns the process exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = args[0] if args else "run"
-    if command not in ("run", "check", "invite") or len(args) > 1:
+    if command not in ("run", "check", "invite", "health") or len(args) > 1:
         return _fail(f"unknown arguments {' '.join(args)!r}; {USAGE}")
+    if command == "health":  # Docker's HEALTHCHECK: needs no token, and only exits 0 or 1
+        try:
+            return health_command(health_file_setting(merged_environment()))
+        except ConfigError as error:
+            print(f"unhealthy: {error}")
+            return 1
     try:
         settings = load_settings()
     except ConfigError as error:
@@ -70,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.log_level,
         [settings.discord_token.reveal(), settings.siraya_api_key.reveal()],
     )
+    install_job_ids()
     try:
         asyncio.run(run(settings))
     except discord.LoginFailure:
@@ -84,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"cannot reach Discord at DISCORD_API_BASE_URL={settings.discord_api_base_url} "
             f"({type(error).__name__})"
         )
+    except OperationsError as error:
+        return _fail(str(error))
     except (StoreError, OSError) as error:
         return _fail(f"cannot open the database at DATABASE_URL: {error}")
     except KeyboardInterrupt:

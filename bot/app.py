@@ -16,8 +16,10 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.discord_endpoint import use_discord_api_base
+from bot.health import gateway_connected, probe_store
 from bot.jobs.scheduler import FairScheduler
 from bot.jobs.service import GenerationService
+from bot.ops import Operations
 from bot.siraya import RetryPolicy, SirayaClient, create_session
 from bot.store import open_store
 from bot.store.base import JobLimits, Store
@@ -59,6 +61,14 @@ class ImagineBot(commands.AutoShardedBot):
         self.settings = settings
         self._resources_open = False
         self._closing = False
+        self.operations = Operations.create(
+            health_file=settings.health_file,
+            metrics_port=settings.metrics_port,
+            metrics_host=settings.metrics_host,
+            connected=lambda: gateway_connected(self),
+            store_probe=lambda: probe_store(self.store),
+            api_retries=lambda: self.siraya.retries_total,
+        )
 
     async def setup_hook(self) -> None:
         settings = self.settings
@@ -88,6 +98,7 @@ class ImagineBot(commands.AutoShardedBot):
             view_factory=lambda job: result_view(job.generation_id),
             cancel_view_factory=cancel_view,
         )
+        await self.operations.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
@@ -121,6 +132,7 @@ class ImagineBot(commands.AutoShardedBot):
                 log.info("%d generation(s) stay queued and resume at the next start", left)
         await super().close()
         if self._resources_open:
+            await self.operations.stop()
             await self.api_session.close()
             await self.store.close()
             self._resources_open = False

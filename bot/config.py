@@ -79,6 +79,9 @@ class Settings:
     max_jobs_per_user: int = 2
     queue_limit: int = 100
     shutdown_grace_seconds: float = 30.0
+    metrics_port: int | None = None
+    metrics_host: str = "0.0.0.0"
+    health_file: Path | None = None
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -178,6 +181,29 @@ def _on_off(name: str) -> Callable[[str], bool]:
     return parse
 
 
+def _metrics_host(raw: str) -> str:
+    if any(ch.isspace() for ch in raw) or "/" in raw:
+        raise ConfigError(
+            "METRICS_HOST", f"must be an address to listen on such as 127.0.0.1, got {raw!r}"
+        )
+    return raw
+
+
+def _health_file(raw: str) -> Path | None:
+    if raw.lower() == "off":
+        return None
+    if raw.endswith(("/", "\\")) or "\0" in raw:
+        raise ConfigError(
+            "HEALTH_FILE", f"must be a file path such as /tmp/imagine-bot.health, got {raw!r}"
+        )
+    return Path(raw)
+
+
+def health_file_setting(env: Mapping[str, str]) -> Path | None:
+    """HEALTH_FILE alone: ``imagine-bot health`` needs no token to read the health file."""
+    return _parse(env, "HEALTH_FILE", None, _health_file)
+
+
 def settings_from_mapping(env: Mapping[str, str]) -> Settings:
     """Build validated settings from a plain mapping (the merged environment)."""
     return Settings(
@@ -241,6 +267,9 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
             Settings.shutdown_grace_seconds,
             _float_in("SHUTDOWN_GRACE_SECONDS", 0, 3600),
         ),
+        metrics_port=_parse(env, "METRICS_PORT", None, _int_in("METRICS_PORT", 1, 65535)),
+        metrics_host=_parse(env, "METRICS_HOST", Settings.metrics_host, _metrics_host),
+        health_file=health_file_setting(env),
     )
 
 
@@ -248,8 +277,15 @@ def load_settings(
     environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
 ) -> Settings:
     """Read ``env_file`` (if it exists) under the real environment, which wins, then validate."""
+    return settings_from_mapping(merged_environment(environ, env_file))
+
+
+def merged_environment(
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+) -> dict[str, str]:
+    """``env_file`` (if it exists) overlaid by the real environment (or ``environ``)."""
     merged: dict[str, str] = {}
     if env_file is not None and Path(env_file).is_file():
         merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     merged.update(os.environ if environ is None else environ)
-    return settings_from_mapping(merged)
+    return merged
