@@ -3,13 +3,18 @@
 They are ``DynamicItem``s whose ``custom_id`` holds only the generation id, and every
 press reads the parameters back from the usage log. No state lives in memory, so a
 button pressed after a restart, or a week later, behaves exactly the same.
+
+The Edit dialog follows the same rule: its ``custom_id`` names the generation and its
+submission is handled by a listener that reads everything from the interaction and
+the database, so a dialog left open while the bot restarted still works.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord.ext import commands
@@ -82,7 +87,7 @@ class ResultButton(
                 source_url=source_url,
             )
         elif self.action == "edit":
-            await interaction.response.send_modal(EditModal(record, source_url))
+            await interaction.response.send_modal(EditModal(record))
         elif self.action == "info":
             await interaction.response.send_message(
                 embed=messages.info_embed(record), ephemeral=True
@@ -119,61 +124,80 @@ async def _delete(interaction: discord.Interaction, record: GenerationRecord) ->
     await interaction.followup.send("🗑️ Deleted.", ephemeral=True)
 
 
+EDIT_FORM = re.compile(r"gen:edit-form:(?P<id>[0-9]{1,19})")
+GUIDANCE_MAX_CHARS = 24
+"""Room for any float's shortest exact text (``repr``), so a precise guidance fits."""
+
+
 class EditModal(discord.ui.Modal, title="Edit and generate again"):
-    """Pre-filled with the stored settings; submitting starts a new generation."""
+    """The dialog, pre-filled with the stored settings. It only draws the form.
 
-    def __init__(self, record: GenerationRecord, source_url: str | None) -> None:
-        super().__init__(timeout=15 * 60)
-        self.record = record
-        self.source_url = source_url
+    Submissions are handled by :meth:`Results.on_edit_submitted` from the interaction
+    alone, not by this object, which the process that opened it may no longer have.
+    """
+
+    def __init__(self, record: GenerationRecord) -> None:
+        super().__init__(timeout=15 * 60, custom_id=f"gen:edit-form:{record.id}")
         params = record.params
-        self.prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
-            label="Prompt",
-            style=discord.TextStyle.paragraph,
-            default=params.prompt,
-            max_length=PROMPT_MAX_LENGTH,
+        self.add_item(
+            discord.ui.TextInput(
+                label="Prompt",
+                custom_id="prompt",
+                style=discord.TextStyle.paragraph,
+                default=params.prompt,
+                max_length=PROMPT_MAX_LENGTH,
+            )
         )
-        self.seed: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
-            label="Seed (empty for a random one)",
-            default=str(params.seed),
-            required=False,
-            max_length=len(str(MAX_SEED)),
+        self.add_item(
+            discord.ui.TextInput(
+                label="Seed (empty for a random one)",
+                custom_id="seed",
+                default=str(params.seed),
+                required=False,
+                max_length=len(str(MAX_SEED)),
+            )
         )
-        self.steps: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
-            label="Steps (1–50)", default=str(params.steps), max_length=2
+        self.add_item(
+            discord.ui.TextInput(
+                label="Steps (1–50)", custom_id="steps", default=str(params.steps), max_length=2
+            )
         )
-        self.guidance: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
-            label="Guidance (1–20)", default=f"{params.guidance:g}", max_length=6
-        )
-        for item in (self.prompt, self.seed, self.steps, self.guidance):
-            self.add_item(item)
-
-    async def on_submit(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
-        try:
-            request = self.to_request()
-        except ValueError as error:
-            await send_ephemeral(interaction, str(error))
-            return
-        await interaction.client.flow.start(
-            interaction, request, parent_id=self.record.id, source_url=self.source_url
-        )
-
-    def to_request(self) -> GenerationRequest:
-        """Parse the dialog; a ValueError's text tells the member what to fix."""
-        seed_text = self.seed.value.strip()
-        return remix.edited(
-            self.record.params,
-            prompt=self.prompt.value.strip(),
-            seed=_number(seed_text, "Seed", int) if seed_text else None,
-            steps=_number(self.steps.value, "Steps", int),
-            guidance=_number(self.guidance.value, "Guidance", float),
+        self.add_item(
+            discord.ui.TextInput(
+                label="Guidance (1–20)",
+                custom_id="guidance",
+                default=messages.exact_number(params.guidance),
+                max_length=GUIDANCE_MAX_CHARS,
+            )
         )
 
-    async def on_error(  # type: ignore[override]
-        self, interaction: discord.Interaction, error: Exception
-    ) -> None:
-        log.exception("edit dialog failed", exc_info=error)
-        await send_ephemeral(interaction, messages.unexpected_error())
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        """Nothing: the listener answers every submission, whichever process opened it."""
+
+
+def edit_request(record: GenerationRecord, values: Mapping[str, str]) -> GenerationRequest:
+    """The dialog's answers applied to the stored settings; a ValueError says what to fix."""
+    seed_text = values.get("seed", "").strip()
+    return remix.edited(
+        record.params,
+        prompt=values.get("prompt", record.params.prompt).strip(),
+        seed=_number(seed_text, "Seed", int) if seed_text else None,
+        steps=_number(values.get("steps", ""), "Steps", int),
+        guidance=_number(values.get("guidance", ""), "Guidance", float),
+    )
+
+
+def submitted_values(components: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """``custom_id`` → text of every text input in a modal submission (rows or labels)."""
+    values: dict[str, str] = {}
+    for component in components:
+        inner: list[Mapping[str, Any]] = list(component.get("components") or [])
+        if isinstance(component.get("component"), Mapping):
+            inner.append(component["component"])
+        if "custom_id" in component and isinstance(component.get("value"), str):
+            values[component["custom_id"]] = component["value"]
+        values.update(submitted_values(inner))
+    return values
 
 
 def _number(text: str, name: str, kind: type[int] | type[float]) -> Any:
@@ -187,6 +211,36 @@ def _number(text: str, name: str, kind: type[int] | type[float]) -> Any:
 class Results(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
+
+    @commands.Cog.listener("on_interaction")
+    async def on_edit_submitted(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        """Start the edited generation, or say privately what to fix in the dialog."""
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data = cast("Mapping[str, Any]", interaction.data or {})
+        match = EDIT_FORM.fullmatch(str(data.get("custom_id", "")))
+        if match is None:
+            return
+        try:
+            record = await self.bot.store.get_generation(int(match["id"]))
+            if record is None:
+                await send_ephemeral(interaction, messages.record_missing())
+                return
+            try:
+                request = edit_request(record, submitted_values(data.get("components") or []))
+            except ValueError as error:
+                await send_ephemeral(interaction, str(error))
+                return
+            source_url = interaction.message.jump_url if interaction.message else None
+            await self.bot.flow.start(
+                interaction, request, parent_id=record.id, source_url=source_url
+            )
+        except Exception:
+            log.exception("edit dialog for generation %s failed", match["id"])
+            try:
+                await send_ephemeral(interaction, messages.unexpected_error())
+            except discord.HTTPException:
+                log.warning("could not report a failed edit to user %s", interaction.user.id)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ResultButton)

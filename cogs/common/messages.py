@@ -384,6 +384,16 @@ def settings_embed(policy: GuildPolicy, *, env_nsfw_safety: bool) -> discord.Emb
 # -- result buttons -------------------------------------------------------------------------
 
 
+def exact_number(value: float) -> str:
+    """A number as short as possible yet exact, so a copied value reproduces the image.
+
+    ``:g`` alone rounds to six digits (7.123456 would read 7.12346); ``repr`` is the
+    shortest text that reads back as the same float.
+    """
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
+
+
 def record_missing() -> str:
     return (
         "I no longer have the record of this image (it may have been deleted), "
@@ -419,7 +429,7 @@ def info_embed(record: GenerationRecord) -> discord.Embed:
         ("Seed", f"`{params.seed}`"),
         ("Size", size),
         ("Steps", str(params.steps)),
-        ("Guidance", f"{params.guidance:g}"),
+        ("Guidance", exact_number(params.guidance)),
         ("Acceleration", params.acceleration),
         ("Images", str(params.count)),
         ("Safety checker", "on" if params.safety_checker else "off"),
