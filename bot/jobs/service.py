@@ -170,7 +170,7 @@ class GenerationService:
         self._rng = rng or random.SystemRandom()
         self._monotonic = monotonic
         self._jobs: dict[int, Job] = {}
-        self._draining = False
+        self._draining = asyncio.Event()
         self._settled_one = asyncio.Event()
 
     @property
@@ -183,7 +183,11 @@ class GenerationService:
 
     @property
     def draining(self) -> bool:
-        return self._draining
+        return self._draining.is_set()
+
+    async def wait_until_draining(self) -> None:
+        """Returns once shutdown has begun (health checks and tests watch for it)."""
+        await self._draining.wait()
 
     def job(self, generation_id: int) -> Job | None:
         """The live job with this id in this process, if any."""
@@ -197,7 +201,7 @@ class GenerationService:
         ``parent_id`` links a re-roll, variation or edit to the generation it came from.
         Raises ``InvalidRequest``, :class:`Refusal` or ``QuotaExceeded``.
         """
-        if self._draining:
+        if self.draining:
             raise ShuttingDown()
         request.validate()
         policy = await self._store.guild_policy(requester.guild_id)
@@ -300,6 +304,8 @@ class GenerationService:
         """
         try:
             await self._wait_for_slot(job)
+            if self.draining:
+                await self._wait_for_shutdown(job)
             job.state = JobState.RUNNING
             job.started_at = self._monotonic()
             if not job.resumed:
@@ -327,6 +333,11 @@ class GenerationService:
                 await self._store.cancel(job.generation_id)
             raise JobCancelled()
 
+    async def _wait_for_shutdown(self, job: Job) -> None:
+        """A slot freed up during shutdown: start nothing new, stay queued for the next start."""
+        self._scheduler.release(job.ticket)
+        await asyncio.get_running_loop().create_future()  # ends when shutdown cancels us
+
     def cancel(self, generation_id: int, *, actor_id: int, is_moderator: bool) -> CancelOutcome:
         """Cancel a waiting job for its owner or a moderator; it is refunded as it leaves."""
         job = self._jobs.get(generation_id)
@@ -338,6 +349,17 @@ class GenerationService:
             return CancelOutcome.ALREADY_RUNNING
         job.cancel_requested.set()
         return CancelOutcome.CANCELLED
+
+    def leave(self, job: Job) -> None:
+        """This process stops working on ``job`` (shutdown) without settling it.
+
+        The row stays queued or running in the database, and the next start resumes it.
+        """
+        if job.settled:
+            return
+        self._scheduler.release(job.ticket)
+        if self._jobs.pop(job.generation_id, None) is not None:
+            self._settled_one.set()
 
     async def begin_delivery(self, job: Job) -> bool:
         """Claim the one right to post this job's result."""
@@ -369,7 +391,7 @@ class GenerationService:
         Returns how many jobs are still unfinished; they stay in the database (queued or
         running) and are resumed at the next start.
         """
-        self._draining = True
+        self._draining.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._started_jobs_settled(), timeout=grace)
         return len(self._jobs)

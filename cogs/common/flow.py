@@ -219,6 +219,9 @@ class GenerationFlow:
             self._active.add(task)
         try:
             await self._see_through(audience, job, source_url)
+        except asyncio.CancelledError:
+            self._service.leave(job)
+            raise
         finally:
             if task is not None:
                 self._active.discard(task)
