@@ -86,16 +86,19 @@ class Settings(
         interaction: discord.Interaction,
         word: app_commands.Range[str, 1, WORD_MAX_LENGTH],
     ) -> None:
-        if not normalize_blocked_word(word):
-            await self._reply(interaction, "That word is empty once spaces are removed.")
+        try:
+            rule = normalize_blocked_word(word)
+            changed = await self.bot.store.block_word(
+                interaction.guild_id or 0, word, actor_id=interaction.user.id
+            )
+        except ValueError as error:  # empty, too long once normalised, or the list is full
+            await self._reply(interaction, messages.word_not_changed(str(error)))
             return
-        changed = await self.bot.store.block_word(
-            interaction.guild_id or 0, word, actor_id=interaction.user.id
-        )
+        shown = messages.code(rule)
         text = (
-            f"Prompts containing `{word}` are now refused."
+            f"Prompts containing {shown} are now refused."
             if changed
-            else (f"`{word}` was already blocked.")
+            else f"{shown} was already blocked."
         )
         await self._reply(interaction, text)
 
@@ -106,10 +109,16 @@ class Settings(
         interaction: discord.Interaction,
         word: app_commands.Range[str, 1, WORD_MAX_LENGTH],
     ) -> None:
-        changed = await self.bot.store.unblock_word(
-            interaction.guild_id or 0, word, actor_id=interaction.user.id
-        )
-        text = f"`{word}` is allowed again." if changed else f"`{word}` was not blocked."
+        try:
+            rule = normalize_blocked_word(word)
+            changed = await self.bot.store.unblock_word(
+                interaction.guild_id or 0, word, actor_id=interaction.user.id
+            )
+        except ValueError as error:  # a word that could never have been blocked
+            await self._reply(interaction, messages.word_not_changed(str(error)))
+            return
+        shown = messages.code(rule)
+        text = f"{shown} is allowed again." if changed else f"{shown} was not blocked."
         await self._reply(interaction, text)
 
     @app_commands.command(

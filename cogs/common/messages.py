@@ -359,6 +359,16 @@ def stats_embed(
 # -- server rules --------------------------------------------------------------------------
 
 
+def code(text: str) -> str:
+    """Inline code that a backtick in ``text`` cannot break out of."""
+    return f"`{text.replace('`', 'ˋ')}`"
+
+
+def word_not_changed(reason: str) -> str:
+    """Why a block-word change was refused (``reason`` is the rule's own explanation)."""
+    return f"⚠️ Nothing changed: {reason}."
+
+
 def settings_embed(policy: GuildPolicy, *, env_nsfw_safety: bool) -> discord.Embed:
     embed = discord.Embed(title="Image settings on this server", colour=BRAND_COLOUR)
     channels = [f"<#{c}>" for c in sorted(policy.allowed_channel_ids)]
@@ -367,7 +377,7 @@ def settings_embed(policy: GuildPolicy, *, env_nsfw_safety: bool) -> discord.Emb
         value=join_lines(channels, empty="every channel (no channel list set)"),
         inline=False,
     )
-    words = [f"`{w}`" for w in policy.blocked_words]
+    words = [code(w) for w in policy.blocked_words]
     embed.add_field(name="Blocked words", value=join_lines(words, empty="none"), inline=False)
     if policy.nsfw_safety is None:
         nsfw = f"{'on' if env_nsfw_safety else 'off'} (bot default)"

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from bot.store import sqlite as sqlite_store
 from tests.e2e.harness import Harness
 from tests.emulators.discord import Channel, InteractionRecord, Member, Message
 from tests.emulators.discord.interactions import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE
@@ -157,3 +158,31 @@ async def test_settings_changes_are_audited_in_quota_view(world: Harness) -> Non
     assert f"{mod} added a blocked word" in changes
     assert f"{mod} allowed <#{world.lounge.id}>" in changes
     assert "secret phrase" not in changes, "the audit does not reveal blocked words"
+
+
+async def test_a_word_too_long_once_normalised_is_explained(world: Harness) -> None:
+    # Six characters as typed, but NFKC (how prompts are compared) spells each one out
+    # as an 18-character phrase: past the 100-character limit for a rule.
+    word = "\ufdfa" * 6
+    text = await moderate(world, "settings block-word", word=word)
+    assert "100 characters" in text
+    assert "went wrong" not in text
+    text = await moderate(world, "settings unblock-word", word=word)
+    assert "Nothing changed" in text and "100 characters" in text
+    assert (await world.running_bot.store.guild_policy(world.guild.id)).blocked_words == ()
+
+
+async def test_a_full_block_list_is_explained(
+    world: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "MAX_BLOCKED_WORDS_PER_GUILD", 2)
+    await moderate(world, "settings block-word", word="moths")
+    await moderate(world, "settings block-word", word="wasps")
+
+    text = await moderate(world, "settings block-word", word="hornets")
+
+    assert "at most 2" in text
+    assert "went wrong" not in text
+    assert "already blocked" in await moderate(world, "settings block-word", word="Moths")
+    policy = await world.running_bot.store.guild_policy(world.guild.id)
+    assert policy.blocked_words == ("moths", "wasps")
