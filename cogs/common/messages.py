@@ -407,7 +407,7 @@ def exact_number(value: float) -> str:
 def record_missing() -> str:
     return (
         "I no longer have the record of this image (it may have been deleted), "
-        "so I cannot repeat it. Start a new one with /imagine."
+        "so its buttons no longer work. Start a new one with /imagine."
     )
 
 
