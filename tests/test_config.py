@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Secret, load_settings, settings_from_mapping
+from bot.config import (
+    ConfigError,
+    Secret,
+    health_file_setting,
+    load_settings,
+    merged_environment,
+    settings_from_mapping,
+)
 from bot.logs import RedactSecrets
 
 TOKEN = "MTIzNDU2Nzg5.fake.token-value"
@@ -135,3 +142,50 @@ def test_starting_without_a_token_prints_one_line_and_exits_2(tmp_path: Path) ->
     assert len(lines) == 1, result.stderr
     assert "DISCORD_TOKEN" in lines[0] and ".env.example" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_operations_settings_are_off_unless_set() -> None:
+    settings = settings_from_mapping(REQUIRED)
+    assert settings.metrics_port is None
+    assert settings.metrics_host == "0.0.0.0"
+    assert settings.health_file is None
+
+
+def test_operations_settings_are_read() -> None:
+    settings = settings_from_mapping(
+        {
+            **REQUIRED,
+            "METRICS_PORT": "9464",
+            "METRICS_HOST": "127.0.0.1",
+            "HEALTH_FILE": "/tmp/imagine-bot.health",
+        }
+    )
+    assert settings.metrics_port == 9464
+    assert settings.metrics_host == "127.0.0.1"
+    assert settings.health_file == Path("/tmp/imagine-bot.health")
+    assert settings_from_mapping({**REQUIRED, "HEALTH_FILE": "off"}).health_file is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("METRICS_PORT", "http", "whole number"),
+        ("METRICS_PORT", "0", "between 1 and 65535"),
+        ("METRICS_PORT", "70000", "between 1 and 65535"),
+        ("METRICS_HOST", "http://0.0.0.0", "address to listen on"),
+        ("HEALTH_FILE", "/tmp/", "file path"),
+    ],
+)
+def test_a_bad_operations_value_names_the_variable(variable: str, value: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping({**REQUIRED, variable: value})
+    assert str(caught.value).startswith(variable) and says in str(caught.value)
+
+
+def test_the_health_file_is_read_without_the_secrets(tmp_path: Path) -> None:
+    """The healthcheck must not fail because it was run without the bot's token."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("HEALTH_FILE=/data/health\n")
+    assert health_file_setting(merged_environment({}, env_file)) == Path("/data/health")
+    assert health_file_setting(merged_environment({"HEALTH_FILE": "x"}, env_file)) == Path("x")
+    assert health_file_setting({}) is None
