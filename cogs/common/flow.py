@@ -21,9 +21,16 @@ from typing import Any, Literal
 
 import discord
 
-from bot.imaging import fit_to_size
+from bot.imaging import NotAnImage, fit_to_size
 from bot.jobs.service import GenerationService, Job, JobCancelled, JobState, Refusal, Requester
-from bot.siraya import ErrorKind, GeneratedImage, GenerationRequest, InvalidRequest, SirayaError
+from bot.siraya import (
+    ErrorKind,
+    GeneratedImage,
+    GenerationRequest,
+    InvalidRequest,
+    InvalidResponse,
+    SirayaError,
+)
 from bot.store.base import GenerationRecord, QuotaExceeded
 from cogs.common import messages
 
@@ -34,6 +41,9 @@ PROGRESS_INTERVAL = 5.0
 
 REQUEST_SIZE_LIMIT = 25 * 1024 * 1024
 """Discord refuses a whole upload over 25 MiB whatever the per-file limit."""
+
+REQUEST_OVERHEAD = 256 * 1024
+"""Room kept in those 25 MiB for the message JSON and the multipart framing of the files."""
 
 DEFAULT_FILESIZE_LIMIT = 10 * 1024 * 1024
 """The upload limit of an unboosted server, used when no interaction told us better."""
@@ -251,8 +261,17 @@ class GenerationFlow:
             return
         await self._stop(progress, stop_progress)
 
-        per_file_limit = min(audience.filesize_limit, REQUEST_SIZE_LIMIT // len(result.images))
-        images = await _fit_all(result.images, per_file_limit)
+        per_file_limit = min(
+            audience.filesize_limit, (REQUEST_SIZE_LIMIT - REQUEST_OVERHEAD) // len(result.images)
+        )
+        try:
+            images = await _fit_all(result.images, per_file_limit)
+        except NotAnImage as error:  # the header looked fine but the pixels cannot be read
+            unusable = InvalidResponse(f"an image cannot be decoded: {error}")
+            _log_api_failure(job, unusable)
+            await self._service.failed(job, unusable.kind.value)
+            await self._tell(audience, job, messages.api_failure(unusable))
+            return
         if images is None:
             await self._service.failed(job, "too_large")
             await self._tell(audience, job, messages.too_large_for_channel(per_file_limit))
