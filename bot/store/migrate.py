@@ -1,5 +1,10 @@
 """Versioned schema migrations: numbered SQL files applied in order, each in a transaction.
 
+Loading the files and judging a database's recorded history (``load_migrations``,
+``verify_checksums``, ``refuse_newer``) is shared by every dialect; applying them on
+SQLite lives here, on PostgreSQL in ``migrate_postgres``. Both dialects keep the same
+step numbers with the same meaning (``migrations/sqlite/0003`` ≙ ``migrations/postgres/0003``).
+
 A database records every step it has applied in ``schema_version`` (version, name,
 checksum, applied_at). Opening the store applies whatever is missing, so upgrading the
 bot upgrades the database without losing rows. Released steps are never edited: the
@@ -18,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +33,7 @@ import aiosqlite
 from bot.store.base import StoreError
 
 SQLITE_MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "sqlite"
+POSTGRES_MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "postgres"
 _FILENAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
 
 _CREATE_VERSION_TABLE = """
@@ -100,11 +107,7 @@ async def apply_migrations(
     target = len(migrations) if up_to is None else up_to
     known = {migration.version: migration for migration in migrations}
     current = await schema_version(conn)
-    if current > len(migrations):
-        raise MigrationError(
-            f"the database is at schema version {current} but this build only knows "
-            f"{len(migrations)}; upgrade the bot instead of downgrading it"
-        )
+    refuse_newer(current, migrations)
     await _verify_checksums(conn, known)
     applied: list[int] = []
     for migration in migrations:
@@ -117,13 +120,32 @@ async def apply_migrations(
 
 async def _verify_checksums(conn: aiosqlite.Connection, known: dict[int, Migration]) -> None:
     rows = await conn.execute_fetchall("SELECT version, name, checksum FROM schema_version")
-    for version, name, checksum in rows:
-        migration = known.get(int(version))
+    verify_checksums(((int(v), str(n), str(c)) for v, n, c in rows), known)
+
+
+def verify_checksums(
+    applied: Iterable[tuple[int, str, str]], known: Mapping[int, Migration]
+) -> None:
+    """Refuse a database whose recorded steps differ from this build's files of that number.
+
+    Shared by every dialect: ``applied`` is ``(version, name, checksum)`` rows as recorded.
+    """
+    for version, name, checksum in applied:
+        migration = known.get(version)
         if migration is not None and migration.checksum != checksum:
             raise MigrationError(
-                f"migration {int(version):04d}_{name} was edited after it was applied; "
+                f"migration {version:04d}_{name} was edited after it was applied; "
                 "released migrations must never change; add a new numbered step instead"
             )
+
+
+def refuse_newer(current: int, migrations: Sequence[Migration]) -> None:
+    """A database migrated by a newer build must not be opened (and half-understood) by this one."""
+    if current > len(migrations):
+        raise MigrationError(
+            f"the database is at schema version {current} but this build only knows "
+            f"{len(migrations)}; upgrade the bot instead of downgrading it"
+        )
 
 
 async def _apply_one(conn: aiosqlite.Connection, migration: Migration) -> bool:
