@@ -111,10 +111,18 @@ def api_failure(error: SirayaError) -> str:
     return f"{text} {NOT_CHARGED}"
 
 
+def file_size(size: int) -> str:
+    """A byte count as people read it: 10 MiB, 6.2 MiB, 60 KiB, 100 bytes."""
+    for unit, scale in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return plural(size, "byte")
+
+
 def too_large_for_channel(limit_bytes: int) -> str:
     return (
         f"📦 The image is larger than this channel's upload limit "
-        f"({limit_bytes / (1024 * 1024):.0f} MiB), even after compressing it. "
+        f"({file_size(limit_bytes)} per image), even after compressing it. "
         f"Try a smaller size. {NOT_CHARGED}"
     )
 
