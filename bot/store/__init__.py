@@ -1,8 +1,10 @@
 """Persistent state: quota reservations, the usage log and moderator settings.
 
 Callers depend on the ``Store`` protocol and get an implementation from ``open_store``,
-which picks it from ``DATABASE_URL``. Only SQLite exists today; PostgreSQL will slot in
-behind the same interface.
+which picks it from ``DATABASE_URL``: a SQLite file (``SqliteStore``, the default) or a
+PostgreSQL database (``bot.store.postgres.PostgresStore``, for several processes on one
+database). The PostgreSQL module is imported only when asked for, so its driver stays
+an optional extra: ``pip install "imagine-bot[postgres]"``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bot.store.base import (
     GenerationStateError,
     GenerationStatus,
     GuildPolicy,
+    InteractionRef,
     JobLimitReached,
     JobLimits,
     LimitSource,
@@ -36,6 +39,7 @@ from bot.store.base import (
     UsageSummary,
 )
 from bot.store.migrate import MigrationError
+from bot.store.pgurl import is_postgres_url
 from bot.store.sqlite import SqliteStore
 
 __all__ = [
@@ -49,6 +53,7 @@ __all__ = [
     "GenerationStateError",
     "GenerationStatus",
     "GuildPolicy",
+    "InteractionRef",
     "JobLimitReached",
     "JobLimits",
     "LimitSource",
@@ -68,6 +73,7 @@ __all__ = [
 ]
 
 _EXAMPLE = "sqlite:///data/imagine-bot.db"
+_POSTGRES_EXAMPLE = "postgresql://user:password@host:5432/database"
 
 
 def sqlite_path_from_url(database_url: str) -> Path:
@@ -79,14 +85,11 @@ def sqlite_path_from_url(database_url: str) -> Path:
     """
     scheme, _, rest = database_url.strip().partition("://")
     scheme = scheme.lower()
-    if scheme in {"postgresql", "postgres"} or scheme.startswith("postgresql+"):
-        raise UnsupportedDatabase(
-            "PostgreSQL support is not implemented yet; "
-            f"set DATABASE_URL to a SQLite file such as {_EXAMPLE}"
-        )
+    if is_postgres_url(database_url):
+        raise StoreConfigError("DATABASE_URL names a PostgreSQL database, not a SQLite file")
     if scheme != "sqlite" or not rest:
         raise StoreConfigError(
-            f"DATABASE_URL must look like {_EXAMPLE} "
+            f"DATABASE_URL must look like {_EXAMPLE} or {_POSTGRES_EXAMPLE} "
             f"(scheme {scheme or 'missing'!r} is not supported)"
         )
     parts = urlsplit(database_url.strip())
@@ -113,8 +116,27 @@ async def open_store(database_url: str) -> Store:
     """Open (creating if needed) the database ``database_url`` names, fully migrated.
 
     For SQLite the parent folder is created, so ``sqlite:///data/bot.db`` works on a fresh
-    checkout. Call ``release_orphans()`` next, once, before serving requests.
+    checkout. ``postgresql://`` and ``postgres://`` URLs open a connection pool on an
+    existing database (tables go in the search_path's first schema, normally ``public``).
+    Call ``release_orphans()`` next, once, before serving requests.
+
+    Errors (``StoreError``) never repeat the URL's password.
     """
+    if is_postgres_url(database_url):
+        return await _open_postgres(database_url)
     path = sqlite_path_from_url(database_url)
     await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
     return await SqliteStore.open(path)
+
+
+async def _open_postgres(database_url: str) -> Store:
+    try:
+        import asyncpg  # noqa: F401  (only to give a clear message when it is missing)
+    except ImportError:
+        raise StoreConfigError(
+            "DATABASE_URL names a PostgreSQL database, which needs the optional asyncpg "
+            'driver: pip install "imagine-bot[postgres]"'
+        ) from None
+    from bot.store.postgres import PostgresStore
+
+    return await PostgresStore.open(database_url)

@@ -1,0 +1,1027 @@
+"""The PostgreSQL implementation of ``Store`` (asyncpg; one connection pool per store).
+
+Why PostgreSQL at all: several bot processes (shards) can share one database, and quotas
+must stay exact across them. Everything below is about that.
+
+Atomic reservations across processes: a per-guild advisory lock
+    ``reserve`` must read the member's and the server's usage, decide, and insert the
+    reservation as one step, even when the competing request runs in another process.
+    Each ``reserve`` transaction first takes ``pg_advisory_xact_lock(key(guild))`` in its
+    own statement, then reads the quota state, then inserts. The lock is released only
+    when the transaction ends, after its commit is visible, and under READ COMMITTED
+    every later statement takes a fresh snapshot. So the holder always reads every
+    reservation committed before it, and no competing reservation can commit between
+    its read and its insert: two requests racing for the last image are simply ordered,
+    exactly one gets it. (Taking the lock in the same statement as the read would not
+    work: a statement's snapshot is taken before it waits.)
+
+    Why per guild and not per member: the server-wide daily budget is shared by every
+    member of the guild, so a per-member lock would let two members overdraw it. And a
+    guild's reservations already serialise on its ``guild_daily_usage`` counter row (the
+    trigger of migration 0003 updates it and holds its row lock until commit), so the
+    guild lock adds almost no waiting that was not there anyway; it only widens the
+    ordered section to include the read. Guilds never wait for each other.
+
+    Why not SERIALIZABLE: the conflicting reads are sums over ranges, so under a burst
+    (the 100-requests test) most transactions would abort with serialization failures
+    and have to retry, with latency depending on luck. The lock gives the same guarantee
+    with a deterministic queue and no retry loop, and it is explicit in the code.
+
+    Only operations that can *raise* a charge need the lock, and only ``reserve`` does:
+    ``complete`` (delivered ≤ reserved), ``fail``, ``cancel`` and ``release_orphans``
+    can only lower one, so racing them with a reservation at worst makes that
+    reservation conservative. ``reset_member_usage`` takes the same lock so its id
+    watermark is ordered with the member's reservations: everything committed before it
+    is forgiven, everything after has a larger id (identity values only grow).
+
+    Job limits (``reserve(job_limits=…)``): the per-member count of in-flight jobs is
+    exact under the guild lock. The whole-queue limit counts every guild's jobs, so when
+    it is set ``reserve`` also takes one global queue lock; that orders all reservations
+    of the database, which is the price of an exact global limit. Locks are always taken
+    in ascending key order, so holders of two locks cannot deadlock.
+
+    Moderator settings take a separate per-guild lock so the audited "old value" of two
+    simultaneous changes is exact and the blocked-word cap cannot be overshot; they never
+    wait for reservations.
+
+Reads
+    ``usage``, ``guild_policy``, statistics and exports are each one statement on any
+    pooled connection, so each is a consistent snapshot without a transaction.
+
+Timeouts
+    Every pool acquisition and every statement has a deadline (``timeout``), so a lost
+    server or a lock held by a stuck process surfaces as an error, never a hang.
+
+Limits of this version
+    ``release_orphans`` has the SQLite semantics: it fails *every* in-flight generation.
+    With several processes on one database, a process starting up therefore refunds the
+    others' running work; per-process ownership of in-flight rows belongs with the
+    persistent job queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
+
+import asyncpg
+
+from bot.policy.quota import (
+    as_utc,
+    check_quota,
+    day_start,
+    day_window,
+    reset_at,
+    resolve_limit,
+    validate_limit,
+)
+from bot.policy.rules import normalize_blocked_word
+from bot.store.base import (
+    AuditAction,
+    AuditEntry,
+    DailyTotal,
+    EffectiveLimit,
+    GenerationNotFound,
+    GenerationParams,
+    GenerationRecord,
+    GenerationStateError,
+    GenerationStatus,
+    GuildPolicy,
+    JobLimitReached,
+    JobLimits,
+    MemberContext,
+    MemberTotal,
+    Reservation,
+    StoreError,
+    UsageSummary,
+)
+from bot.store.locks import advisory_key
+from bot.store.migrate import POSTGRES_MIGRATIONS_DIR, Migration, load_migrations
+from bot.store.migrate_postgres import apply_postgres_migrations
+from bot.store.pgurl import describe, normalise, scrub
+
+__all__ = ["DEFAULT_TIMEOUT_SECONDS", "MAX_BLOCKED_WORDS_PER_GUILD", "PostgresStore"]
+
+DEFAULT_TIMEOUT_SECONDS: Final = 10.0
+MAX_BLOCKED_WORDS_PER_GUILD: Final = 1_000
+"""Every prompt is matched against the whole list before deferring; keep that fast."""
+
+_GENERATION_COLUMNS = (
+    "id, parent_id, guild_id, channel_id, user_id, prompt, width, height, size_preset, steps, "
+    "guidance, acceleration, seed, safety_checker, count, status, reserved, delivered, "
+    "error_class, latency_ms, message_id, created_at, started_at, finished_at, "
+    "token_expires_at, response_message_id, delivery_started_at, interaction_token"
+)
+
+# Everything the quota decision needs, in one statement. Role limits come back as
+# [role_id, limit] pairs of only the member's roles; the pure policy function picks among
+# them, so there is one implementation of the resolution order.
+_QUOTA_STATE_SQL = """
+SELECT
+    (SELECT daily_limit FROM member_limits WHERE guild_id = $1 AND user_id = $2),
+    (SELECT array_agg(ARRAY[role_id, daily_limit]) FROM role_limits
+      WHERE guild_id = $1 AND role_id = ANY($3::bigint[])),
+    (SELECT default_limit FROM guild_settings WHERE guild_id = $1),
+    (SELECT server_budget FROM guild_settings WHERE guild_id = $1),
+    (SELECT COALESCE(SUM(reserved + delivered), 0) FROM generations
+      WHERE guild_id = $1 AND user_id = $2 AND created_at >= $4 AND created_at < $5
+        AND id > COALESCE((SELECT after_generation_id FROM usage_resets
+                            WHERE guild_id = $1 AND user_id = $2), 0)),
+    (SELECT images FROM guild_daily_usage WHERE guild_id = $1 AND day = $6)
+"""
+
+# COLLATE "C" sorts words bytewise, as SQLite does, whatever the database's locale.
+_GUILD_POLICY_SQL = """
+SELECT
+    (SELECT default_limit FROM guild_settings WHERE guild_id = $1),
+    (SELECT server_budget FROM guild_settings WHERE guild_id = $1),
+    (SELECT nsfw_safety FROM guild_settings WHERE guild_id = $1),
+    (SELECT array_agg(ARRAY[role_id, daily_limit]) FROM role_limits WHERE guild_id = $1),
+    (SELECT array_agg(ARRAY[user_id, daily_limit]) FROM member_limits WHERE guild_id = $1),
+    ARRAY(SELECT channel_id FROM allowed_channels WHERE guild_id = $1),
+    ARRAY(SELECT word FROM blocked_words WHERE guild_id = $1 ORDER BY word COLLATE "C")
+"""
+
+_INSERT_GENERATION_SQL = """
+INSERT INTO generations (parent_id, guild_id, channel_id, user_id, prompt, width, height,
+    size_preset, steps, guidance, acceleration, seed, safety_checker, count, status,
+    reserved, delivered, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'queued', $14, 0, $15)
+RETURNING id
+"""
+
+_GUILD_SETTING_COLUMNS: Final = frozenset({"default_limit", "server_budget", "nsfw_safety"})
+_KEYED_LIMIT_TABLES: Final = frozenset({("member_limits", "user_id"), ("role_limits", "role_id")})
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _limit_text(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _switch_text(value: bool | None) -> str | None:
+    return None if value is None else ("on" if value else "off")
+
+
+def _rowcount(status: str) -> int:
+    """Rows a command touched, from asyncpg's status tag ("UPDATE 3", "INSERT 0 1")."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+def _pairs(value: Any) -> dict[int, int]:
+    """A 2-D ``bigint[]`` of [key, value] rows (NULL when there are none) as a dict."""
+    return {int(key): int(limit) for key, limit in (value or ())}
+
+
+class _QuotaState:
+    """The quota inputs for one member at one instant, resolved by the pure policy."""
+
+    __slots__ = ("limit", "server_budget", "server_used", "used")
+
+    def __init__(self, row: Sequence[Any], member: MemberContext, bot_default_limit: int) -> None:
+        member_limit, role_pairs, server_default, server_budget, used, server_used = row
+        self.limit: EffectiveLimit = resolve_limit(
+            member_limit=None if member_limit is None else int(member_limit),
+            role_limits=_pairs(role_pairs),
+            member_role_ids=member.role_ids,
+            server_default=None if server_default is None else int(server_default),
+            bot_default=bot_default_limit,
+        )
+        self.server_budget: int | None = None if server_budget is None else int(server_budget)
+        self.used = int(used)
+        self.server_used = int(server_used or 0)
+
+
+class PostgresStore:
+    """``Store`` on one PostgreSQL schema. Create it with ``await PostgresStore.open(url)``."""
+
+    def __init__(
+        self,
+        pool: Any,
+        *,
+        schema: str,
+        clock: Callable[[], datetime] = _utcnow,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
+        self._pool = pool
+        self._schema = schema
+        self._clock = clock
+        self._timeout = timeout
+        self._background: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        migrations: list[Migration] | None = None,
+        schema: str | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        command_timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> PostgresStore:
+        """Connect a pool, bring the schema up to date, and return a ready store.
+
+        ``schema`` puts every table in that (existing) schema via the connections'
+        ``search_path``; by default the server's search_path applies (normally
+        ``public``). ``command_timeout`` bounds each connection attempt, pool
+        acquisition and statement. Errors never contain the URL's password.
+        """
+        if migrations is None:
+            migrations = await asyncio.to_thread(load_migrations, POSTGRES_MIGRATIONS_DIR)
+        server_settings = {"application_name": "imagine-bot"}
+        if schema is not None:
+            server_settings["search_path"] = '"' + schema.replace('"', '""') + '"'
+        try:
+            pool = await asyncpg.create_pool(
+                normalise(url),
+                min_size=min_size,
+                max_size=max_size,
+                timeout=command_timeout,  # per connection attempt
+                command_timeout=command_timeout,  # default for every statement
+                server_settings=server_settings,
+            )
+        except Exception as error:  # the driver's error types vary; the message must not
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {describe(url)}: "
+                f"{type(error).__name__}: {scrub(str(error), url)}"
+            ) from None
+        try:
+            async with pool.acquire(timeout=command_timeout) as conn:
+                await apply_postgres_migrations(conn, migrations)
+                current_schema = str(await conn.fetchval("SELECT current_schema()"))
+        except BaseException:
+            pool.terminate()
+            raise
+        return cls(pool, schema=current_schema, clock=clock, timeout=command_timeout)
+
+    async def close(self) -> None:
+        """Finish background refunds, then close the pool. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        try:
+            await asyncio.wait_for(self._pool.close(), self._timeout)
+        except TimeoutError:
+            self._pool.terminate()  # a connection was never given back; do not hang shutdown
+
+    @property
+    def schema(self) -> str:
+        """The schema the tables live in (the lock keys are scoped to it)."""
+        return self._schema
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _now(self, now: datetime | None) -> datetime:
+        return as_utc(self._clock() if now is None else now)
+
+    def _lock_key(self, purpose: str, guild_id: int) -> int:
+        return advisory_key(self._schema, purpose, guild_id)
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        async with self._pool.acquire(timeout=self._timeout) as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self, *lock_keys: int) -> AsyncIterator[Any]:
+        """A READ COMMITTED transaction that first takes the given advisory locks.
+
+        Each lock is its own statement, before anything is read, so every later read
+        sees what the previous holder committed. Keys are taken in sorted order so two
+        transactions needing the same locks cannot deadlock.
+        """
+        async with self._connection() as conn, conn.transaction():
+            for key in sorted(set(lock_keys)):
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
+            yield conn
+
+    async def _quota_state(
+        self, conn: Any, member: MemberContext, now: datetime, bot_default_limit: int
+    ) -> _QuotaState:
+        start = day_start(now)
+        row = await conn.fetchrow(
+            _QUOTA_STATE_SQL,
+            member.guild_id,
+            member.user_id,
+            [int(role) for role in member.role_ids],
+            start,
+            start + timedelta(days=1),
+            start.date(),
+        )
+        return _QuotaState(tuple(row), member, bot_default_limit)
+
+    async def _audit(
+        self,
+        conn: Any,
+        guild_id: int,
+        actor_id: int,
+        action: AuditAction,
+        *,
+        target_id: int | None = None,
+        old: str | None = None,
+        new: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO audit_log"
+            " (guild_id, actor_id, action, target_id, old_value, new_value, at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            guild_id,
+            actor_id,
+            action.value,
+            target_id,
+            old,
+            new,
+            self._now(now),
+        )
+
+    # -- quota and usage log -------------------------------------------------------------
+
+    async def reserve(
+        self,
+        member: MemberContext,
+        params: GenerationParams,
+        *,
+        bot_default_limit: int,
+        now: datetime | None = None,
+        parent_id: int | None = None,
+        job_limits: JobLimits | None = None,
+    ) -> Reservation:
+        """Check job limits and both quotas, and insert the queued row, under the guild lock.
+
+        If the caller is cancelled while this runs, the transaction still finishes and a
+        reservation it produced is cancelled (refunded) in the background, so an abandoned
+        interaction never leaves images held by nobody until the next restart.
+        """
+        task = asyncio.ensure_future(
+            self._reserve(
+                member,
+                params,
+                bot_default_limit=bot_default_limit,
+                now=now,
+                parent_id=parent_id,
+                job_limits=job_limits,
+            )
+        )
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            refund = asyncio.ensure_future(self._refund_when_done(task))
+            self._background.add(refund)
+            refund.add_done_callback(self._background.discard)
+            raise
+
+    async def _refund_when_done(self, task: asyncio.Future[Reservation]) -> None:
+        try:
+            reservation = await task
+        except (Exception, asyncio.CancelledError):
+            return  # refused or failed: nothing was held
+        await self.cancel(reservation.generation_id)
+
+    async def _reserve(
+        self,
+        member: MemberContext,
+        params: GenerationParams,
+        *,
+        bot_default_limit: int,
+        now: datetime | None,
+        parent_id: int | None,
+        job_limits: JobLimits | None,
+    ) -> Reservation:
+        moment = self._now(now)
+        resets = reset_at(moment)
+        locks = [self._lock_key("quota", member.guild_id)]
+        if job_limits is not None and job_limits.queue is not None:
+            locks.append(advisory_key(self._schema, "queue"))
+        async with self._transaction(*locks) as conn:
+            if job_limits is not None:
+                await self._check_job_limits(conn, member, job_limits)
+            state = await self._quota_state(conn, member, moment, bot_default_limit)
+            remaining = check_quota(
+                limit=state.limit,
+                used=state.used,
+                requested=params.count,
+                reset_at=resets,
+                server_budget=state.server_budget,
+                server_used=state.server_used,
+            )
+            try:
+                generation_id = await conn.fetchval(
+                    _INSERT_GENERATION_SQL,
+                    parent_id,
+                    member.guild_id,
+                    member.channel_id,
+                    member.user_id,
+                    params.prompt,
+                    params.width,
+                    params.height,
+                    params.size_preset,
+                    params.steps,
+                    params.guidance,
+                    params.acceleration,
+                    params.seed,
+                    params.safety_checker,
+                    params.count,
+                    moment,
+                )
+            except asyncpg.ForeignKeyViolationError as error:
+                raise GenerationNotFound(f"no generation {parent_id} to derive from") from error
+        return Reservation(int(generation_id), state.limit, remaining, resets)
+
+    @staticmethod
+    async def _check_job_limits(conn: Any, member: MemberContext, limits: JobLimits) -> None:
+        row = await conn.fetchrow(
+            "SELECT COUNT(*) FILTER (WHERE guild_id = $1 AND user_id = $2), COUNT(*)"
+            " FROM generations WHERE status IN ('queued', 'running')",
+            member.guild_id,
+            member.user_id,
+        )
+        mine, everyone = int(row[0]), int(row[1])
+        if limits.per_member is not None and mine >= limits.per_member:
+            raise JobLimitReached("member", limits.per_member)
+        if limits.queue is not None and everyone >= limits.queue:
+            raise JobLimitReached("queue", limits.queue)
+
+    async def attach_interaction(
+        self,
+        generation_id: int,
+        *,
+        token: str,
+        expires_at: datetime,
+        response_message_id: int | None,
+    ) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                "UPDATE generations SET interaction_token = $2, token_expires_at = $3,"
+                " response_message_id = $4 WHERE id = $1 AND status IN ('queued', 'running')",
+                generation_id,
+                token,
+                as_utc(expires_at),
+                response_message_id,
+            )
+
+    async def begin_delivery(self, generation_id: int, now: datetime | None = None) -> bool:
+        """The claim is one conditional UPDATE, so exactly one caller in any process wins."""
+        async with self._connection() as conn:
+            status = await conn.execute(
+                "UPDATE generations SET delivery_started_at = $2 WHERE id = $1"
+                " AND status IN ('queued', 'running') AND delivery_started_at IS NULL",
+                generation_id,
+                self._now(now),
+            )
+        return _rowcount(status) == 1
+
+    async def in_flight(self, guild_id: int | None = None) -> list[GenerationRecord]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_GENERATION_COLUMNS} FROM generations"
+                " WHERE status IN ('queued', 'running') AND ($1::bigint IS NULL OR guild_id = $1)"
+                " ORDER BY id",
+                guild_id,
+            )
+        return [_record(row) for row in rows]
+
+    async def _settle(
+        self, generation_id: int, action: str, sql: str, *args: Any, delivered: int | None = None
+    ) -> None:
+        """Run a lifecycle UPDATE guarded by the statuses it may leave; explain a miss.
+
+        ``sql`` takes the generation id as ``$1``.
+        """
+        async with self._connection() as conn:
+            if _rowcount(await conn.execute(sql, generation_id, *args)) == 1:
+                return
+            row = await conn.fetchrow(
+                "SELECT status, count FROM generations WHERE id = $1", generation_id
+            )
+        if row is None:
+            raise GenerationNotFound(f"no generation {generation_id}")
+        status = GenerationStatus(row["status"])
+        if delivered is not None and status.in_flight:
+            raise ValueError(
+                f"delivered={delivered} but generation {generation_id} reserved only {row['count']}"
+            )
+        raise GenerationStateError(generation_id, status, action)
+
+    async def mark_running(self, generation_id: int, now: datetime | None = None) -> None:
+        await self._settle(
+            generation_id,
+            "start",
+            "UPDATE generations SET status = 'running', started_at = $2"
+            " WHERE id = $1 AND status = 'queued'",
+            self._now(now),
+        )
+
+    async def complete(
+        self,
+        generation_id: int,
+        *,
+        delivered: int,
+        latency_ms: int,
+        message_id: int | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        if delivered < 0:
+            raise ValueError("delivered cannot be negative")
+        await self._settle(
+            generation_id,
+            "complete",
+            "UPDATE generations SET"
+            " status = CASE WHEN $2::integer > 0 THEN 'succeeded' ELSE 'failed' END,"
+            " error_class = CASE WHEN $2::integer > 0 THEN NULL ELSE 'no_images' END,"
+            " reserved = 0, delivered = $2, latency_ms = $3, message_id = $4, finished_at = $5,"
+            " interaction_token = NULL"
+            " WHERE id = $1 AND status IN ('queued', 'running') AND $2::integer <= count",
+            delivered,
+            latency_ms,
+            message_id,
+            self._now(now),
+            delivered=delivered,
+        )
+
+    async def fail(
+        self, generation_id: int, *, error_class: str, now: datetime | None = None
+    ) -> None:
+        await self._finish_without_images(generation_id, "failed", error_class, "fail", now)
+
+    async def cancel(self, generation_id: int, now: datetime | None = None) -> None:
+        await self._finish_without_images(generation_id, "cancelled", None, "cancel", now)
+
+    async def _finish_without_images(
+        self,
+        generation_id: int,
+        status: str,
+        error_class: str | None,
+        action: str,
+        now: datetime | None,
+    ) -> None:
+        await self._settle(
+            generation_id,
+            action,
+            "UPDATE generations SET status = $2, error_class = $3, reserved = 0,"
+            " finished_at = $4, interaction_token = NULL"
+            " WHERE id = $1 AND status IN ('queued', 'running')",
+            status,
+            error_class,
+            self._now(now),
+        )
+
+    async def release_orphans(self, now: datetime | None = None) -> int:
+        """Fail every in-flight row as "interrupted". Call once at startup, before serving.
+
+        The rows are locked in id order before any is changed: the update also moves
+        per-guild counter rows, and locking every generation first keeps two processes
+        starting at once (or a late ``complete``) from deadlocking on them.
+        """
+        async with self._transaction() as conn:
+            rows = await conn.fetch(
+                "SELECT id FROM generations WHERE status IN ('queued', 'running')"
+                " ORDER BY id FOR UPDATE"
+            )
+            if not rows:
+                return 0
+            status = await conn.execute(
+                "UPDATE generations SET status = 'failed', error_class = 'interrupted',"
+                " reserved = 0, finished_at = $2, interaction_token = NULL"
+                " WHERE id = ANY($1::bigint[]) AND status IN ('queued', 'running')",
+                [int(row["id"]) for row in rows],
+                self._now(now),
+            )
+        return _rowcount(status)
+
+    async def get_generation(self, generation_id: int) -> GenerationRecord | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {_GENERATION_COLUMNS} FROM generations WHERE id = $1", generation_id
+            )
+        return None if row is None else _record(row)
+
+    async def usage(
+        self, member: MemberContext, *, bot_default_limit: int, now: datetime | None = None
+    ) -> UsageSummary:
+        moment = self._now(now)
+        async with self._connection() as conn:
+            state = await self._quota_state(conn, member, moment, bot_default_limit)
+        return UsageSummary(
+            limit=state.limit,
+            used=state.used,
+            remaining=max(0, state.limit.limit - state.used),
+            reset_at=reset_at(moment),
+            server_budget=state.server_budget,
+            server_used=state.server_used,
+        )
+
+    # -- moderator settings --------------------------------------------------------------
+
+    async def _set_keyed_limit(
+        self,
+        table: str,
+        key_column: str,
+        guild_id: int,
+        key: int,
+        limit: int | None,
+        *,
+        actor_id: int,
+        action: AuditAction,
+    ) -> int | None:
+        if (table, key_column) not in _KEYED_LIMIT_TABLES:  # both are interpolated below
+            raise ValueError(f"unknown limit table {table!r}")
+        limit = validate_limit(limit)
+        async with self._transaction(self._lock_key("settings", guild_id)) as conn:
+            value = await conn.fetchval(
+                f"SELECT daily_limit FROM {table} WHERE guild_id = $1 AND {key_column} = $2",
+                guild_id,
+                key,
+            )
+            old: int | None = None if value is None else int(value)
+            if old == limit:
+                return old
+            if limit is None:
+                await conn.execute(
+                    f"DELETE FROM {table} WHERE guild_id = $1 AND {key_column} = $2",
+                    guild_id,
+                    key,
+                )
+            else:
+                await conn.execute(
+                    f"INSERT INTO {table} (guild_id, {key_column}, daily_limit)"
+                    f" VALUES ($1, $2, $3) ON CONFLICT (guild_id, {key_column})"
+                    " DO UPDATE SET daily_limit = EXCLUDED.daily_limit",
+                    guild_id,
+                    key,
+                    limit,
+                )
+            await self._audit(
+                conn,
+                guild_id,
+                actor_id,
+                action,
+                target_id=key,
+                old=_limit_text(old),
+                new=_limit_text(limit),
+            )
+        return old
+
+    async def set_member_limit(
+        self, guild_id: int, user_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None:
+        return await self._set_keyed_limit(
+            "member_limits",
+            "user_id",
+            guild_id,
+            user_id,
+            limit,
+            actor_id=actor_id,
+            action=AuditAction.MEMBER_LIMIT,
+        )
+
+    async def set_role_limit(
+        self, guild_id: int, role_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None:
+        return await self._set_keyed_limit(
+            "role_limits",
+            "role_id",
+            guild_id,
+            role_id,
+            limit,
+            actor_id=actor_id,
+            action=AuditAction.ROLE_LIMIT,
+        )
+
+    async def _set_guild_setting(
+        self,
+        guild_id: int,
+        column: str,
+        value: int | bool | None,
+        *,
+        actor_id: int,
+        action: AuditAction,
+        render: Callable[[Any], str | None],
+    ) -> Any:
+        """Set one ``guild_settings`` column; returns its previous value as stored."""
+        if column not in _GUILD_SETTING_COLUMNS:  # the column name is interpolated below
+            raise ValueError(f"unknown guild setting {column!r}")
+        async with self._transaction(self._lock_key("settings", guild_id)) as conn:
+            old = await conn.fetchval(
+                f"SELECT {column} FROM guild_settings WHERE guild_id = $1", guild_id
+            )
+            if old == value:
+                return old
+            await conn.execute(
+                f"INSERT INTO guild_settings (guild_id, {column}) VALUES ($1, $2)"
+                f" ON CONFLICT (guild_id) DO UPDATE SET {column} = EXCLUDED.{column}",
+                guild_id,
+                value,
+            )
+            await self._audit(conn, guild_id, actor_id, action, old=render(old), new=render(value))
+        return old
+
+    async def set_default_limit(
+        self, guild_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None:
+        old = await self._set_guild_setting(
+            guild_id,
+            "default_limit",
+            validate_limit(limit),
+            actor_id=actor_id,
+            action=AuditAction.DEFAULT_LIMIT,
+            render=_limit_text,
+        )
+        return None if old is None else int(old)
+
+    async def set_server_budget(
+        self, guild_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None:
+        old = await self._set_guild_setting(
+            guild_id,
+            "server_budget",
+            validate_limit(limit),
+            actor_id=actor_id,
+            action=AuditAction.SERVER_BUDGET,
+            render=_limit_text,
+        )
+        return None if old is None else int(old)
+
+    async def set_nsfw_safety(
+        self, guild_id: int, enabled: bool | None, *, actor_id: int
+    ) -> bool | None:
+        old = await self._set_guild_setting(
+            guild_id,
+            "nsfw_safety",
+            None if enabled is None else bool(enabled),
+            actor_id=actor_id,
+            action=AuditAction.NSFW_SAFETY,
+            render=_switch_text,
+        )
+        return None if old is None else bool(old)
+
+    async def reset_member_usage(
+        self, guild_id: int, user_id: int, *, actor_id: int, now: datetime | None = None
+    ) -> int:
+        moment = self._now(now)
+        member = MemberContext(guild_id=guild_id, channel_id=0, user_id=user_id)
+        # The reservation lock orders the watermark with this guild's reservations.
+        async with self._transaction(self._lock_key("quota", guild_id)) as conn:
+            # bot_default_limit does not affect `used`, which is all we need here.
+            state = await self._quota_state(conn, member, moment, bot_default_limit=0)
+            watermark = int(await conn.fetchval("SELECT COALESCE(MAX(id), 0) FROM generations"))
+            await conn.execute(
+                "INSERT INTO usage_resets (guild_id, user_id, after_generation_id, at)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (guild_id, user_id) DO UPDATE SET"
+                " after_generation_id = EXCLUDED.after_generation_id, at = EXCLUDED.at",
+                guild_id,
+                user_id,
+                watermark,
+                moment,
+            )
+            await self._audit(
+                conn,
+                guild_id,
+                actor_id,
+                AuditAction.RESET_USAGE,
+                target_id=user_id,
+                old=str(state.used),
+                new="0",
+                now=moment,
+            )
+        return state.used
+
+    async def _toggle(
+        self,
+        sql: str,
+        args: tuple[int | str, ...],
+        *,
+        guild_id: int,
+        actor_id: int,
+        action: AuditAction,
+        target_id: int | None = None,
+        old: str | None = None,
+        new: str | None = None,
+        before: Callable[[Any], Awaitable[None]] | None = None,
+    ) -> bool:
+        async with self._transaction(self._lock_key("settings", guild_id)) as conn:
+            if before is not None:
+                await before(conn)
+            changed = _rowcount(await conn.execute(sql, *args)) > 0
+            if changed:
+                await self._audit(
+                    conn, guild_id, actor_id, action, target_id=target_id, old=old, new=new
+                )
+        return changed
+
+    async def allow_channel(self, guild_id: int, channel_id: int, *, actor_id: int) -> bool:
+        return await self._toggle(
+            "INSERT INTO allowed_channels (guild_id, channel_id) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING",
+            (guild_id, channel_id),
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=AuditAction.ALLOW_CHANNEL,
+            target_id=channel_id,
+            old="not allowed",
+            new="allowed",
+        )
+
+    async def disallow_channel(self, guild_id: int, channel_id: int, *, actor_id: int) -> bool:
+        return await self._toggle(
+            "DELETE FROM allowed_channels WHERE guild_id = $1 AND channel_id = $2",
+            (guild_id, channel_id),
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=AuditAction.DISALLOW_CHANNEL,
+            target_id=channel_id,
+            old="allowed",
+            new="not allowed",
+        )
+
+    async def block_word(self, guild_id: int, word: str, *, actor_id: int) -> bool:
+        """Block a word or phrase (stored normalised). Refuses past MAX_BLOCKED_WORDS_PER_GUILD."""
+        rule = normalize_blocked_word(word)
+
+        async def check_room(conn: Any) -> None:
+            count = await conn.fetchval(
+                "SELECT COUNT(*) FROM blocked_words WHERE guild_id = $1", guild_id
+            )
+            if int(count) >= MAX_BLOCKED_WORDS_PER_GUILD:
+                exists = await conn.fetchval(
+                    "SELECT 1 FROM blocked_words WHERE guild_id = $1 AND word = $2", guild_id, rule
+                )
+                if exists is None:
+                    raise ValueError(
+                        f"a server can block at most {MAX_BLOCKED_WORDS_PER_GUILD} words or phrases"
+                    )
+
+        return await self._toggle(
+            "INSERT INTO blocked_words (guild_id, word) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            (guild_id, rule),
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=AuditAction.BLOCK_WORD,
+            new=rule,
+            before=check_room,
+        )
+
+    async def unblock_word(self, guild_id: int, word: str, *, actor_id: int) -> bool:
+        rule = normalize_blocked_word(word)
+        return await self._toggle(
+            "DELETE FROM blocked_words WHERE guild_id = $1 AND word = $2",
+            (guild_id, rule),
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=AuditAction.UNBLOCK_WORD,
+            old=rule,
+        )
+
+    async def guild_policy(self, guild_id: int) -> GuildPolicy:
+        # One statement, so one consistent snapshot and one round trip: this runs before
+        # every /imagine defers.
+        async with self._connection() as conn:
+            row = await conn.fetchrow(_GUILD_POLICY_SQL, guild_id)
+        default_limit, server_budget, nsfw, roles, members, channels, words = tuple(row)
+        return GuildPolicy(
+            guild_id=guild_id,
+            default_limit=None if default_limit is None else int(default_limit),
+            server_budget=None if server_budget is None else int(server_budget),
+            role_limits=_pairs(roles),
+            member_limits=_pairs(members),
+            allowed_channel_ids=frozenset(int(c) for c in channels),
+            blocked_words=tuple(str(w) for w in words),
+            nsfw_safety=None if nsfw is None else bool(nsfw),
+        )
+
+    async def audit_log(self, guild_id: int, *, limit: int = 10) -> list[AuditEntry]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT id, guild_id, actor_id, action, target_id, old_value, new_value, at"
+                " FROM audit_log WHERE guild_id = $1 ORDER BY id DESC LIMIT $2",
+                guild_id,
+                max(0, limit),
+            )
+        return [
+            AuditEntry(
+                id=int(row["id"]),
+                guild_id=int(row["guild_id"]),
+                actor_id=int(row["actor_id"]),
+                action=AuditAction(row["action"]),
+                target_id=None if row["target_id"] is None else int(row["target_id"]),
+                old_value=row["old_value"],
+                new_value=row["new_value"],
+                at=row["at"],
+            )
+            for row in rows
+        ]
+
+    # -- statistics ----------------------------------------------------------------------
+
+    def _window(self, days: int, now: datetime | None) -> tuple[datetime, datetime]:
+        return day_window(self._now(now), days)
+
+    async def daily_totals(
+        self, guild_id: int, *, days: int, now: datetime | None = None
+    ) -> list[DailyTotal]:
+        start, end = self._window(days, now)
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT (created_at AT TIME ZONE 'UTC')::date AS day,"
+                " SUM(reserved + delivered) AS images, COUNT(*) AS generations,"
+                " COUNT(*) FILTER (WHERE status = 'failed') AS failures"
+                " FROM generations WHERE guild_id = $1 AND created_at >= $2 AND created_at < $3"
+                " GROUP BY 1",
+                guild_id,
+                start,
+                end,
+            )
+        by_day: dict[date, DailyTotal] = {
+            row["day"]: DailyTotal(
+                row["day"], int(row["images"]), int(row["generations"]), int(row["failures"])
+            )
+            for row in rows
+        }
+        first_day = start.date()
+        return [
+            by_day.get(day, DailyTotal(day, 0, 0, 0))
+            for day in (first_day + timedelta(days=offset) for offset in range(days))
+        ]
+
+    async def top_members(
+        self, guild_id: int, *, days: int, limit: int = 10, now: datetime | None = None
+    ) -> list[MemberTotal]:
+        start, end = self._window(days, now)
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT user_id, SUM(reserved + delivered) AS images, COUNT(*) AS requests"
+                " FROM generations WHERE guild_id = $1 AND created_at >= $2 AND created_at < $3"
+                " GROUP BY user_id ORDER BY images DESC, requests DESC, user_id LIMIT $4",
+                guild_id,
+                start,
+                end,
+                max(0, limit),
+            )
+        return [MemberTotal(int(row[0]), int(row[1]), int(row[2])) for row in rows]
+
+    async def export_usage(
+        self, guild_id: int, *, days: int, now: datetime | None = None
+    ) -> list[GenerationRecord]:
+        start, end = self._window(days, now)
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_GENERATION_COLUMNS} FROM generations"
+                " WHERE guild_id = $1 AND created_at >= $2 AND created_at < $3 ORDER BY id",
+                guild_id,
+                start,
+                end,
+            )
+        return [_record(row) for row in rows]
+
+
+def _record(row: Any) -> GenerationRecord:
+    """One ``generations`` row (selected as ``_GENERATION_COLUMNS``) as typed values."""
+
+    def optional_int(name: str) -> int | None:
+        value = row[name]
+        return None if value is None else int(value)
+
+    created: datetime = row["created_at"]
+    return GenerationRecord(
+        id=int(row["id"]),
+        parent_id=optional_int("parent_id"),
+        guild_id=int(row["guild_id"]),
+        channel_id=int(row["channel_id"]),
+        user_id=int(row["user_id"]),
+        params=GenerationParams(
+            prompt=str(row["prompt"]),
+            width=int(row["width"]),
+            height=int(row["height"]),
+            size_preset=row["size_preset"],
+            steps=int(row["steps"]),
+            guidance=float(row["guidance"]),
+            acceleration=str(row["acceleration"]),
+            seed=int(row["seed"]),
+            safety_checker=bool(row["safety_checker"]),
+            count=int(row["count"]),
+        ),
+        status=GenerationStatus(row["status"]),
+        reserved=int(row["reserved"]),
+        delivered=int(row["delivered"]),
+        error_class=row["error_class"],
+        latency_ms=optional_int("latency_ms"),
+        message_id=optional_int("message_id"),
+        created_at=created,
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        token_expires_at=row["token_expires_at"],
+        response_message_id=optional_int("response_message_id"),
+        delivery_started_at=row["delivery_started_at"],
+        interaction_token=row["interaction_token"],
+    )
