@@ -1,9 +1,13 @@
-"""The SQLite store as the bot uses it: quotas that hold under races and never overcharge."""
+"""The store as the bot uses it: quotas that hold under races and never overcharge.
+
+Every test taking ``store`` or ``backend`` runs on SQLite and on PostgreSQL (see conftest).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -16,23 +20,32 @@ from bot.store import (
     GenerationStatus,
     LimitSource,
     QuotaExceeded,
-    SqliteStore,
+    Store,
     StoreConfigError,
-    UnsupportedDatabase,
     open_store,
     sqlite_path_from_url,
 )
-from tests.core.conftest import ALICE, BOB, CHANNEL, GUILD, MOD, NOON, member, params
+from tests.core.conftest import (
+    ALICE,
+    BOB,
+    CHANNEL,
+    GUILD,
+    MOD,
+    NOON,
+    StoreBackend,
+    member,
+    params,
+)
 
 DEFAULT = 5  # the bot-wide DEFAULT_DAILY_LIMIT in these tests
 
 
-async def used(store: SqliteStore, user_id: int = ALICE, now: datetime = NOON) -> int:
+async def used(store: Store, user_id: int = ALICE, now: datetime = NOON) -> int:
     return (await store.usage(member(user_id), bot_default_limit=DEFAULT, now=now)).used
 
 
 class TestResolutionThroughTheStore:
-    async def test_each_level_overrides_the_next(self, store: SqliteStore) -> None:
+    async def test_each_level_overrides_the_next(self, store: Store) -> None:
         someone = member(ALICE, 11, 12)
 
         async def source() -> tuple[int, LimitSource, int | None]:
@@ -53,7 +66,7 @@ class TestResolutionThroughTheStore:
         await store.set_role_limit(GUILD, 12, None, actor_id=MOD)
         assert await source() == (3, LimitSource.ROLE, 11)
 
-    async def test_reserve_enforces_the_resolved_limit(self, store: SqliteStore) -> None:
+    async def test_reserve_enforces_the_resolved_limit(self, store: Store) -> None:
         await store.set_role_limit(GUILD, 11, 2, actor_id=MOD)
         with pytest.raises(QuotaExceeded) as caught:
             await store.reserve(member(ALICE, 11), params(3), bot_default_limit=DEFAULT, now=NOON)
@@ -65,7 +78,7 @@ class TestResolutionThroughTheStore:
         assert reservation.remaining_after == 0
         assert reservation.reset_at == datetime(2025, 3, 15, tzinfo=UTC)
 
-    async def test_zero_blocks_the_member(self, store: SqliteStore) -> None:
+    async def test_zero_blocks_the_member(self, store: Store) -> None:
         await store.set_member_limit(GUILD, ALICE, 0, actor_id=MOD)
         with pytest.raises(QuotaExceeded) as caught:
             await store.reserve(member(), params(1), bot_default_limit=DEFAULT, now=NOON)
@@ -73,7 +86,7 @@ class TestResolutionThroughTheStore:
         # Bob is unaffected.
         await store.reserve(member(BOB), params(1), bot_default_limit=DEFAULT, now=NOON)
 
-    async def test_limits_are_per_guild(self, store: SqliteStore) -> None:
+    async def test_limits_are_per_guild(self, store: Store) -> None:
         await store.set_member_limit(GUILD, ALICE, 0, actor_id=MOD)
         await store.reserve(
             member(ALICE, guild_id=GUILD + 1), params(1), bot_default_limit=DEFAULT, now=NOON
@@ -81,7 +94,7 @@ class TestResolutionThroughTheStore:
 
 
 class TestServerBudget:
-    async def test_budget_blocks_even_with_member_quota_left(self, store: SqliteStore) -> None:
+    async def test_budget_blocks_even_with_member_quota_left(self, store: Store) -> None:
         await store.set_server_budget(GUILD, 3, actor_id=MOD)
         await store.reserve(member(ALICE), params(2), bot_default_limit=DEFAULT, now=NOON)
         with pytest.raises(QuotaExceeded) as caught:
@@ -93,7 +106,7 @@ class TestServerBudget:
         assert (summary.used, summary.remaining) == (1, 4)
         assert (summary.server_budget, summary.server_used, summary.server_remaining) == (3, 3, 0)
 
-    async def test_budget_counts_images_a_reset_forgave(self, store: SqliteStore) -> None:
+    async def test_budget_counts_images_a_reset_forgave(self, store: Store) -> None:
         # A member reset forgives the member's quota, not the server's spend.
         await store.set_server_budget(GUILD, 2, actor_id=MOD)
         await store.reserve(member(), params(2), bot_default_limit=DEFAULT, now=NOON)
@@ -102,9 +115,7 @@ class TestServerBudget:
             await store.reserve(member(), params(1), bot_default_limit=DEFAULT, now=NOON)
         assert caught.value.scope == "server"
 
-    async def test_server_counter_always_matches_the_log(
-        self, store: SqliteStore, db_path: Path
-    ) -> None:
+    async def test_server_counter_always_matches_the_log(self, store: Store) -> None:
         # The server total is a trigger-kept counter; every path that changes a charge
         # must move it, including ones that touch many rows at once.
         yesterday = NOON - timedelta(days=1)
@@ -123,19 +134,17 @@ class TestServerBudget:
         assert (await store.usage(member(), bot_default_limit=DEFAULT, now=NOON)).server_used == 3
         await store.release_orphans(now=NOON)
         assert (await store.usage(member(), bot_default_limit=DEFAULT, now=NOON)).server_used == 2
-        with sqlite3.connect(db_path) as conn:
-            counters = conn.execute(
-                "SELECT guild_id, day, images FROM guild_daily_usage ORDER BY day"
-            ).fetchall()
-            sums = conn.execute(
-                "SELECT guild_id, substr(created_at, 1, 10), SUM(reserved + delivered)"
-                " FROM generations GROUP BY 1, 2 ORDER BY 2"
-            ).fetchall()
-        assert counters == sums == [(GUILD, "2025-03-13", 2), (GUILD, "2025-03-14", 2)]
+        # usage() reads the counter; daily_totals() sums the log itself. They must agree.
+        counters = [
+            (await store.usage(member(), bot_default_limit=DEFAULT, now=day)).server_used
+            for day in (yesterday, NOON)
+        ]
+        sums = [t.images for t in await store.daily_totals(GUILD, days=2, now=NOON)]
+        assert counters == sums == [2, 2]
 
 
 class TestRaces:
-    async def test_100_concurrent_requests_for_the_last_5_images(self, store: SqliteStore) -> None:
+    async def test_100_concurrent_requests_for_the_last_5_images(self, store: Store) -> None:
         await store.set_default_limit(GUILD, 7, actor_id=MOD)
         first = await store.reserve(member(), params(2), bot_default_limit=DEFAULT, now=NOON)
         await store.complete(first.generation_id, delivered=2, latency_ms=10, now=NOON)
@@ -157,7 +166,7 @@ class TestRaces:
         totals = await store.daily_totals(GUILD, days=1, now=NOON)
         assert (totals[0].images, totals[0].generations) == (7, 6)
 
-    async def test_members_racing_for_the_last_server_image(self, store: SqliteStore) -> None:
+    async def test_members_racing_for_the_last_server_image(self, store: Store) -> None:
         await store.set_server_budget(GUILD, 1, actor_id=MOD)
         results = await asyncio.gather(
             *(
@@ -169,15 +178,16 @@ class TestRaces:
         assert sum(not isinstance(r, BaseException) for r in results) == 1
         assert sum(isinstance(r, QuotaExceeded) and r.scope == "server" for r in results) == 49
 
-    async def test_two_store_instances_on_one_file_still_never_overcharge(
-        self, db_path: Path
+    async def test_two_store_instances_on_one_database_still_never_overcharge(
+        self, backend: StoreBackend
     ) -> None:
-        # Two processes (here: two stores) share only the file; BEGIN IMMEDIATE orders them.
-        one = await SqliteStore.open(db_path)
-        two = await SqliteStore.open(db_path)
+        # Two processes (here: two stores) share only the database, which must order them.
+        one = await backend.open()
+        two = await backend.open()
         try:
             await one.set_member_limit(GUILD, ALICE, 3, actor_id=MOD)
-            # 200 requests: without BEGIN IMMEDIATE the two connections interleave and overcharge.
+            # 200 requests: without BEGIN IMMEDIATE (SQLite) or the guild lock (PostgreSQL)
+            # the two stores interleave and overcharge.
             results = await asyncio.gather(
                 *(
                     s.reserve(member(), params(1), bot_default_limit=DEFAULT, now=NOON)
@@ -193,7 +203,7 @@ class TestRaces:
 
 
 class TestCharging:
-    async def test_asking_for_4_with_2_left_says_2_remain(self, store: SqliteStore) -> None:
+    async def test_asking_for_4_with_2_left_says_2_remain(self, store: Store) -> None:
         await store.reserve(member(), params(3), bot_default_limit=DEFAULT, now=NOON)
         with pytest.raises(QuotaExceeded) as caught:
             await store.reserve(member(), params(4), bot_default_limit=DEFAULT, now=NOON)
@@ -201,13 +211,13 @@ class TestCharging:
         assert caught.value.reset_at == datetime(2025, 3, 15, tzinfo=UTC)
         assert await used(store) == 3  # the refusal charged nothing
 
-    async def test_in_flight_reservation_counts_until_settled(self, store: SqliteStore) -> None:
+    async def test_in_flight_reservation_counts_until_settled(self, store: Store) -> None:
         reservation = await store.reserve(member(), params(4), bot_default_limit=DEFAULT, now=NOON)
         assert reservation.remaining_after == 1
         await store.mark_running(reservation.generation_id, now=NOON)
         assert await used(store) == 4
 
-    async def test_failed_generation_refunds_everything(self, store: SqliteStore) -> None:
+    async def test_failed_generation_refunds_everything(self, store: Store) -> None:
         reservation = await store.reserve(member(), params(4), bot_default_limit=DEFAULT, now=NOON)
         await store.mark_running(reservation.generation_id, now=NOON)
         await store.fail(reservation.generation_id, error_class="upstream_503", now=NOON)
@@ -220,7 +230,7 @@ class TestCharging:
             0,
         )
 
-    async def test_partial_result_charges_only_what_was_delivered(self, store: SqliteStore) -> None:
+    async def test_partial_result_charges_only_what_was_delivered(self, store: Store) -> None:
         reservation = await store.reserve(member(), params(4), bot_default_limit=DEFAULT, now=NOON)
         await store.mark_running(reservation.generation_id, now=NOON)
         await store.complete(
@@ -233,27 +243,27 @@ class TestCharging:
         assert (record.reserved, record.delivered, record.charged) == (0, 2, 2)
         assert (record.latency_ms, record.message_id) == (5400, 777)
 
-    async def test_nothing_delivered_is_a_failure_and_free(self, store: SqliteStore) -> None:
+    async def test_nothing_delivered_is_a_failure_and_free(self, store: Store) -> None:
         reservation = await store.reserve(member(), params(2), bot_default_limit=DEFAULT, now=NOON)
         await store.complete(reservation.generation_id, delivered=0, latency_ms=1, now=NOON)
         record = await store.get_generation(reservation.generation_id)
         assert record is not None and record.status is GenerationStatus.FAILED
         assert await used(store) == 0
 
-    async def test_cancel_refunds(self, store: SqliteStore) -> None:
+    async def test_cancel_refunds(self, store: Store) -> None:
         reservation = await store.reserve(member(), params(3), bot_default_limit=DEFAULT, now=NOON)
         await store.cancel(reservation.generation_id, now=NOON)
         assert await used(store) == 0
         record = await store.get_generation(reservation.generation_id)
         assert record is not None and record.status is GenerationStatus.CANCELLED
 
-    async def test_cannot_deliver_more_than_reserved(self, store: SqliteStore) -> None:
+    async def test_cannot_deliver_more_than_reserved(self, store: Store) -> None:
         reservation = await store.reserve(member(), params(2), bot_default_limit=DEFAULT, now=NOON)
         with pytest.raises(ValueError):
             await store.complete(reservation.generation_id, delivered=3, latency_ms=1, now=NOON)
         assert await used(store) == 2  # still reserved, untouched
 
-    async def test_settling_twice_is_refused_not_double_counted(self, store: SqliteStore) -> None:
+    async def test_settling_twice_is_refused_not_double_counted(self, store: Store) -> None:
         reservation = await store.reserve(member(), params(2), bot_default_limit=DEFAULT, now=NOON)
         await store.cancel(reservation.generation_id, now=NOON)
         with pytest.raises(GenerationStateError) as caught:
@@ -263,12 +273,12 @@ class TestCharging:
             await store.mark_running(reservation.generation_id, now=NOON)
         assert await used(store) == 0
 
-    async def test_unknown_generation(self, store: SqliteStore) -> None:
+    async def test_unknown_generation(self, store: Store) -> None:
         with pytest.raises(GenerationNotFound):
             await store.fail(424242, error_class="x")
         assert await store.get_generation(424242) is None
 
-    async def test_abandoned_reserve_is_refunded(self, store: SqliteStore, db_path: Path) -> None:
+    async def test_abandoned_reserve_is_refunded(self, store: Store, backend: StoreBackend) -> None:
         # The interaction handler is cancelled while its reservation is being written.
         task = asyncio.ensure_future(
             store.reserve(member(), params(3), bot_default_limit=DEFAULT, now=NOON)
@@ -278,7 +288,7 @@ class TestCharging:
         with pytest.raises(asyncio.CancelledError):
             await task
         await store.close()  # waits for the background refund
-        reopened = await SqliteStore.open(db_path)
+        reopened = await backend.open()
         try:
             records = await reopened.export_usage(GUILD, days=1, now=NOON)
             assert [r.status for r in records] == [GenerationStatus.CANCELLED]
@@ -288,7 +298,7 @@ class TestCharging:
 
 
 class TestDays:
-    async def test_a_new_utc_day_resets_usage(self, store: SqliteStore) -> None:
+    async def test_a_new_utc_day_resets_usage(self, store: Store) -> None:
         late = datetime(2025, 3, 14, 23, 59, 59, tzinfo=UTC)
         reservation = await store.reserve(member(), params(5), bot_default_limit=DEFAULT, now=late)
         with pytest.raises(QuotaExceeded):
@@ -305,7 +315,7 @@ class TestDays:
         )
         assert fresh.reset_at == datetime(2025, 3, 16, tzinfo=UTC)
 
-    async def test_reset_member_usage_clears_today(self, store: SqliteStore) -> None:
+    async def test_reset_member_usage_clears_today(self, store: Store) -> None:
         done = await store.reserve(member(), params(3), bot_default_limit=DEFAULT, now=NOON)
         await store.complete(done.generation_id, delivered=3, latency_ms=1, now=NOON)
         in_flight = await store.reserve(member(), params(2), bot_default_limit=DEFAULT, now=NOON)
@@ -330,7 +340,7 @@ class TestDays:
             "0",
         )
 
-    async def test_naive_now_is_refused(self, store: SqliteStore) -> None:
+    async def test_naive_now_is_refused(self, store: Store) -> None:
         with pytest.raises(ValueError):
             await store.reserve(
                 member(), params(1), bot_default_limit=DEFAULT, now=datetime(2025, 3, 14, 12)
@@ -338,8 +348,8 @@ class TestDays:
 
 
 class TestOrphans:
-    async def test_restart_releases_orphaned_reservations(self, db_path: Path) -> None:
-        first = await SqliteStore.open(db_path)
+    async def test_restart_releases_orphaned_reservations(self, backend: StoreBackend) -> None:
+        first = await backend.open()
         queued = await first.reserve(member(), params(2), bot_default_limit=DEFAULT, now=NOON)
         running = await first.reserve(member(), params(3), bot_default_limit=DEFAULT, now=NOON)
         await first.mark_running(running.generation_id, now=NOON)
@@ -348,7 +358,7 @@ class TestOrphans:
         assert await used(first) == 5
         await first.close()  # the process "dies" with two requests in flight
 
-        second = await SqliteStore.open(db_path)
+        second = await backend.open()
         try:
             assert await used(second) == 5  # still held until released
             assert await second.release_orphans(now=NOON) == 2
@@ -367,7 +377,7 @@ class TestOrphans:
 
 
 class TestGenerationRecord:
-    async def test_every_parameter_round_trips_for_rerolls(self, store: SqliteStore) -> None:
+    async def test_every_parameter_round_trips_for_rerolls(self, store: Store) -> None:
         original = params(2, prompt="ünïcødé prompt 🦦")
         parent = await store.reserve(member(), original, bot_default_limit=DEFAULT, now=NOON)
         child = await store.reserve(
@@ -382,7 +392,7 @@ class TestGenerationRecord:
         child_record = await store.get_generation(child.generation_id)
         assert child_record is not None and child_record.parent_id == parent.generation_id
 
-    async def test_snowflakes_above_32_bits_survive(self, store: SqliteStore) -> None:
+    async def test_snowflakes_above_32_bits_survive(self, store: Store) -> None:
         big = 1_234_567_890_123_456_789
         someone = member(big, big + 1, guild_id=big + 2)
         await store.set_role_limit(big + 2, big + 1, 9, actor_id=big)
@@ -391,7 +401,7 @@ class TestGenerationRecord:
         record = await store.get_generation(reservation.generation_id)
         assert record is not None and record.user_id == big
 
-    async def test_unknown_parent_is_refused(self, store: SqliteStore) -> None:
+    async def test_unknown_parent_is_refused(self, store: Store) -> None:
         with pytest.raises(GenerationNotFound):
             await store.reserve(
                 member(), params(1), bot_default_limit=DEFAULT, now=NOON, parent_id=999
@@ -400,7 +410,7 @@ class TestGenerationRecord:
 
 
 class TestModeratorSettings:
-    async def test_settings_return_old_value_and_are_audited(self, store: SqliteStore) -> None:
+    async def test_settings_return_old_value_and_are_audited(self, store: Store) -> None:
         assert await store.set_member_limit(GUILD, ALICE, 10, actor_id=MOD) is None
         assert await store.set_member_limit(GUILD, ALICE, 4, actor_id=MOD + 1) == 10
         assert await store.set_member_limit(GUILD, ALICE, None, actor_id=MOD) == 4
@@ -422,17 +432,17 @@ class TestModeratorSettings:
         assert len(await store.audit_log(GUILD, limit=2)) == 2
         assert await store.audit_log(GUILD + 1) == []
 
-    async def test_setting_the_same_value_changes_nothing(self, store: SqliteStore) -> None:
+    async def test_setting_the_same_value_changes_nothing(self, store: Store) -> None:
         await store.set_role_limit(GUILD, 11, 5, actor_id=MOD)
         assert await store.set_role_limit(GUILD, 11, 5, actor_id=MOD) == 5
         assert len(await store.audit_log(GUILD)) == 1
 
-    async def test_negative_limits_are_rejected(self, store: SqliteStore) -> None:
+    async def test_negative_limits_are_rejected(self, store: Store) -> None:
         with pytest.raises(ValueError):
             await store.set_member_limit(GUILD, ALICE, -1, actor_id=MOD)
         assert await store.audit_log(GUILD) == []
 
-    async def test_channels_words_and_nsfw_show_in_policy(self, store: SqliteStore) -> None:
+    async def test_channels_words_and_nsfw_show_in_policy(self, store: Store) -> None:
         assert await store.allow_channel(GUILD, 7, actor_id=MOD)
         assert not await store.allow_channel(GUILD, 7, actor_id=MOD)
         assert await store.allow_channel(GUILD, 8, actor_id=MOD)
@@ -467,9 +477,9 @@ class TestModeratorSettings:
         assert actions.count(AuditAction.NSFW_SAFETY) == 2
 
     async def test_blocked_word_cap_refuses_new_words_and_changes_nothing(
-        self, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+        self, store: Store, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr("bot.store.sqlite.MAX_BLOCKED_WORDS_PER_GUILD", 2)
+        monkeypatch.setattr(sys.modules[type(store).__module__], "MAX_BLOCKED_WORDS_PER_GUILD", 2)
         assert await store.block_word(GUILD, "one", actor_id=MOD)
         assert await store.block_word(GUILD, "two", actor_id=MOD)
         with pytest.raises(ValueError, match="at most 2"):
@@ -479,14 +489,14 @@ class TestModeratorSettings:
         assert len(await store.audit_log(GUILD)) == 2
         assert await store.block_word(GUILD + 1, "three", actor_id=MOD)  # other guilds unaffected
 
-    async def test_unconfigured_guild_has_empty_policy(self, store: SqliteStore) -> None:
+    async def test_unconfigured_guild_has_empty_policy(self, store: Store) -> None:
         policy = await store.guild_policy(GUILD)
         assert policy.default_limit is None and policy.nsfw_safety is None
         assert not policy.allowed_channel_ids and not policy.blocked_words
 
 
 class TestStatistics:
-    async def _history(self, store: SqliteStore) -> None:
+    async def _history(self, store: Store) -> None:
         day1 = datetime(2025, 3, 12, 10, tzinfo=UTC)
         day3 = datetime(2025, 3, 14, 10, tzinfo=UTC)
         ok = await store.reserve(member(ALICE), params(4), bot_default_limit=DEFAULT, now=day1)
@@ -500,7 +510,7 @@ class TestStatistics:
             member(ALICE, guild_id=GUILD + 1), params(1), bot_default_limit=DEFAULT, now=day3
         )
 
-    async def test_daily_totals_fill_quiet_days(self, store: SqliteStore) -> None:
+    async def test_daily_totals_fill_quiet_days(self, store: Store) -> None:
         await self._history(store)
         totals = await store.daily_totals(GUILD, days=4, now=NOON)
         assert [(t.day, t.images, t.generations, t.failures) for t in totals] == [
@@ -510,7 +520,7 @@ class TestStatistics:
             (date(2025, 3, 14), 3, 2, 0),
         ]
 
-    async def test_top_members(self, store: SqliteStore) -> None:
+    async def test_top_members(self, store: Store) -> None:
         await self._history(store)
         top = await store.top_members(GUILD, days=7, now=NOON)
         assert [(m.user_id, m.images, m.generations) for m in top] == [
@@ -521,7 +531,7 @@ class TestStatistics:
         only_today = await store.top_members(GUILD, days=1, now=NOON)
         assert [m.user_id for m in only_today] == [BOB]
 
-    async def test_export_covers_the_window_for_this_guild_only(self, store: SqliteStore) -> None:
+    async def test_export_covers_the_window_for_this_guild_only(self, store: Store) -> None:
         await self._history(store)
         records = await store.export_usage(GUILD, days=1, now=NOON)
         assert [r.created_at.date() for r in records] == [date(2025, 3, 14)] * 2
@@ -560,10 +570,10 @@ class TestOpenStore:
         assert sqlite_path_from_url("sqlite:////var/lib/bot.db") == Path("/var/lib/bot.db")
         assert sqlite_path_from_url("SQLITE:///my%20data/bot.db") == Path("my data/bot.db")
 
-    async def test_postgres_is_a_clear_not_yet_without_leaking_the_password(self) -> None:
-        with pytest.raises(UnsupportedDatabase) as caught:
-            await open_store("postgresql://bot:hunter2@db.example/imagine")
-        assert isinstance(caught.value, NotImplementedError)
+    def test_a_postgres_url_is_not_a_sqlite_file(self) -> None:
+        # open_store sends these to PostgresStore (tests/core/test_store_postgres.py).
+        with pytest.raises(StoreConfigError) as caught:
+            sqlite_path_from_url("postgresql://bot:hunter2@db.example/imagine")
         assert "hunter2" not in str(caught.value)
         assert "PostgreSQL" in str(caught.value)
 
@@ -586,9 +596,9 @@ class TestOpenStore:
         assert "hunter2" not in str(caught.value)
 
 
-async def test_now_defaults_to_the_injected_clock(tmp_path: Path) -> None:
+async def test_now_defaults_to_the_injected_clock(backend: StoreBackend) -> None:
     ticks = iter([NOON, NOON + timedelta(days=1)])
-    store = await SqliteStore.open(tmp_path / "c.db", clock=lambda: next(ticks))
+    store = await backend.open(clock=lambda: next(ticks))
     try:
         reservation = await store.reserve(member(), params(1), bot_default_limit=DEFAULT)
         assert reservation.reset_at == datetime(2025, 3, 15, tzinfo=UTC)
