@@ -29,11 +29,15 @@ def _fail(message: str) -> int:
 
 async def run(settings: Settings) -> None:
     """Run until Discord disconnects for good or SIGTERM/SIGINT asks for a graceful stop."""
-    async with ImagineBot(settings) as bot:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
-        await bot.start(settings.discord_token.reveal())
+    bot = ImagineBot(settings)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
+    try:
+        async with bot:
+            await bot.start(settings.discord_token.reveal())
+    finally:
+        await bot.close()  # waits for a shutdown already under way; closes the database
 
 
 USAGE = "usage: imagine-bot [run | check | invite | health]"

@@ -7,6 +7,7 @@ extensions are listed once and loaded there.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -60,7 +61,7 @@ class ImagineBot(commands.AutoShardedBot):
         )
         self.settings = settings
         self._resources_open = False
-        self._closing = False
+        self._shutdown: asyncio.Future[None] | None = None
         self.operations = Operations.create(
             health_file=settings.health_file,
             metrics_port=settings.metrics_port,
@@ -122,10 +123,17 @@ class ImagineBot(commands.AutoShardedBot):
         log.info("connected as %s to %d server(s)", self.user, len(self.guilds))
 
     async def close(self) -> None:
-        """Graceful stop: finish started jobs within the grace period, keep the rest queued."""
-        if self._closing:
-            return
-        self._closing = True
+        """Graceful stop: finish started jobs within the grace period, keep the rest queued.
+
+        Safe to call from several places at once (a signal, discord.py, ``async with``):
+        every caller waits for the one shutdown, so nobody returns while the database is
+        still open.
+        """
+        if self._shutdown is None:
+            self._shutdown = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._shutdown)
+
+    async def _close(self) -> None:
         if self._resources_open:
             left = await self.flow.shutdown(self.settings.shutdown_grace_seconds)
             if left:

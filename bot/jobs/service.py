@@ -33,6 +33,7 @@ from bot.siraya import GenerationRequest, GenerationResult, SirayaError
 from bot.store.base import (
     GenerationParams,
     GenerationRecord,
+    InteractionRef,
     JobLimitReached,
     JobLimits,
     MemberContext,
@@ -194,7 +195,12 @@ class GenerationService:
         return self._jobs.get(generation_id)
 
     async def submit(
-        self, requester: Requester, request: GenerationRequest, *, parent_id: int | None = None
+        self,
+        requester: Requester,
+        request: GenerationRequest,
+        *,
+        parent_id: int | None = None,
+        interaction: InteractionRef | None = None,
     ) -> Job:
         """Check everything local and reserve quota; raise a user-readable refusal otherwise.
 
@@ -228,6 +234,7 @@ class GenerationService:
                 bot_default_limit=self._bot_default_limit,
                 parent_id=parent_id,
                 job_limits=self._job_limits,
+                interaction=interaction,
             )
         except JobLimitReached as reached:
             if reached.scope == "member":

@@ -27,6 +27,7 @@ __all__ = [
     "GenerationStateError",
     "GenerationStatus",
     "GuildPolicy",
+    "InteractionRef",
     "JobLimitReached",
     "JobLimits",
     "LimitSource",
@@ -168,6 +169,18 @@ class GenerationRecord:
 
 
 @dataclass(frozen=True)
+class InteractionRef:
+    """How to reach the member through their interaction: its webhook token, until expiry.
+
+    Stored with the reservation itself, so even a process that dies a millisecond after
+    acknowledging leaves enough behind for the next one to deliver in place.
+    """
+
+    token: str = field(repr=False)  # a credential
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class JobLimits:
     """How much may be in flight at once: per member, and in the whole queue."""
 
@@ -284,6 +297,7 @@ class Store(Protocol):
         now: datetime | None = None,
         parent_id: int | None = None,
         job_limits: JobLimits | None = None,
+        interaction: InteractionRef | None = None,
     ) -> Reservation:
         """Atomically check the job limits and both quotas, and hold ``params.count``.
 

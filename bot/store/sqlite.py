@@ -66,6 +66,7 @@ from bot.store.base import (
     GenerationStateError,
     GenerationStatus,
     GuildPolicy,
+    InteractionRef,
     JobLimitReached,
     JobLimits,
     MemberContext,
@@ -323,6 +324,7 @@ class SqliteStore:
         now: datetime | None = None,
         parent_id: int | None = None,
         job_limits: JobLimits | None = None,
+        interaction: InteractionRef | None = None,
     ) -> Reservation:
         """Check job limits and both quotas, and insert the queued row, in one transaction.
 
@@ -338,6 +340,7 @@ class SqliteStore:
                 now=now,
                 parent_id=parent_id,
                 job_limits=job_limits,
+                interaction=interaction,
             )
         )
         try:
@@ -364,6 +367,7 @@ class SqliteStore:
         now: datetime | None,
         parent_id: int | None,
         job_limits: JobLimits | None = None,
+        interaction: InteractionRef | None = None,
     ) -> Reservation:
         moment = self._now(now)
         resets = reset_at(moment)
@@ -383,8 +387,9 @@ class SqliteStore:
                 cursor = await conn.execute(
                     "INSERT INTO generations (parent_id, guild_id, channel_id, user_id, prompt,"
                     " width, height, size_preset, steps, guidance, acceleration, seed,"
-                    " safety_checker, count, status, reserved, delivered, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?)",
+                    " safety_checker, count, status, reserved, delivered, created_at,"
+                    " interaction_token, token_expires_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?)",
                     (
                         parent_id,
                         member.guild_id,
@@ -402,6 +407,8 @@ class SqliteStore:
                         params.count,
                         params.count,
                         _ts(moment),
+                        interaction.token if interaction else None,
+                        _ts(as_utc(interaction.expires_at)) if interaction else None,
                     ),
                 )
             except sqlite3.IntegrityError as error:

@@ -31,7 +31,7 @@ from bot.siraya import (
     InvalidResponse,
     SirayaError,
 )
-from bot.store.base import GenerationRecord, QuotaExceeded
+from bot.store.base import GenerationRecord, InteractionRef, QuotaExceeded
 from cogs.common import messages
 
 log = logging.getLogger(__name__)
@@ -122,9 +122,11 @@ class Audience:
         editor = None
         token, expires = record.interaction_token, record.token_expires_at
         usable = expires is not None and datetime.now(UTC) < expires - TOKEN_SAFETY_MARGIN
-        if token and usable and record.response_message_id and client.application_id:
+        if token and usable and client.application_id:
             webhook = discord.Webhook.partial(client.application_id, token, client=client)
-            editor = partial(webhook.edit_message, record.response_message_id)
+            # "@original" is Discord's name for the acknowledgement message of a token.
+            target: Any = record.response_message_id or "@original"
+            editor = partial(webhook.edit_message, target)
         user = client.get_user(record.user_id)
         return cls(
             client=client,
@@ -193,9 +195,10 @@ class GenerationFlow:
 
         ``parent_id`` and ``source_url`` link a re-roll, variation or edit to its origin.
         """
+        reach = InteractionRef(interaction.token, interaction.created_at + TOKEN_LIFETIME)
         try:
             job = await self._service.submit(
-                requester_from(interaction), request, parent_id=parent_id
+                requester_from(interaction), request, parent_id=parent_id, interaction=reach
             )
         except (InvalidRequest, Refusal) as refusal:
             await send_ephemeral(interaction, str(refusal))

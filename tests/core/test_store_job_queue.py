@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.store import JobLimitReached, JobLimits, SqliteStore
+from bot.store import InteractionRef, JobLimitReached, JobLimits, SqliteStore
 from tests.core.conftest import ALICE, BOB, NOON, member, params
 
 
@@ -82,3 +82,19 @@ async def test_delivery_is_claimed_once_and_the_token_forgotten_when_settled(
     assert record.interaction_token is None
     assert await store.begin_delivery(held.generation_id) is False
     assert await store.in_flight() == []
+
+
+async def test_the_way_to_the_member_is_stored_with_the_reservation_itself(
+    store: SqliteStore,
+) -> None:
+    """A process that dies right after acknowledging must still leave the token behind."""
+    expires = NOON + timedelta(minutes=15)
+    held = await store.reserve(
+        member(),
+        params(),
+        bot_default_limit=50,
+        interaction=InteractionRef(token="tok-at-reserve", expires_at=expires),
+    )
+    (record,) = await store.in_flight()
+    assert record.id == held.generation_id
+    assert record.interaction_token == "tok-at-reserve" and record.token_expires_at == expires
