@@ -18,6 +18,7 @@ from pathlib import Path
 from bot.app import ImagineBot
 from bot.config import Settings, settings_from_mapping
 from bot.discord_endpoint import DISCORD_DEFAULT_API_BASE, use_discord_api_base
+from bot.store.base import MemberContext
 from tests.emulators.discord import Channel, DiscordEmulator, Guild, Member, Permission, Role
 from tests.emulators.siraya import SirayaEmulator
 
@@ -50,6 +51,20 @@ class Harness:
     def member(self, prefix: str = "member", *, roles: tuple[Role, ...] = ()) -> Member:
         """A new member with a fresh quota, so tests sharing a bot don't meet each other."""
         return self.guild.add_member(f"{prefix}{next(self._names)}", roles=list(roles))
+
+    async def used_today(self, member: Member) -> int:
+        """Images charged to ``member`` today, in flight included: what ``/usage`` shows."""
+        bot = self.running_bot
+        summary = await bot.store.usage(
+            MemberContext(
+                guild_id=member.guild.id,
+                channel_id=self.general.id,
+                user_id=member.id,
+                role_ids=tuple(role.id for role in member.roles),
+            ),
+            bot_default_limit=bot.settings.default_daily_limit,
+        )
+        return summary.used
 
     async def start_bot(self) -> ImagineBot:
         """Start the real bot and wait until it is connected and its commands are synced."""
