@@ -1,0 +1,117 @@
+"""Time as a member feels it: an instant acknowledgement, visible progress, and a result
+that still arrives when the API is slow, when the interaction token has expired, or
+when fifty members ask at the same moment."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.e2e.harness import Harness
+from tests.emulators.discord import InteractionRecord, Message
+from tests.emulators.siraya import Fault
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+TOKEN_LIFETIME = 15 * 60
+
+
+def is_progress(message: Message) -> bool:
+    return "Generating" in message.content and not message.attachments
+
+
+async def test_a_slow_api_still_gets_an_instant_acknowledgement(world: Harness) -> None:
+    member = world.member("eager")
+    world.api.latency = 2.0
+    it = await world.discord.run_slash_command(
+        member, world.general, "imagine", prompt="a slow sunrise", size="square"
+    )
+    await it.acknowledged(timeout=3)
+    assert it.ack_latency is not None and it.ack_latency < 1.0, it.ack_latency
+    assert not it.ephemeral
+    progress = await it.wait_for_original(is_progress, timeout=10)
+    assert "Generating 1 image" in progress.content
+    result = await it.wait_for_original(lambda m: bool(m.attachments), timeout=15)
+    assert result.id == progress.id, "the progress line becomes the result"
+    assert result.content == ""
+    assert any("Generating" in v.content for v in result.history)
+    time_taken = float(
+        next(f["value"] for f in result.embeds[0]["fields"] if f["name"] == "Time").rstrip(" s")
+    )
+    assert time_taken >= 2.0, "the time shown includes the wait for the API"
+    assert world.discord.interaction_failures == []
+    world.discord.assert_no_errors()
+
+
+async def test_a_result_after_the_token_expired_is_posted_in_the_channel(world: Harness) -> None:
+    member = world.member("lateness")
+    world.api.latency = 1.0
+    it = await world.discord.run_slash_command(
+        member, world.general, "imagine", prompt="a very slow painting", size="square", count=2
+    )
+    await it.acknowledged(timeout=3)
+    progress = await it.wait_for_original(is_progress, timeout=10)
+    world.discord.clock.advance(TOKEN_LIFETIME + 1)  # the API took over 15 minutes
+
+    posted = await world.discord.wait_for_message(
+        world.general, lambda m: member.mention in m.content, timeout=15, include_existing=False
+    )
+    assert posted.id != progress.id, "a new message: the expired token cannot edit the old one"
+    assert member.mention in posted.content
+    assert member.id in posted.mention_ids, "the member is pinged: they would not see it otherwise"
+    assert not posted.ephemeral
+    assert len(posted.attachments) == 2
+    assert "a very slow painting" in posted.embeds[0]["description"]
+    assert [e["image"]["url"] for e in posted.embeds] == [a.url for a in posted.attachments]
+    assert posted.buttons, "the result buttons come with it"
+    assert await world.used_today(member) == 2
+    assert world.discord.interaction_failures == []
+    assert {e.code for e in world.discord.errors} <= {50027}, "only the expired token was refused"
+
+
+async def test_a_failure_after_the_token_expired_is_told_in_the_channel(world: Harness) -> None:
+    member = world.member("doubly-unlucky")
+    world.api.latency = 1.0
+    world.api.fail_next(Fault.status(422))
+    it = await world.discord.run_slash_command(
+        member, world.general, "imagine", prompt="a late refusal", size="square"
+    )
+    await it.acknowledged(timeout=3)
+    await it.wait_for_original(is_progress, timeout=10)
+    world.discord.clock.advance(TOKEN_LIFETIME + 1)
+
+    posted = await world.discord.wait_for_message(
+        world.general, lambda m: member.mention in m.content, timeout=15, include_existing=False
+    )
+    assert "refused this prompt" in posted.content
+    assert member.id in posted.mention_ids
+    assert await world.used_today(member) == 0
+    assert {e.code for e in world.discord.errors} <= {50027}
+
+
+async def test_fifty_members_at_once_are_all_acknowledged_and_answered(world: Harness) -> None:
+    members = [world.member("crowd") for _ in range(50)]
+    world.api.latency = 0.1  # 50 jobs through 4 slots: most members wait in line
+    interactions: list[InteractionRecord] = await asyncio.gather(
+        *(
+            world.discord.run_slash_command(
+                m, world.general, "imagine", prompt=f"crowd portrait {i}", size="square"
+            )
+            for i, m in enumerate(members)
+        )
+    )
+    await asyncio.gather(*(it.acknowledged(timeout=5) for it in interactions))
+    late = [it for it in interactions if it.ack_latency is None or it.ack_latency >= 3.0]
+    assert late == [], "every member saw the bot react within Discord's 3 s"
+    results = await asyncio.gather(
+        *(it.wait_for_original(lambda m: bool(m.attachments), timeout=30) for it in interactions)
+    )
+    for i, (member, message) in enumerate(zip(members, results, strict=True)):
+        assert len(message.attachments) == 1
+        assert f"crowd portrait {i}" in message.embeds[0]["description"]
+        assert message.embeds[0]["author"]["name"] == f"Requested by {member.name}"
+    queued = [m for m in results if any("in line" in v.content for v in m.history)]
+    assert len(queued) >= 10, "members who had to wait were told their place in line"
+    assert world.discord.interaction_failures == []
+    world.discord.assert_no_errors()
