@@ -127,9 +127,16 @@ async def test_an_account_out_of_credit_pauses_generation(
 
 async def test_the_member_saw_progress_before_the_failure(world: Harness) -> None:
     member = world.member("watcher")
-    world.api.latency = 0.3
     world.api.fail_next(Fault.status(503), Fault.status(503))
-    it, message = await failed_request(world, member)
+    world.api.hold()
+    try:
+        it = await world.discord.run_slash_command(
+            member, world.general, "imagine", prompt="a red fox"
+        )
+        await it.wait_for_original(lambda m: "Generating" in m.content, timeout=10)
+    finally:
+        world.api.release()
+    message = await it.wait_for_original(lambda m: NOT_CHARGED in m.content, timeout=15)
     await assert_told_and_refunded(world, member, message, TROUBLE)
     seen = [version.content for version in message.history]
     assert any("Generating" in text for text in seen), seen
