@@ -1,23 +1,64 @@
 # syntax=docker/dockerfile:1
-# Two stages: build a wheel with the toolchain, run it on a slim base as a non-root user.
-FROM python:3.11-slim AS build
+#
+# imagine-bot. Build: docker build -t imagine-bot .   Run: see README ("Docker quick start").
+#
+# Two stages: the first builds a virtual environment with the bot and its dependencies,
+# the second copies only that environment onto a clean slim base, so the image carries no
+# build tools, pip cache or source tree. The base is pinned to a patch release; for
+# byte-for-byte rebuilds pin its digest too (python:3.11.14-slim-bookworm@sha256:…).
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/imagine-bot/bin:$PATH
+RUN python -m venv /opt/imagine-bot
 WORKDIR /src
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Dependencies get their own layer, rebuilt only when pyproject.toml changes: install them
+# against empty packages first, then the real code on top without touching them.
+# DL3013: this installs the project itself; its dependency ranges live in pyproject.toml.
 COPY pyproject.toml README.md ./
+# hadolint ignore=DL3013
+RUN mkdir bot cogs \
+ && touch bot/__init__.py cogs/__init__.py \
+ && pip install ".[postgres]" \
+ && rm -r bot cogs
 COPY bot ./bot
 COPY cogs ./cogs
-RUN python -m pip wheel --wheel-dir /wheels ".[postgres]"
+# Fail the build, not the first start, if the package lost a module or its migrations.
+# (-I: import the installed copy, not ./bot.)
+RUN pip install --no-deps --force-reinstall . \
+ && python -I -c "import bot.__main__, cogs.imagine" \
+ && python -I -c "from bot.store.migrate import SQLITE_MIGRATIONS_DIR as d; assert any(d.glob('*.sql'))"
 
-FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    DATABASE_URL=sqlite:////data/imagine.db
-RUN useradd --create-home --uid 10001 imagine \
- && mkdir -p /data && chown imagine:imagine /data
-COPY --from=build /wheels /wheels
-RUN python -m pip install --no-index --find-links=/wheels imagine-bot[postgres] \
- && rm -rf /wheels
-USER imagine
-WORKDIR /home/imagine
+FROM ${PYTHON_IMAGE}
+LABEL org.opencontainers.image.title="imagine-bot" \
+      org.opencontainers.image.description="Self-hostable Discord bot: /imagine with FLUX.1 SRPO" \
+      org.opencontainers.image.licenses="MIT"
+# DATABASE_URL: the SQLite file lives in the /data volume. HEALTH_FILE: the running bot
+# refreshes it every 15 s and HEALTHCHECK reads it, so health needs no open port.
+ENV PATH=/opt/imagine-bot/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    DATABASE_URL=sqlite:////data/imagine.db \
+    HEALTH_FILE=/tmp/imagine-bot.health
+# A fixed uid/gid so a bind-mounted /data can be chown'ed to match (chown 10001:10001).
+# /app/data points at /data, so a relative sqlite:///data/… URL from .env lands in the
+# volume too instead of in the container's throw-away layer.
+RUN groupadd --system --gid 10001 imagine \
+ && useradd --system --uid 10001 --gid imagine --home-dir /app --no-create-home \
+      --shell /usr/sbin/nologin imagine \
+ && mkdir -p /data /app \
+ && chown imagine:imagine /data \
+ && ln -s /data /app/data
+COPY --from=build /opt/imagine-bot /opt/imagine-bot
+WORKDIR /app
+USER 10001:10001
 VOLUME ["/data"]
-CMD ["imagine-bot"]
+# Unhealthy = not connected to Discord, database unusable, or the bot stopped refreshing
+# its health file (hung). The start period covers connecting and syncing commands.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["imagine-bot", "health"]
+# `docker run … imagine-bot check` / `invite` run the owner commands instead of the bot.
+ENTRYPOINT ["imagine-bot"]
+CMD ["run"]
