@@ -75,7 +75,9 @@ class ImagineBot(commands.AutoShardedBot):
         settings = self.settings
         self.store = await open_store(settings.database_url)
         self._resources_open = True
-        self.api_session = create_session()
+        # Each running job holds one connection for the request, then up to four for
+        # downloading its images.
+        self.api_session = create_session(max_connections=settings.max_concurrent_jobs * 5)
         self.siraya = SirayaClient(
             self.api_session,
             api_key=settings.siraya_api_key.reveal(),

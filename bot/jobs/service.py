@@ -21,9 +21,10 @@ import enum
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 from bot.jobs import remix
@@ -273,16 +274,20 @@ class GenerationService:
         self._jobs[job.generation_id] = job
         return job
 
-    def _claim_settlement(self, job: Job) -> bool:
-        """True exactly once per job: the caller then settles it in the store."""
+    async def _settle(self, job: Job, write: Callable[[], Awaitable[None]]) -> None:
+        """Settle ``job`` once. It leaves the line at once, but stays a job of this process
+        until the database has recorded the outcome, so a shutdown waits for that write.
+        """
         if job.settled:
-            return False
+            return
         job.settled = True
         job.state = JobState.FINISHED
         self._scheduler.release(job.ticket)
-        self._jobs.pop(job.generation_id, None)
-        self._settled_one.set()
-        return True
+        try:
+            await write()
+        finally:
+            self._jobs.pop(job.generation_id, None)
+            self._settled_one.set()
 
     async def attach_interaction(
         self, job: Job, *, token: str, expires_at: datetime, response_message_id: int | None
@@ -336,8 +341,7 @@ class GenerationService:
                 with contextlib.suppress(asyncio.CancelledError):
                     await slot
         if job.cancel_requested.is_set() and job.state is JobState.QUEUED:
-            if self._claim_settlement(job):
-                await self._store.cancel(job.generation_id)
+            await self._settle(job, partial(self._store.cancel, job.generation_id))
             raise JobCancelled()
 
     async def _wait_for_shutdown(self, job: Job) -> None:
@@ -374,23 +378,26 @@ class GenerationService:
 
     async def delivered(self, job: Job, count: int, *, message_id: int | None = None) -> None:
         """Charge the images the member actually received; refund the rest."""
-        if self._claim_settlement(job):
-            await self._store.complete(
+        await self._settle(
+            job,
+            partial(
+                self._store.complete,
                 job.generation_id,
                 delivered=count,
                 latency_ms=round(self.elapsed(job) * 1000),
                 message_id=message_id,
-            )
+            ),
+        )
 
     async def failed(self, job: Job, error_class: str) -> None:
         """Refund everything: nothing reached the member."""
-        if self._claim_settlement(job):
-            await self._store.fail(job.generation_id, error_class=error_class)
+        await self._settle(
+            job, partial(self._store.fail, job.generation_id, error_class=error_class)
+        )
 
     async def abandon(self, job: Job) -> None:
         """The request was dropped before it ran (the acknowledgement failed): leave the line."""
-        if self._claim_settlement(job):
-            await self._store.cancel(job.generation_id)
+        await self._settle(job, partial(self._store.cancel, job.generation_id))
 
     async def drain(self, grace: float) -> int:
         """Refuse new work and give started jobs up to ``grace`` seconds to be delivered.

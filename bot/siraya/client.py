@@ -105,13 +105,19 @@ class GenerationResult:
 
 
 def create_session(
-    *, connect_timeout: float = 10, read_timeout: float = 120, trust_env: bool = False
+    *,
+    connect_timeout: float = 10,
+    read_timeout: float = 120,
+    trust_env: bool = False,
+    max_connections: int = 100,
 ) -> aiohttp.ClientSession:
     """A session whose timeouts suit the API: generation can take a minute, connecting cannot.
 
     ``read_timeout`` bounds each wait for data (including waiting for the response
     headers while the image is being generated); the client's own deadline bounds the
     whole call. ``trust_env`` lets self-hosters route through HTTP(S)_PROXY.
+    ``max_connections`` must cover MAX_CONCURRENT_JOBS generations plus their image
+    downloads, or the connection pool, not the scheduler, would decide how many run.
     Must be called with an event loop running; the caller closes it.
     """
     timeout = aiohttp.ClientTimeout(
@@ -119,6 +125,7 @@ def create_session(
     )
     return aiohttp.ClientSession(
         timeout=timeout,
+        connector=aiohttp.TCPConnector(limit=max_connections),
         trust_env=trust_env,
         headers={"User-Agent": "imagine-bot"},
     )

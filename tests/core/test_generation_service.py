@@ -172,3 +172,42 @@ async def test_queued_jobs_report_their_position(
     await running
     await service.run(second)
     assert [r.prompt for r in generator.requests] == ["one", "two"]
+
+
+async def test_shutdown_waits_for_a_result_being_recorded_then_keeps_waiting_jobs(
+    service: GenerationService, store: SqliteStore, generator: FakeGenerator
+) -> None:
+    """Draining must not cut off the database write that charges a delivered image."""
+    recording = asyncio.Event()
+    release = asyncio.Event()
+    real_complete = store.complete
+
+    order: list[str] = []
+
+    async def slow_complete(*args: object, **kwargs: object) -> None:
+        recording.set()
+        await release.wait()
+        await real_complete(*args, **kwargs)  # type: ignore[arg-type]
+        order.append("recorded")
+
+    async def drain() -> int:
+        left = await service.drain(grace=30)
+        order.append("drained")
+        return left
+
+    store.complete = slow_complete  # type: ignore[method-assign]
+    done = await service.submit(requester(), GenerationRequest(prompt="done"))
+    result = await service.run(done)
+    waiting_user = ALICE + 7
+    queued = await service.submit(requester(user=waiting_user), GenerationRequest(prompt="later"))
+    delivering = asyncio.create_task(service.delivered(done, len(result.images)))
+    await recording.wait()
+    draining = asyncio.create_task(drain())
+    for _ in range(50):  # give a drain that does not wait every chance to finish early
+        await asyncio.sleep(0)
+    release.set()
+    await delivering
+    assert await draining == 1  # the queued job stays for the next start
+    assert order == ["recorded", "drained"]
+    assert service.job(queued.generation_id) is queued
+    assert await used(store) == 1
