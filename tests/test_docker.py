@@ -323,7 +323,8 @@ def test_misuse_prints_the_usage(
 
 
 def healthcheck_command(final_stage: list[Instruction]) -> list[str]:
-    return json.loads(only(final_stage, "HEALTHCHECK").arguments.partition("CMD ")[2])
+    healthcheck = only(final_stage, "HEALTHCHECK")
+    return healthcheck.exec_form(healthcheck.arguments.partition("CMD ")[2])
 
 
 @pytest.mark.parametrize(
