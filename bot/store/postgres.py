@@ -27,6 +27,10 @@ Atomic reservations across processes: a per-guild advisory lock
     and have to retry, with latency depending on luck. The lock gives the same guarantee
     with a deterministic queue and no retry loop, and it is explicit in the code.
 
+    A request that does not fit even before taking the lock is refused right there: the
+    refusal is correct as of the committed state it read, and it writes nothing. So
+    members who keep asking past their limit never queue behind the guild lock.
+
     Only operations that can *raise* a charge need the lock, and only ``reserve`` does:
     ``complete`` (delivered ≤ reserved), ``fail``, ``cancel`` and ``release_orphans``
     can only lower one, so racing them with a reservation at worst makes that
@@ -63,6 +67,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
@@ -90,6 +95,7 @@ from bot.store.base import (
     GenerationStateError,
     GenerationStatus,
     GuildPolicy,
+    InteractionRef,
     JobLimitReached,
     JobLimits,
     MemberContext,
@@ -98,7 +104,7 @@ from bot.store.base import (
     StoreError,
     UsageSummary,
 )
-from bot.store.locks import advisory_key
+from bot.store.locks import LocalGates, advisory_key
 from bot.store.migrate import POSTGRES_MIGRATIONS_DIR, Migration, load_migrations
 from bot.store.migrate_postgres import apply_postgres_migrations
 from bot.store.pgurl import describe, normalise, scrub
@@ -148,8 +154,9 @@ SELECT
 _INSERT_GENERATION_SQL = """
 INSERT INTO generations (parent_id, guild_id, channel_id, user_id, prompt, width, height,
     size_preset, steps, guidance, acceleration, seed, safety_checker, count, status,
-    reserved, delivered, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'queued', $14, 0, $15)
+    reserved, delivered, created_at, interaction_token, token_expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'queued', $14, 0, $15,
+    $16, $17)
 RETURNING id
 """
 
@@ -213,6 +220,7 @@ class PostgresStore:
         self._schema = schema
         self._clock = clock
         self._timeout = timeout
+        self._gates = LocalGates()
         self._background: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -300,11 +308,32 @@ class PostgresStore:
         Each lock is its own statement, before anything is read, so every later read
         sees what the previous holder committed. Keys are taken in sorted order so two
         transactions needing the same locks cannot deadlock.
+
+        What happens while a lock is held is kept to a minimum, because a busy guild's
+        reservations queue behind it: the in-process gate for each key (``LocalGates``)
+        is taken before a connection is borrowed and given up before the connection goes
+        back to the pool (whose reset costs a round trip), and BEGIN travels with the
+        lock statements in one message. Keys are integers computed here, never user
+        input, so formatting them into that message is safe.
         """
-        async with self._connection() as conn, conn.transaction():
-            for key in sorted(set(lock_keys)):
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
-            yield conn
+        keys = sorted(set(lock_keys))
+        opening = "; ".join(["BEGIN", *(f"SELECT pg_advisory_xact_lock({int(k)})" for k in keys)])
+        conn: Any = None
+        try:
+            async with self._gates.hold(keys):
+                conn = await self._pool.acquire(timeout=self._timeout)
+                await conn.execute(opening)
+                try:
+                    yield conn
+                except BaseException:
+                    # If even this fails, the pool's reset on release rolls back.
+                    with contextlib.suppress(Exception):
+                        await conn.execute("ROLLBACK")
+                    raise
+                await conn.execute("COMMIT")
+        finally:
+            if conn is not None:
+                await self._pool.release(conn, timeout=self._timeout)
 
     async def _quota_state(
         self, conn: Any, member: MemberContext, now: datetime, bot_default_limit: int
@@ -357,6 +386,7 @@ class PostgresStore:
         now: datetime | None = None,
         parent_id: int | None = None,
         job_limits: JobLimits | None = None,
+        interaction: InteractionRef | None = None,
     ) -> Reservation:
         """Check job limits and both quotas, and insert the queued row, under the guild lock.
 
@@ -372,6 +402,7 @@ class PostgresStore:
                 now=now,
                 parent_id=parent_id,
                 job_limits=job_limits,
+                interaction=interaction,
             )
         )
         try:
@@ -398,24 +429,28 @@ class PostgresStore:
         now: datetime | None,
         parent_id: int | None,
         job_limits: JobLimits | None,
+        interaction: InteractionRef | None,
     ) -> Reservation:
         moment = self._now(now)
-        resets = reset_at(moment)
+        admit = functools.partial(
+            self._admit,
+            member=member,
+            requested=params.count,
+            moment=moment,
+            bot_default_limit=bot_default_limit,
+            job_limits=job_limits,
+        )
+        # Refusals first, without the lock: a request that does not fit in a committed
+        # state may be refused as of that state (it writes nothing, so no other request
+        # can tell). Members who keep asking past their limit then never queue behind
+        # the guild lock, nor delay the members who still have images left.
+        async with self._connection() as conn:
+            await admit(conn)
         locks = [self._lock_key("quota", member.guild_id)]
         if job_limits is not None and job_limits.queue is not None:
             locks.append(advisory_key(self._schema, "queue"))
         async with self._transaction(*locks) as conn:
-            if job_limits is not None:
-                await self._check_job_limits(conn, member, job_limits)
-            state = await self._quota_state(conn, member, moment, bot_default_limit)
-            remaining = check_quota(
-                limit=state.limit,
-                used=state.used,
-                requested=params.count,
-                reset_at=resets,
-                server_budget=state.server_budget,
-                server_used=state.server_used,
-            )
+            state, remaining = await admit(conn)  # again: only this decision is exact
             try:
                 generation_id = await conn.fetchval(
                     _INSERT_GENERATION_SQL,
@@ -434,10 +469,36 @@ class PostgresStore:
                     params.safety_checker,
                     params.count,
                     moment,
+                    None if interaction is None else interaction.token,
+                    None if interaction is None else as_utc(interaction.expires_at),
                 )
             except asyncpg.ForeignKeyViolationError as error:
                 raise GenerationNotFound(f"no generation {parent_id} to derive from") from error
-        return Reservation(int(generation_id), state.limit, remaining, resets)
+        return Reservation(int(generation_id), state.limit, remaining, reset_at(moment))
+
+    async def _admit(
+        self,
+        conn: Any,
+        *,
+        member: MemberContext,
+        requested: int,
+        moment: datetime,
+        bot_default_limit: int,
+        job_limits: JobLimits | None,
+    ) -> tuple[_QuotaState, int]:
+        """Raise JobLimitReached or QuotaExceeded, or return the state and what remains."""
+        if job_limits is not None:
+            await self._check_job_limits(conn, member, job_limits)
+        state = await self._quota_state(conn, member, moment, bot_default_limit)
+        remaining = check_quota(
+            limit=state.limit,
+            used=state.used,
+            requested=requested,
+            reset_at=reset_at(moment),
+            server_budget=state.server_budget,
+            server_used=state.server_used,
+        )
+        return state, remaining
 
     @staticmethod
     async def _check_job_limits(conn: Any, member: MemberContext, limits: JobLimits) -> None:

@@ -334,7 +334,9 @@ class TestTwoProcessesOnOneDatabase:
             await one.close()
             await two.close()
 
-    async def test_a_guild_lock_held_elsewhere_delays_only_that_guild(self, schema: str) -> None:
+    async def test_a_guild_lock_held_elsewhere_delays_only_grants_in_that_guild(
+        self, schema: str
+    ) -> None:
         # Another process is mid-reservation in GUILD (it holds the guild's lock).
         store = await open_pg(schema)
         other = await raw(schema)
@@ -350,6 +352,12 @@ class TestTwoProcessesOnOneDatabase:
             )
             assert elsewhere.generation_id > 0  # another guild never waits
             await wait_for_lock_waiters(other, guild_lock, 1)
+            assert not waiting.done()
+            # A request that cannot fit is refused at once, without queueing for the lock.
+            with pytest.raises(QuotaExceeded):
+                await asyncio.wait_for(
+                    store.reserve(member(BOB), params(9), bot_default_limit=DEFAULT, now=NOON), 5
+                )
             assert not waiting.done()
             await other.execute("COMMIT")
             reservation = await asyncio.wait_for(waiting, 20)
