@@ -1,9 +1,13 @@
-"""How fast is quota accounting on SQLite, and how long does the pre-defer check take under load?
+"""How fast is quota accounting, and how long does the pre-defer check take under load?
 
 Run from the repository root::
 
-    python -m bench.quota_bench                  # defaults: 200 members, 25 rounds each
+    python -m bench.quota_bench                  # defaults: SQLite, 200 members, 25 rounds each
     python -m bench.quota_bench --members 500 --rounds 10 --history 200000
+    python -m bench.quota_bench --database-url postgresql://postgres@127.0.0.1:5432/test
+
+With ``--database-url`` the PostgreSQL store is measured instead, in a throwaway schema
+that is dropped afterwards (the database itself must exist).
 
 Discord gives an interaction 3 seconds to be acknowledged; ``/imagine`` runs its rule and
 quota checks before deferring, so their latency under many simultaneous members is what
@@ -22,19 +26,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import random
+import secrets
 import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.policy import channel_allowed, find_blocked_word, safety_checker_enabled
-from bot.store import GenerationParams, MemberContext, QuotaExceeded, SqliteStore
+from bot.store import GenerationParams, MemberContext, QuotaExceeded, SqliteStore, Store
 
 GUILD = 1_100_000_000_000_000_001
 CHANNEL = 1_200_000_000_000_000_001
@@ -60,15 +66,35 @@ def percentile(samples: Sequence[float], pct: float) -> float:
     return ordered[index]
 
 
-def fill_history(path: Path, rows: int, now: datetime) -> None:
-    """Past generations across 30 days and 5 guilds (blocking; runs before the loop starts)."""
+_HISTORY_COLUMNS = (
+    "guild_id",
+    "channel_id",
+    "user_id",
+    "prompt",
+    "width",
+    "height",
+    "size_preset",
+    "steps",
+    "guidance",
+    "acceleration",
+    "seed",
+    "safety_checker",
+    "count",
+    "status",
+    "reserved",
+    "delivered",
+    "latency_ms",
+    "created_at",
+)
+
+
+def history_rows(rows: int, now: datetime) -> Iterator[tuple[object, ...]]:
+    """Past generations across 30 days and 5 guilds, in ``_HISTORY_COLUMNS`` order."""
     rng = random.Random(7)
     guilds = [GUILD, *(GUILD + i for i in range(1, 5))]
-
-    def row(i: int) -> tuple[object, ...]:
+    for i in range(rows):
         created = now - timedelta(seconds=rng.randrange(30 * 86_400))
-        stamp = created.isoformat(timespec="microseconds")
-        return (
+        yield (
             rng.choice(guilds),
             CHANNEL,
             10_000 + rng.randrange(2_000),
@@ -80,26 +106,78 @@ def fill_history(path: Path, rows: int, now: datetime) -> None:
             4.5,
             "regular",
             i,
-            1,
+            True,
             1,
             "succeeded",
             0,
             1,
             4_000,
-            stamp,
+            created,
         )
+
+
+def fill_sqlite_history(path: Path, rows: int, now: datetime) -> None:
+    """Blocking; runs in a thread before the measurements start."""
+
+    def as_sqlite(row: tuple[object, ...]) -> tuple[object, ...]:
+        created = row[-1]
+        assert isinstance(created, datetime)
+        return (*row[:11], int(bool(row[11])), *row[12:-1], created.isoformat("T", "microseconds"))
 
     with sqlite3.connect(path) as conn:
         conn.executemany(
-            "INSERT INTO generations (guild_id, channel_id, user_id, prompt, width, height,"
-            " size_preset, steps, guidance, acceleration, seed, safety_checker, count, status,"
-            " reserved, delivered, latency_ms, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (row(i) for i in range(rows)),
+            f"INSERT INTO generations ({', '.join(_HISTORY_COLUMNS)})"
+            f" VALUES ({', '.join('?' for _ in _HISTORY_COLUMNS)})",
+            (as_sqlite(row) for row in history_rows(rows, now)),
         )
 
 
-async def configure_guild(store: SqliteStore) -> None:
+@contextlib.asynccontextmanager
+async def sqlite_store(history: int) -> AsyncIterator[tuple[Store, str]]:
+    with tempfile.TemporaryDirectory(prefix="quota-bench-") as folder:
+        path = Path(folder) / "bench.db"
+        store = await SqliteStore.open(path)
+        await store.close()
+        await asyncio.to_thread(fill_sqlite_history, path, history, datetime.now(UTC))
+        store = await SqliteStore.open(path)
+        try:
+            yield store, f"SQLite {sqlite3.sqlite_version}"
+        finally:
+            await store.close()
+
+
+@contextlib.asynccontextmanager
+async def postgres_store(url: str, history: int) -> AsyncIterator[tuple[Store, str]]:
+    """A PostgresStore in a fresh schema of ``url``'s database, dropped afterwards."""
+    import asyncpg
+
+    from bot.store.postgres import PostgresStore
+
+    schema = f"quota_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(url, timeout=10)
+    try:
+        await admin.execute(f'CREATE SCHEMA "{schema}"')
+        store = await PostgresStore.open(url, schema=schema)
+        try:
+            # The counter trigger resolves its table through the session's search_path.
+            await admin.execute(f'SET search_path TO "{schema}"')
+            await admin.copy_records_to_table(
+                "generations",
+                records=history_rows(history, datetime.now(UTC)),
+                columns=_HISTORY_COLUMNS,
+                schema_name=schema,
+            )
+            await admin.execute("ANALYZE generations")
+            version = await admin.fetchval("SHOW server_version")
+            yield store, f"PostgreSQL {version} (asyncpg pool of up to 10)"
+        finally:
+            await store.close()
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
+
+
+async def configure_guild(store: Store) -> None:
     """A guild with the settings a busy server would have, so every lookup does real work."""
     for role in range(20):
         await store.set_role_limit(GUILD, 50_000 + role, BOT_DEFAULT + role, actor_id=MOD)
@@ -114,7 +192,7 @@ def member(user_id: int) -> MemberContext:
     return MemberContext(GUILD, CHANNEL, user_id, role_ids=(50_000 + user_id % 20, 60_000))
 
 
-async def sequential_pairs(store: SqliteStore, pairs: int) -> float:
+async def sequential_pairs(store: Store, pairs: int) -> float:
     someone = member(1)
     started = time.perf_counter()
     for _ in range(pairs):
@@ -124,7 +202,7 @@ async def sequential_pairs(store: SqliteStore, pairs: int) -> float:
 
 
 async def concurrent_pairs(
-    store: SqliteStore, members: int, rounds: int
+    store: Store, members: int, rounds: int
 ) -> tuple[float, list[float], list[float]]:
     """Every member loops: pre-defer check, reserve, complete. Returns rate and latencies."""
     reserve_ms: list[float] = []
@@ -160,7 +238,7 @@ async def concurrent_pairs(
     return members * rounds / elapsed, reserve_ms, check_ms
 
 
-async def refused_latency(store: SqliteStore, members: int, rounds: int) -> list[float]:
+async def refused_latency(store: Store, members: int, rounds: int) -> list[float]:
     """Members at a limit of 0 keep asking while the same number of others keep generating."""
     for i in range(members):
         await store.set_member_limit(GUILD, 900_000 + i, 0, actor_id=MOD)
@@ -197,23 +275,21 @@ def latency_row(name: str, samples: Sequence[float]) -> str:
     )
 
 
-async def run(members: int, rounds: int, sequential: int, history: int) -> str:
-    with tempfile.TemporaryDirectory(prefix="quota-bench-") as folder:
-        path = Path(folder) / "bench.db"
-        store = await SqliteStore.open(path)
-        await store.close()
-        await asyncio.to_thread(fill_history, path, history, datetime.now(UTC))
-        store = await SqliteStore.open(path)
-        try:
-            await configure_guild(store)
-            seq_rate = await sequential_pairs(store, sequential)
-            conc_rate, reserve_ms, check_ms = await concurrent_pairs(store, members, rounds)
-            refused_ms = await refused_latency(store, members, max(1, rounds // 5))
-        finally:
-            await store.close()
+async def run(
+    members: int, rounds: int, sequential: int, history: int, database_url: str | None = None
+) -> str:
+    if database_url is None:
+        opened = sqlite_store(history)
+    else:
+        opened = postgres_store(database_url, history)
+    async with opened as (store, engine):
+        await configure_guild(store)
+        seq_rate = await sequential_pairs(store, sequential)
+        conc_rate, reserve_ms, check_ms = await concurrent_pairs(store, members, rounds)
+        refused_ms = await refused_latency(store, members, max(1, rounds // 5))
 
     lines = [
-        f"SQLite {sqlite3.sqlite_version}, Python {platform.python_version()}, "
+        f"{engine}, Python {platform.python_version()}, "
         f"{platform.machine()}, {os.cpu_count()} CPUs; {history:,} past generations in the log; "
         f"{members} concurrent members x {rounds} rounds.",
         "",
@@ -238,8 +314,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=25, help="requests per member")
     parser.add_argument("--sequential", type=int, default=2000, help="pairs in the serial run")
     parser.add_argument("--history", type=int, default=100_000, help="past generations")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="measure PostgreSQL (postgresql://…) in a throwaway schema instead of SQLite",
+    )
     args = parser.parse_args(argv)
-    print(asyncio.run(run(args.members, args.rounds, args.sequential, args.history)))
+    report = run(args.members, args.rounds, args.sequential, args.history, args.database_url)
+    print(asyncio.run(report))
 
 
 if __name__ == "__main__":
