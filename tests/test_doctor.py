@@ -242,11 +242,14 @@ async def test_the_invited_permissions_are_enough_to_serve_members(tmp_path: Pat
         )
         await world.start_bot()
         await world.discord.wait_until_commands_synced(server, timeout=WAIT)
-        world.api.latency = 1.0
-        it = await world.discord.run_slash_command(alice, channel, "imagine", prompt="a fox")
-        await it.acknowledged(timeout=WAIT)
-        await it.wait_for_original(lambda m: "Generating" in m.content, timeout=WAIT)
-        world.discord.clock.advance(TOKEN_LIFETIME + 1)  # the member's token expires meanwhile
+        world.api.hold()  # the API is "working" until released
+        try:
+            it = await world.discord.run_slash_command(alice, channel, "imagine", prompt="a fox")
+            await it.acknowledged(timeout=WAIT)
+            await it.wait_for_original(lambda m: "Generating" in m.content, timeout=WAIT)
+            world.discord.clock.advance(TOKEN_LIFETIME + 1)  # the member's token expires
+        finally:
+            world.api.release()
         posted = await world.discord.wait_for_message(
             channel, lambda m: alice.mention in m.content, timeout=WAIT, include_existing=False
         )
