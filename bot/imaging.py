@@ -4,7 +4,7 @@
 downloaded file on the event loop without decoding megabytes of pixels; that is
 also why it parses the formats by hand instead of asking Pillow.
 
-``fit_to_size`` does decode and encode, which takes tens to hundreds of
+``verify`` and ``fit_to_size`` decode (and encode), which takes tens to hundreds of
 milliseconds: call it through ``asyncio.to_thread``.
 """
 
@@ -49,6 +49,22 @@ def sniff(data: bytes) -> ImageInfo:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return _sniff_webp(data)
     raise NotAnImage("not a PNG, JPEG or WebP image")
+
+
+def verify(data: bytes) -> ImageInfo:
+    """Identify the image and decode every pixel, so a file cut short is caught.
+
+    A provider can send a PNG whose header is fine but whose data stops halfway;
+    Discord would show it broken and the member would be charged for it. Decoding
+    takes milliseconds to tens of milliseconds: call it through ``asyncio.to_thread``.
+    """
+    info = sniff(data)
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise NotAnImage(f"the {info.format} data is damaged or cut short ({error})") from None
+    return info
 
 
 def _checked(fmt: str, width: int, height: int) -> ImageInfo:

@@ -8,7 +8,7 @@ import random
 import pytest
 from PIL import Image
 
-from bot.imaging import ImageInfo, NotAnImage, fit_to_size, sniff
+from bot.imaging import ImageInfo, NotAnImage, fit_to_size, sniff, verify
 
 
 def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
@@ -144,3 +144,14 @@ def test_fit_to_size_gives_up_when_the_cap_is_impossible() -> None:
 def test_fit_to_size_refuses_non_images() -> None:
     with pytest.raises(NotAnImage):
         fit_to_size(b"not an image at all", 10)
+
+
+def test_verify_rejects_a_png_cut_short_that_sniff_accepts() -> None:
+    buffer = io.BytesIO()
+    Image.effect_noise((256, 256), 64).convert("RGB").save(buffer, format="PNG")
+    whole = buffer.getvalue()
+    assert verify(whole).width == 256
+    cut = whole[: len(whole) // 2]
+    assert sniff(cut).width == 256  # the header alone looks fine...
+    with pytest.raises(NotAnImage, match="damaged or cut short"):
+        verify(cut)  # ...but the pixels are not all there

@@ -43,9 +43,17 @@ def edited(
     params: GenerationParams, *, prompt: str, seed: int | None, steps: int, guidance: float
 ) -> GenerationRequest:
     """The member's changes from the Edit dialog applied to the stored settings."""
-    return replace(
-        request_from(params), prompt=prompt, seed=seed, steps=steps, guidance=guidance
-    )
+    return replace(request_from(params), prompt=prompt, seed=seed, steps=steps, guidance=guidance)
+
+
+def exact_number(value: float) -> str:
+    """A number as short as possible yet exact, so a copied value reproduces the image.
+
+    ``:g`` alone rounds to six digits (7.123456 would read 7.12346); ``repr`` is the
+    shortest text that reads back as the same float.
+    """
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
 
 
 def imagine_command(params: GenerationParams) -> str:
@@ -58,7 +66,7 @@ def imagine_command(params: GenerationParams) -> str:
     parts += [
         f"steps:{params.steps}",
         f"seed:{params.seed}",
-        f"guidance:{params.guidance:g}",
+        f"guidance:{exact_number(params.guidance)}",
         f"acceleration:{params.acceleration}",
         f"count:{params.count}",
     ]

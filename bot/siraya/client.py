@@ -31,7 +31,7 @@ from typing import Any, Final, TypeVar
 import aiohttp
 from yarl import URL
 
-from bot.imaging import NotAnImage, sniff
+from bot.imaging import NotAnImage, sniff, verify
 
 from .errors import (
     ApiTimeout,
@@ -414,9 +414,10 @@ class SirayaClient:
         if len(data) > self._max_image_bytes:
             raise InvalidResponse(_too_big(f"image {index + 1}", len(data), self._max_image_bytes))
         try:
-            info = sniff(data)
+            sniff(data)  # cheap: reject HTML error pages before spending a thread on them
+            info = await asyncio.to_thread(verify, data)
         except NotAnImage as exc:
-            raise InvalidResponse(f"image {index + 1} is not a PNG, JPEG or WebP ({exc})") from None
+            raise InvalidResponse(f"image {index + 1} is not a usable image ({exc})") from None
         return GeneratedImage(data=data, format=info.format, width=info.width, height=info.height)
 
     def _decode_b64(self, encoded: str) -> bytes:

@@ -201,10 +201,11 @@ class GenerationFlow:
                 requester_from(interaction), request, parent_id=parent_id, interaction=reach
             )
         except (InvalidRequest, Refusal) as refusal:
-            await send_ephemeral(interaction, str(refusal))
+            await send_ephemeral(interaction, messages.refusal(refusal))
             return
         except QuotaExceeded as exceeded:
-            await send_ephemeral(interaction, messages.quota_exceeded(exceeded))
+            text = messages.quota_exceeded(exceeded, has_count_option=parent_id is None)
+            await send_ephemeral(interaction, text)
             return
         try:
             callback = await interaction.response.defer(thinking=True)

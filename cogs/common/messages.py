@@ -13,7 +13,7 @@ from datetime import datetime
 import discord
 
 from bot.jobs import remix
-from bot.jobs.service import CancelOutcome, Job
+from bot.jobs.service import CancelOutcome, ChannelNotAllowed, Job
 from bot.policy.quota import EffectiveLimit, LimitSource
 from bot.siraya import ErrorKind, GenerationRequest, SirayaError
 from bot.store.base import (
@@ -51,7 +51,9 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def quota_exceeded(error: QuotaExceeded) -> str:
+def quota_exceeded(error: QuotaExceeded, *, has_count_option: bool = True) -> str:
+    """Why a request does not fit today. ``has_count_option`` is False for buttons and
+    dialogs, which have no ``count`` to lower."""
     reset = relative_time(error.reset_at)
     if error.scope == "server":
         if error.remaining <= 0:
@@ -70,11 +72,20 @@ def quota_exceeded(error: QuotaExceeded) -> str:
             f"You have used all {plural(error.limit, 'image')} of your daily limit. "
             f"It resets {reset}."
         )
+    fewer = f"Lower `count` to {error.remaining}" if has_count_option else "Ask for fewer"
     return (
         f"You have {plural(error.remaining, 'image')} left today (limit {error.limit}), "
-        f"and you asked for {error.requested}. Lower `count` to {error.remaining}, "
+        f"and you asked for {error.requested}. {fewer}, "
         f"or wait until your limit resets {reset}."
     )
+
+
+def refusal(error: Exception) -> str:
+    """A refusal from the core, in the member's terms (channel names become links)."""
+    if isinstance(error, ChannelNotAllowed) and error.allowed_channel_ids:
+        where = ", ".join(f"<#{channel}>" for channel in error.allowed_channel_ids[:10])
+        return f"{error} Try {where}."
+    return str(error)
 
 
 def api_failure(error: SirayaError) -> str:
@@ -197,7 +208,7 @@ def settings_fields(request: GenerationRequest) -> list[tuple[str, str]]:
         ("Seed", f"`{request.seed}`"),
         ("Size", request.size_label),
         ("Steps", str(request.steps)),
-        ("Guidance", f"{request.guidance:g}"),
+        ("Guidance", exact_number(request.guidance)),
         ("Acceleration", request.acceleration),
         ("Safety checker", "on" if request.enable_safety_checker else "off"),
     ]
@@ -403,13 +414,8 @@ def settings_embed(policy: GuildPolicy, *, env_nsfw_safety: bool) -> discord.Emb
 
 
 def exact_number(value: float) -> str:
-    """A number as short as possible yet exact, so a copied value reproduces the image.
-
-    ``:g`` alone rounds to six digits (7.123456 would read 7.12346); ``repr`` is the
-    shortest text that reads back as the same float.
-    """
-    short = f"{value:g}"
-    return short if float(short) == value else repr(value)
+    """A number as short as possible yet exact (see ``remix.exact_number``)."""
+    return remix.exact_number(value)
 
 
 def record_missing() -> str:

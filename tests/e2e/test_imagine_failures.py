@@ -228,12 +228,6 @@ async def test_a_broken_image_that_must_be_shrunk_is_explained_and_refunded(
     await assert_told_and_refunded(world, member, message, UNUSABLE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/siraya/client.py only sniffs the header (bot.imaging.sniff), so a PNG cut "
-    "short by the provider is posted as a broken image and charged; the client should "
-    "fully decode (Image.load, in a thread) before accepting it",
-)
 async def test_a_broken_image_is_never_posted(world: Harness) -> None:
     member = world.member("cutoff")
     world.api.fail_next(Fault.oversize_image(40 * 1024))  # smaller than the image: truncated

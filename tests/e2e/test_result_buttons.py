@@ -314,11 +314,6 @@ async def test_info_shows_a_precise_guidance_exactly(world: Harness) -> None:
     assert shown["Guidance"] == "7.123456"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/jobs/remix.imagine_command formats guidance with :g (six digits), so the "
-    "copyable /imagine line says guidance:7.12346 and makes a different image",
-)
 async def test_the_info_command_line_reproduces_a_precise_guidance(world: Harness) -> None:
     ian = world.member("ian")
     original = await imagine(world, ian, "a pewter jug", guidance=7.123456)
@@ -455,11 +450,6 @@ async def test_buttons_follow_the_server_rules_of_today(world: Harness) -> None:
     assert await charged_today(world, mia) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="messages.quota_exceeded (generation section of cogs/common/messages.py) always "
-    "says 'Lower `count`', but a Variations press has no count option to lower",
-)
 async def test_a_variations_refusal_does_not_talk_about_a_count_option(world: Harness) -> None:
     author, fan = world.member("author"), world.member("fan")
     original = await imagine(world, author, "a tiny robot gardener")

@@ -89,6 +89,7 @@ async def test_allowed_channels_restrict_imagine_and_disallowing_restores(
 
     refusal = await refused(world, alice, "a quiet harbour", world.general)
     assert "not enabled in this channel" in refusal
+    assert f"Try <#{world.lounge.id}>" in refusal  # and says where it does work
     await imagine(world, alice, "a quiet harbour", world.lounge)
 
     text = await moderate(world, "settings disallow-channel", channel=world.lounge)
