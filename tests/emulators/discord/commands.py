@@ -477,7 +477,7 @@ class CommandRegistry:
     def has_synced(self, guild_id: int | None) -> bool:
         return self.sync_counts.get(guild_id, 0) > 0
 
-    async def wait_until_synced(self, guild_id: int | None, *, timeout: float) -> list[JSON]:  # noqa: ASYNC109
+    async def wait_until_synced(self, guild_id: int | None, *, timeout: float) -> list[JSON]:
         scope = "global" if guild_id is None else f"guild {guild_id}"
         return await self.signal.wait_for(
             lambda: self.definitions(guild_id) if self.has_synced(guild_id) else None,

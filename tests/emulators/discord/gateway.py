@@ -238,7 +238,7 @@ class GatewayHub:
         self,
         shard_count: int | None,
         *,
-        timeout: float,  # noqa: ASYNC109
+        timeout: float,
     ) -> list[GatewayConnection]:
         def check() -> list[GatewayConnection] | None:
             ready = self.ready_connections()

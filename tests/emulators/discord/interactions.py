@@ -158,7 +158,7 @@ class InteractionRecord:
         return found + [m for m in self.followups if m is not self.original]
 
     # -- waiting ----------------------------------------------------------------
-    async def wait_for_callback(self, *, timeout: float = 5.0) -> CallbackAttempt:  # noqa: ASYNC109
+    async def wait_for_callback(self, *, timeout: float = 5.0) -> CallbackAttempt:
         """The bot's first callback attempt, accepted or not."""
         return await self.signal.wait_for(
             lambda: self.callback_attempts[0] if self.callback_attempts else None,
@@ -166,7 +166,7 @@ class InteractionRecord:
             describe=lambda: f"{self!r} got no callback at all",
         )
 
-    async def acknowledged(self, *, timeout: float = 5.0) -> InteractionRecord:  # noqa: ASYNC109
+    async def acknowledged(self, *, timeout: float = 5.0) -> InteractionRecord:
         """Wait for an accepted initial response; fail fast if the emulator rejected it."""
 
         def check() -> InteractionRecord | None:
@@ -189,7 +189,7 @@ class InteractionRecord:
         self,
         predicate: Callable[[Message], bool] | None = None,
         *,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
     ) -> Message:
         """The original response once it is a real message (not "thinking...") and matches."""
 
@@ -209,7 +209,7 @@ class InteractionRecord:
         self,
         predicate: Callable[[Message], bool] | None = None,
         *,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
         index: int | None = None,
     ) -> Message:
         """A followup message matching ``predicate`` (or the ``index``-th followup)."""
@@ -224,7 +224,7 @@ class InteractionRecord:
             check, timeout=timeout, describe=lambda: f"{self!r}: followups are {self.followups!r}"
         )
 
-    async def wait_for_modal(self, *, timeout: float = 5.0) -> ModalRecord:  # noqa: ASYNC109
+    async def wait_for_modal(self, *, timeout: float = 5.0) -> ModalRecord:
         return await self.signal.wait_for(
             lambda: self.modal,
             timeout=timeout,

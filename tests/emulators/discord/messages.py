@@ -294,7 +294,7 @@ class MessageStore:
         channel: Channel,
         predicate: Callable[[Message], bool] | None,
         *,
-        timeout: float,  # noqa: ASYNC109
+        timeout: float,
         include_existing: bool,
     ) -> Message:
         known = {m.id: m.edits for m in self._by_channel.get(channel.id, [])}

@@ -276,7 +276,7 @@ class DiscordEmulator:
         self,
         guild: Guild | None = None,
         *,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
     ) -> list[JSON]:
         """The stored definitions once the bot bulk-overwrote that scope (global by default)."""
         return await self.commands.wait_until_synced(
@@ -287,7 +287,7 @@ class DiscordEmulator:
         self,
         shards: int | None = None,
         *,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
     ) -> list[GatewayConnection]:
         """Until every shard (0..n-1) has identified or resumed."""
         return await self.gateway.wait_for_shards(shards, timeout=timeout)
@@ -297,7 +297,7 @@ class DiscordEmulator:
         channel: Channel,
         predicate: Callable[[Message], bool] | None = None,
         *,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
         include_existing: bool = True,
     ) -> Message:
         """A message in ``channel`` matching ``predicate``: already there, posted or edited later.

@@ -39,7 +39,7 @@ class ChangeSignal:
         self,
         check: Callable[[], T | None],
         *,
-        timeout: float,  # noqa: ASYNC109
+        timeout: float,
         describe: Callable[[], str],
     ) -> T:
         """Return the first non-None result of ``check``, re-evaluated on every change.
