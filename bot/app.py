@@ -20,6 +20,7 @@ from bot.discord_endpoint import use_discord_api_base
 from bot.health import gateway_connected, probe_store
 from bot.jobs.scheduler import FairScheduler
 from bot.jobs.service import GenerationService
+from bot.looplag import LoopLagMonitor
 from bot.ops import Operations
 from bot.siraya import RetryPolicy, SirayaClient, create_session
 from bot.store import open_store
@@ -62,6 +63,7 @@ class ImagineBot(commands.AutoShardedBot):
         self.settings = settings
         self._resources_open = False
         self._shutdown: asyncio.Future[None] | None = None
+        self.loop_lag = LoopLagMonitor()
         self.operations = Operations.create(
             health_file=settings.health_file,
             metrics_port=settings.metrics_port,
@@ -102,6 +104,7 @@ class ImagineBot(commands.AutoShardedBot):
             cancel_view_factory=cancel_view,
         )
         await self.operations.start()
+        self.loop_lag.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
@@ -143,6 +146,7 @@ class ImagineBot(commands.AutoShardedBot):
         await super().close()
         if self._resources_open:
             await self.operations.stop()
+            await self.loop_lag.stop()
             await self.api_session.close()
             await self.store.close()
             self._resources_open = False

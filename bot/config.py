@@ -141,10 +141,12 @@ def _database_url(raw: str) -> str:
         return raw
     if raw.startswith(("postgresql://", "postgres://")):
         return raw
+    scheme = raw.partition("://")[0] if "://" in raw else "no scheme"
+    # Only the scheme is echoed: the rest of a database URL can carry a password.
     raise ConfigError(
         "DATABASE_URL",
         f"must look like sqlite:///relative/path.db, sqlite:////absolute/path.db "
-        f"or postgresql://user@host/db, got {raw!r}",
+        f"or postgresql://user@host/db, got a {scheme!r} URL",
     )
 
 

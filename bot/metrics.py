@@ -32,6 +32,8 @@ GENERATION_BUCKETS: Final = (1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 
 """Seconds from accepted to settled; FLUX at default settings takes ~5–20 s, retries more."""
 
 ACK_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0)
+LAG_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+"""Event-loop lag: anything near 0.1 s delays every member's acknowledgement."""
 """Seconds until the interaction was acknowledged; Discord fails it after 3 s."""
 
 
@@ -102,6 +104,7 @@ class Metrics:
         self._generations: dict[tuple[str, str], int] = {}
         self._generation_seconds = Histogram(GENERATION_BUCKETS)
         self._ack_seconds = Histogram(ACK_BUCKETS)
+        self._loop_lag = Histogram(LAG_BUCKETS)
         self._queue_depth = 0
         self._api_retries = 0
         self._retry_sources: dict[int, Callable[[], int]] = {}
@@ -119,6 +122,10 @@ class Metrics:
     def acknowledged(self, seconds: float) -> None:
         """An interaction was acknowledged ``seconds`` after Discord created it."""
         self._ack_seconds.observe(seconds)
+
+    def loop_lag(self, seconds: float) -> None:
+        """How late a periodic timer fired: time the event loop spent on something else."""
+        self._loop_lag.observe(seconds)
 
     def queue_depth(self, waiting: int) -> None:
         """How many jobs are waiting for an API slot right now."""
@@ -170,6 +177,9 @@ class Metrics:
         name = "imagine_acknowledgement_duration_seconds"
         lines += _header(name, "histogram", "Time from an interaction's creation to its ack.")
         lines += self._ack_seconds.lines(name)
+        name = "imagine_event_loop_lag_seconds"
+        lines += _header(name, "histogram", "How late a 100 ms timer fired on the event loop.")
+        lines += self._loop_lag.lines(name)
         name = "imagine_queue_depth"
         lines += _header(name, "gauge", "Generations waiting for an API slot.")
         lines.append(f"{name} {self._queue_depth}")
@@ -197,6 +207,10 @@ def generation_finished(status: str, error_class: str | None, seconds: float) ->
 
 def acknowledged(seconds: float) -> None:
     REGISTRY.acknowledged(seconds)
+
+
+def loop_lag(seconds: float) -> None:
+    REGISTRY.loop_lag(seconds)
 
 
 def queue_depth(waiting: int) -> None:

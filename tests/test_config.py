@@ -87,6 +87,12 @@ def test_a_bad_value_names_the_variable_and_the_fix(variable: str, value: str, s
     assert ".env.example" in message
 
 
+def test_a_rejected_database_url_never_echoes_its_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping({**REQUIRED, "DATABASE_URL": "mysql://bot:hunter2@db/imagine"})
+    assert "hunter2" not in str(caught.value) and "'mysql'" in str(caught.value)
+
+
 def test_env_file_is_read_and_real_environment_wins(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text(f"DISCORD_TOKEN={TOKEN}\nSIRAYA_API_KEY={KEY}\nMAX_CONCURRENT_JOBS=2\n")

@@ -95,6 +95,7 @@ def test_a_fresh_bot_exports_every_series_with_help_and_type() -> None:
         "imagine_generations_total": "counter",
         "imagine_generation_duration_seconds": "histogram",
         "imagine_acknowledgement_duration_seconds": "histogram",
+        "imagine_event_loop_lag_seconds": "histogram",
         "imagine_queue_depth": "gauge",
         "imagine_api_retries_total": "counter",
     }

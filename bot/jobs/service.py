@@ -27,6 +27,7 @@ from datetime import datetime
 from functools import partial
 from typing import Protocol
 
+from bot import metrics
 from bot.jobs import remix
 from bot.jobs.scheduler import FairScheduler, Ticket
 from bot.policy import rules
@@ -272,9 +273,16 @@ class GenerationService:
 
     def _admit(self, job: Job) -> Job:
         self._jobs[job.generation_id] = job
+        self._report_queue()
         return job
 
-    async def _settle(self, job: Job, write: Callable[[], Awaitable[None]]) -> None:
+    async def _settle(
+        self,
+        job: Job,
+        write: Callable[[], Awaitable[None]],
+        status: str,
+        error_class: str | None = None,
+    ) -> None:
         """Settle ``job`` once. It leaves the line at once, but stays a job of this process
         until the database has recorded the outcome, so a shutdown waits for that write.
         """
@@ -288,6 +296,11 @@ class GenerationService:
         finally:
             self._jobs.pop(job.generation_id, None)
             self._settled_one.set()
+            self._report_queue()
+        metrics.generation_finished(status, error_class, self.elapsed(job))
+
+    def _report_queue(self) -> None:
+        metrics.queue_depth(self._scheduler.waiting)
 
     async def attach_interaction(
         self, job: Job, *, token: str, expires_at: datetime, response_message_id: int | None
@@ -316,6 +329,7 @@ class GenerationService:
         """
         try:
             await self._wait_for_slot(job)
+            self._report_queue()
             if self.draining:
                 await self._wait_for_shutdown(job)
             job.state = JobState.RUNNING
@@ -341,7 +355,7 @@ class GenerationService:
                 with contextlib.suppress(asyncio.CancelledError):
                     await slot
         if job.cancel_requested.is_set() and job.state is JobState.QUEUED:
-            await self._settle(job, partial(self._store.cancel, job.generation_id))
+            await self._settle(job, partial(self._store.cancel, job.generation_id), "cancelled")
             raise JobCancelled()
 
     async def _wait_for_shutdown(self, job: Job) -> None:
@@ -387,17 +401,24 @@ class GenerationService:
                 latency_ms=round(self.elapsed(job) * 1000),
                 message_id=message_id,
             ),
+            "succeeded" if count else "failed",
+            None if count else "no_images",
         )
 
     async def failed(self, job: Job, error_class: str) -> None:
         """Refund everything: nothing reached the member."""
         await self._settle(
-            job, partial(self._store.fail, job.generation_id, error_class=error_class)
+            job,
+            partial(self._store.fail, job.generation_id, error_class=error_class),
+            "failed",
+            error_class,
         )
 
     async def abandon(self, job: Job) -> None:
         """The request was dropped before it ran (the acknowledgement failed): leave the line."""
-        await self._settle(job, partial(self._store.cancel, job.generation_id))
+        await self._settle(
+            job, partial(self._store.cancel, job.generation_id), "cancelled", "not_acknowledged"
+        )
 
     async def drain(self, grace: float) -> int:
         """Refuse new work and give started jobs up to ``grace`` seconds to be delivered.

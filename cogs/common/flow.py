@@ -21,7 +21,9 @@ from typing import Any, Literal
 
 import discord
 
+from bot import metrics
 from bot.imaging import NotAnImage, fit_to_size
+from bot.joblog import job_context
 from bot.jobs.service import GenerationService, Job, JobCancelled, JobState, Refusal, Requester
 from bot.siraya import (
     ErrorKind,
@@ -213,6 +215,7 @@ class GenerationFlow:
             log.warning("could not acknowledge generation %s; refunding", job.generation_id)
             await self._service.abandon(job)
             return
+        metrics.acknowledged((discord.utils.utcnow() - interaction.created_at).total_seconds())
         await self._service.attach_interaction(
             job,
             token=interaction.token,
@@ -232,7 +235,8 @@ class GenerationFlow:
         if task is not None:
             self._active.add(task)
         try:
-            await self._see_through(audience, job, source_url)
+            with job_context(job.generation_id):
+                await self._see_through(audience, job, source_url)
         except asyncio.CancelledError:
             self._service.leave(job)
             raise
