@@ -42,6 +42,16 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 
+def _shard_options(settings: Settings) -> dict[str, Any]:
+    """discord.py picks the shard count itself unless the owner split shards across processes."""
+    options: dict[str, Any] = {}
+    if settings.shard_count is not None:
+        options["shard_count"] = settings.shard_count
+    if settings.shard_ids is not None:
+        options["shard_ids"] = list(settings.shard_ids)
+    return options
+
+
 class ImagineBot(commands.AutoShardedBot):
     """imagine-bot itself. Attributes set in ``setup_hook`` exist once the bot has started."""
 
@@ -58,6 +68,7 @@ class ImagineBot(commands.AutoShardedBot):
             help_command=None,
             intents=discord.Intents.default(),
             allowed_mentions=discord.AllowedMentions.none(),
+            **_shard_options(settings),
             **client_options,
         )
         self.settings = settings
@@ -107,7 +118,8 @@ class ImagineBot(commands.AutoShardedBot):
         self.loop_lag.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        await self.sync_commands()
+        if self.settings.shard_ids is None or 0 in self.settings.shard_ids:
+            await self.sync_commands()  # once per deployment: the process running shard 0
         resumed = await self.flow.resume_all(self)
         if resumed:
             log.info("resumed %d generation(s) left unfinished by the previous run", resumed)

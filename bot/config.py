@@ -82,6 +82,8 @@ class Settings:
     metrics_port: int | None = None
     metrics_host: str = "0.0.0.0"
     health_file: Path | None = None
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -206,8 +208,37 @@ def health_file_setting(env: Mapping[str, str]) -> Path | None:
     return _parse(env, "HEALTH_FILE", None, _health_file)
 
 
+def _shard_ids(raw: str) -> tuple[int, ...]:
+    ids: list[int] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part.isdigit():
+            raise ConfigError("SHARD_IDS", f"must be comma-separated shard numbers, got {part!r}")
+        ids.append(int(part))
+    if len(set(ids)) != len(ids):
+        raise ConfigError("SHARD_IDS", "lists a shard twice")
+    return tuple(ids)
+
+
+def _shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]:
+    """SHARD_COUNT alone runs every shard here; with SHARD_IDS, only those (one process of many)."""
+    count = _parse(env, "SHARD_COUNT", None, _int_in("SHARD_COUNT", 1, 100_000))
+    ids = _parse(env, "SHARD_IDS", None, _shard_ids)
+    if ids is not None:
+        if count is None:
+            raise ConfigError("SHARD_IDS", "needs SHARD_COUNT (the total across all processes)")
+        outside = [i for i in ids if i >= count]
+        if outside:
+            raise ConfigError(
+                "SHARD_IDS",
+                f"must be below SHARD_COUNT={count} (shards count from 0), got {outside}",
+            )
+    return count, ids
+
+
 def settings_from_mapping(env: Mapping[str, str]) -> Settings:
     """Build validated settings from a plain mapping (the merged environment)."""
+    shard_count, shard_ids = _shards(env)
     return Settings(
         discord_token=Secret(_required(env, "DISCORD_TOKEN")),
         siraya_api_key=Secret(_required(env, "SIRAYA_API_KEY")),
@@ -272,6 +303,8 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         metrics_port=_parse(env, "METRICS_PORT", None, _int_in("METRICS_PORT", 1, 65535)),
         metrics_host=_parse(env, "METRICS_HOST", Settings.metrics_host, _metrics_host),
         health_file=health_file_setting(env),
+        shard_count=shard_count,
+        shard_ids=shard_ids,
     )
 
 

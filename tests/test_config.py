@@ -93,6 +93,28 @@ def test_a_rejected_database_url_never_echoes_its_password() -> None:
     assert "hunter2" not in str(caught.value) and "'mysql'" in str(caught.value)
 
 
+def test_shards_default_to_automatic_and_can_be_split_across_processes() -> None:
+    automatic = settings_from_mapping(REQUIRED)
+    assert automatic.shard_count is None and automatic.shard_ids is None
+    split = settings_from_mapping({**REQUIRED, "SHARD_COUNT": "4", "SHARD_IDS": "2, 3"})
+    assert split.shard_count == 4 and split.shard_ids == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"SHARD_IDS": "0"}, "needs SHARD_COUNT"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "0,2"}, "below SHARD_COUNT=2"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "1,1"}, "twice"),
+        ({"SHARD_COUNT": "0"}, "between 1 and"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "a"}, "shard numbers"),
+    ],
+)
+def test_bad_shard_settings_are_explained(env: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        settings_from_mapping({**REQUIRED, **env})
+
+
 def test_env_file_is_read_and_real_environment_wins(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text(f"DISCORD_TOKEN={TOKEN}\nSIRAYA_API_KEY={KEY}\nMAX_CONCURRENT_JOBS=2\n")
