@@ -30,6 +30,7 @@ __all__ = [
     "InteractionRef",
     "JobLimitReached",
     "JobLimits",
+    "Lease",
     "LimitSource",
     "MemberContext",
     "MemberTotal",
@@ -161,6 +162,8 @@ class GenerationRecord:
     response_message_id: int | None = None
     delivery_started_at: datetime | None = None
     interaction_token: str | None = field(default=None, repr=False)  # a credential
+    owner: str | None = None
+    lease_until: datetime | None = None
 
     @property
     def charged(self) -> int:
@@ -178,6 +181,27 @@ class InteractionRef:
 
     token: str = field(repr=False)  # a credential
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Which process runs a job, and until when it vouches for it.
+
+    Several processes may share one database. The owner keeps ``until`` in the future
+    (``Store.renew_leases``) while it lives; once ``until`` has passed the owner is
+    presumed dead and another process may take the job over (``Store.claim``). ``owner``
+    should be unique per process *incarnation* (e.g. host, pid and a random suffix), so a
+    restarted process never mistakes a dead predecessor's live-looking jobs for its own.
+    """
+
+    owner: str
+    until: datetime
+
+    def __post_init__(self) -> None:
+        if not self.owner:
+            raise ValueError("a lease needs a non-empty owner")
+        if self.until.tzinfo is None or self.until.utcoffset() is None:
+            raise ValueError("a lease's end must be an aware datetime (e.g. datetime.now(UTC))")
 
 
 @dataclass(frozen=True)
@@ -283,6 +307,12 @@ class Store(Protocol):
     Lifecycle of a request: ``reserve`` (before deferring; raises QuotaExceeded) →
     ``mark_running`` → exactly one of ``complete`` / ``fail`` / ``cancel``. After a crash,
     ``release_orphans`` at startup refunds what was still in flight.
+
+    Several processes on one database: each in-flight job carries a ``Lease`` (its owner,
+    and until when the owner vouches for it), given to ``reserve``. The owner calls
+    ``renew_leases`` while alive and ``expire_leases`` when it stops; any process may
+    ``claim`` a job whose lease has passed (or that has no owner: rows from before
+    leases existed), and exactly one claimer wins.
     """
 
     async def close(self) -> None: ...
@@ -298,9 +328,11 @@ class Store(Protocol):
         parent_id: int | None = None,
         job_limits: JobLimits | None = None,
         interaction: InteractionRef | None = None,
+        lease: Lease | None = None,
     ) -> Reservation:
         """Atomically check the job limits and both quotas, and hold ``params.count``.
 
+        ``interaction`` and ``lease`` are stored with the row, in the same transaction.
         Raises ``JobLimitReached`` (checked first) or ``QuotaExceeded``.
         """
         ...
@@ -321,7 +353,41 @@ class Store(Protocol):
         ...
 
     async def in_flight(self, guild_id: int | None = None) -> list[GenerationRecord]:
-        """Queued and running jobs (of one guild, or all), oldest first."""
+        """Queued and running jobs (of one guild, or all), oldest first, owners included."""
+        ...
+
+    async def renew_leases(self, owner: str, until: datetime) -> int:
+        """Move the lease of every in-flight job ``owner`` holds to ``until``; returns how many.
+
+        Jobs another process has claimed are no longer ``owner``'s and are left alone, so
+        a count lower than expected means jobs were taken over (the owner looked dead).
+        """
+        ...
+
+    async def claim(
+        self,
+        generation_id: int,
+        *,
+        previous_owner: str | None,
+        owner: str,
+        until: datetime,
+        now: datetime | None = None,
+    ) -> bool:
+        """Take over an in-flight job whose lease has passed; True if this call took it.
+
+        Compare-and-set: the job changes hands only if it is still in flight, its owner is
+        still ``previous_owner`` (None matches a job without owner) and its lease ended at
+        or before ``now`` (or it has none). So of several processes racing for one job,
+        exactly one wins, and a job whose owner renewed in the meantime is not taken.
+        """
+        ...
+
+    async def expire_leases(self, owner: str, now: datetime | None = None) -> int:
+        """End every in-flight lease ``owner`` holds at ``now``; returns how many jobs it holds.
+
+        For a process stopping gracefully: its unfinished jobs become claimable at once
+        instead of when their leases would have run out. Never lengthens a lease.
+        """
         ...
 
     async def mark_running(self, generation_id: int, now: datetime | None = None) -> None: ...

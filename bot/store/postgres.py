@@ -65,11 +65,19 @@ Durability
     the last few commits of a *server* crash can add ``?synchronous_commit=off`` to
     DATABASE_URL (asyncpg passes unknown URL parameters on as server settings).
 
+Job ownership: leases
+    With several processes on one database, each in-flight row names its ``owner`` and a
+    ``lease_until`` the owner keeps moving forward (migration 0005). ``claim`` is one
+    conditional UPDATE on the owner it saw and on the lease having passed: concurrent
+    claimers of one row queue on its row lock, and each re-checks the condition against
+    the winner's committed row (READ COMMITTED), so exactly one takes it. ``renew_leases``
+    and ``expire_leases`` lock their rows in id order first, like ``release_orphans``, so
+    they cannot deadlock with it or with each other.
+
 Limits of this version
-    ``release_orphans`` has the SQLite semantics: it fails *every* in-flight generation.
-    With several processes on one database, a process starting up therefore refunds the
-    others' running work; per-process ownership of in-flight rows belongs with the
-    persistent job queue.
+    ``release_orphans`` has the SQLite semantics: it fails *every* in-flight generation,
+    whoever owns it. A process sharing the database with others must not call it; it
+    takes over dead processes' jobs with ``claim`` instead.
 """
 
 from __future__ import annotations
@@ -107,6 +115,7 @@ from bot.store.base import (
     InteractionRef,
     JobLimitReached,
     JobLimits,
+    Lease,
     MemberContext,
     MemberTotal,
     Reservation,
@@ -128,7 +137,8 @@ _GENERATION_COLUMNS = (
     "id, parent_id, guild_id, channel_id, user_id, prompt, width, height, size_preset, steps, "
     "guidance, acceleration, seed, safety_checker, count, status, reserved, delivered, "
     "error_class, latency_ms, message_id, created_at, started_at, finished_at, "
-    "token_expires_at, response_message_id, delivery_started_at, interaction_token"
+    "token_expires_at, response_message_id, delivery_started_at, interaction_token, "
+    "owner, lease_until"
 )
 
 # Everything the quota decision needs, in one statement. Role limits come back as
@@ -163,10 +173,32 @@ SELECT
 _INSERT_GENERATION_SQL = """
 INSERT INTO generations (parent_id, guild_id, channel_id, user_id, prompt, width, height,
     size_preset, steps, guidance, acceleration, seed, safety_checker, count, status,
-    reserved, delivered, created_at, interaction_token, token_expires_at)
+    reserved, delivered, created_at, interaction_token, token_expires_at, owner, lease_until)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'queued', $14, 0, $15,
-    $16, $17)
+    $16, $17, $18, $19)
 RETURNING id
+"""
+
+# Both lock the owner's in-flight rows in id order before changing them (the CTE's FOR
+# UPDATE follows its ORDER BY), as release_orphans does, so no two of them can deadlock.
+# A row claimed away meanwhile is re-checked after its lock and skipped.
+_RENEW_LEASES_SQL = """
+WITH mine AS (
+    SELECT id FROM generations
+    WHERE status IN ('queued', 'running') AND owner = $1
+    ORDER BY id FOR UPDATE
+)
+UPDATE generations SET lease_until = $2 FROM mine WHERE generations.id = mine.id
+"""
+
+_EXPIRE_LEASES_SQL = """
+WITH mine AS (
+    SELECT id FROM generations
+    WHERE status IN ('queued', 'running') AND owner = $1
+    ORDER BY id FOR UPDATE
+)
+UPDATE generations SET lease_until = LEAST(lease_until, $2)
+FROM mine WHERE generations.id = mine.id
 """
 
 _GUILD_SETTING_COLUMNS: Final = frozenset({"default_limit", "server_budget", "nsfw_safety"})
@@ -396,6 +428,7 @@ class PostgresStore:
         parent_id: int | None = None,
         job_limits: JobLimits | None = None,
         interaction: InteractionRef | None = None,
+        lease: Lease | None = None,
     ) -> Reservation:
         """Check job limits and both quotas, and insert the queued row, under the guild lock.
 
@@ -412,6 +445,7 @@ class PostgresStore:
                 parent_id=parent_id,
                 job_limits=job_limits,
                 interaction=interaction,
+                lease=lease,
             )
         )
         try:
@@ -439,6 +473,7 @@ class PostgresStore:
         parent_id: int | None,
         job_limits: JobLimits | None,
         interaction: InteractionRef | None,
+        lease: Lease | None,
     ) -> Reservation:
         moment = self._now(now)
         admit = functools.partial(
@@ -480,6 +515,8 @@ class PostgresStore:
                     moment,
                     None if interaction is None else interaction.token,
                     None if interaction is None else as_utc(interaction.expires_at),
+                    None if lease is None else lease.owner,
+                    None if lease is None else as_utc(lease.until),
                 )
             except asyncpg.ForeignKeyViolationError as error:
                 raise GenerationNotFound(f"no generation {parent_id} to derive from") from error
@@ -561,6 +598,44 @@ class PostgresStore:
                 guild_id,
             )
         return [_record(row) for row in rows]
+
+    # -- leases (which process runs an in-flight job) -------------------------------------
+
+    async def renew_leases(self, owner: str, until: datetime) -> int:
+        lease = Lease(owner, until)
+        async with self._connection() as conn:
+            status = await conn.execute(_RENEW_LEASES_SQL, lease.owner, as_utc(lease.until))
+        return _rowcount(status)
+
+    async def claim(
+        self,
+        generation_id: int,
+        *,
+        previous_owner: str | None,
+        owner: str,
+        until: datetime,
+        now: datetime | None = None,
+    ) -> bool:
+        """One conditional UPDATE, so exactly one claimer in any process wins (see above)."""
+        lease = Lease(owner, until)
+        async with self._connection() as conn:
+            status = await conn.execute(
+                "UPDATE generations SET owner = $3, lease_until = $4"
+                " WHERE id = $1 AND status IN ('queued', 'running')"
+                " AND owner IS NOT DISTINCT FROM $2::text"
+                " AND (lease_until IS NULL OR lease_until <= $5)",
+                generation_id,
+                previous_owner,
+                lease.owner,
+                as_utc(lease.until),
+                self._now(now),
+            )
+        return _rowcount(status) == 1
+
+    async def expire_leases(self, owner: str, now: datetime | None = None) -> int:
+        async with self._connection() as conn:
+            status = await conn.execute(_EXPIRE_LEASES_SQL, owner, self._now(now))
+        return _rowcount(status)
 
     async def _settle(
         self, generation_id: int, action: str, sql: str, *args: Any, delivered: int | None = None
@@ -1094,4 +1169,6 @@ def _record(row: Any) -> GenerationRecord:
         response_message_id=optional_int("response_message_id"),
         delivery_started_at=row["delivery_started_at"],
         interaction_token=row["interaction_token"],
+        owner=row["owner"],
+        lease_until=row["lease_until"],
     )

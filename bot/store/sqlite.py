@@ -69,6 +69,7 @@ from bot.store.base import (
     InteractionRef,
     JobLimitReached,
     JobLimits,
+    Lease,
     MemberContext,
     MemberTotal,
     Reservation,
@@ -84,7 +85,8 @@ _GENERATION_COLUMNS = (
     "id, parent_id, guild_id, channel_id, user_id, prompt, width, height, size_preset, steps, "
     "guidance, acceleration, seed, safety_checker, count, status, reserved, delivered, "
     "error_class, latency_ms, message_id, created_at, started_at, finished_at, "
-    "token_expires_at, response_message_id, delivery_started_at, interaction_token"
+    "token_expires_at, response_message_id, delivery_started_at, interaction_token, "
+    "owner, lease_until"
 )
 
 # Everything the quota decision needs, in one statement (one round trip to the thread).
@@ -325,6 +327,7 @@ class SqliteStore:
         parent_id: int | None = None,
         job_limits: JobLimits | None = None,
         interaction: InteractionRef | None = None,
+        lease: Lease | None = None,
     ) -> Reservation:
         """Check job limits and both quotas, and insert the queued row, in one transaction.
 
@@ -341,6 +344,7 @@ class SqliteStore:
                 parent_id=parent_id,
                 job_limits=job_limits,
                 interaction=interaction,
+                lease=lease,
             )
         )
         try:
@@ -368,6 +372,7 @@ class SqliteStore:
         parent_id: int | None,
         job_limits: JobLimits | None = None,
         interaction: InteractionRef | None = None,
+        lease: Lease | None = None,
     ) -> Reservation:
         moment = self._now(now)
         resets = reset_at(moment)
@@ -388,8 +393,9 @@ class SqliteStore:
                     "INSERT INTO generations (parent_id, guild_id, channel_id, user_id, prompt,"
                     " width, height, size_preset, steps, guidance, acceleration, seed,"
                     " safety_checker, count, status, reserved, delivered, created_at,"
-                    " interaction_token, token_expires_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?)",
+                    " interaction_token, token_expires_at, owner, lease_until)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?,"
+                    " ?, ?)",
                     (
                         parent_id,
                         member.guild_id,
@@ -409,6 +415,8 @@ class SqliteStore:
                         _ts(moment),
                         interaction.token if interaction else None,
                         _ts(as_utc(interaction.expires_at)) if interaction else None,
+                        lease.owner if lease else None,
+                        _ts(lease.until) if lease else None,
                     ),
                 )
             except sqlite3.IntegrityError as error:
@@ -471,6 +479,59 @@ class SqliteStore:
             params,
         )
         return [_record(row) for row in rows]
+
+    # -- leases (which process runs an in-flight job) -------------------------------------
+
+    async def renew_leases(self, owner: str, until: datetime) -> int:
+        lease = Lease(owner, until)
+        async with self._write(transaction=False) as conn:
+            cursor = await conn.execute(
+                "UPDATE generations SET lease_until = ?"
+                " WHERE status IN ('queued', 'running') AND owner = ?",
+                (_ts(lease.until), lease.owner),
+            )
+            return cursor.rowcount
+
+    async def claim(
+        self,
+        generation_id: int,
+        *,
+        previous_owner: str | None,
+        owner: str,
+        until: datetime,
+        now: datetime | None = None,
+    ) -> bool:
+        """One conditional UPDATE: under the file's write lock, exactly one claimer matches.
+
+        ``owner IS ?`` is SQLite's NULL-safe equality, so None claims an ownerless row.
+        """
+        lease = Lease(owner, until)
+        async with self._write(transaction=False) as conn:
+            cursor = await conn.execute(
+                "UPDATE generations SET owner = ?, lease_until = ?"
+                " WHERE id = ? AND status IN ('queued', 'running') AND owner IS ?"
+                " AND (lease_until IS NULL OR lease_until <= ?)",
+                (
+                    lease.owner,
+                    _ts(lease.until),
+                    generation_id,
+                    previous_owner,
+                    _ts(self._now(now)),
+                ),
+            )
+            return cursor.rowcount == 1
+
+    async def expire_leases(self, owner: str, now: datetime | None = None) -> int:
+        moment = _ts(self._now(now))
+        async with self._write(transaction=False) as conn:
+            cursor = await conn.execute(
+                "UPDATE generations SET lease_until = CASE"
+                " WHEN lease_until IS NOT NULL AND lease_until < :now THEN lease_until"
+                " ELSE :now END"
+                " WHERE status IN ('queued', 'running') AND owner = :owner",
+                {"now": moment, "owner": owner},
+            )
+            return cursor.rowcount
 
     async def _settle(
         self,
@@ -570,8 +631,8 @@ class SqliteStore:
         """Fail every in-flight row as "interrupted". Call once at startup, before serving.
 
         With one bot process per database every in-flight row at startup belongs to a
-        process that died. (A multi-process deployment needs per-process ownership; that
-        belongs with the PostgreSQL implementation.)
+        process that died. (Processes sharing a database take over a dead one's jobs
+        through leases instead: ``claim``.)
         """
         async with self._write(transaction=False) as conn:
             cursor = await conn.execute(
@@ -988,6 +1049,8 @@ def _record(row: Iterable[Any]) -> GenerationRecord:
         response_message_id,
         delivery_started_at,
         interaction_token,
+        owner,
+        lease_until,
     ) = row
     created = _parse_ts(created_at)
     assert created is not None
@@ -1022,4 +1085,6 @@ def _record(row: Iterable[Any]) -> GenerationRecord:
         response_message_id=response_message_id,
         delivery_started_at=_parse_ts(delivery_started_at),
         interaction_token=interaction_token,
+        owner=owner,
+        lease_until=_parse_ts(lease_until),
     )
