@@ -48,7 +48,9 @@ log = logging.getLogger(__name__)
 class ImageGenerator(Protocol):
     """What the service needs from the API client (a stub in unit tests)."""
 
-    async def generate(self, request: GenerationRequest) -> GenerationResult: ...
+    async def generate(
+        self, request: GenerationRequest, *, on_generated: Callable[[], None] | None = None
+    ) -> GenerationResult: ...
 
 
 class Refusal(Exception):
@@ -336,7 +338,9 @@ class GenerationService:
             job.started_at = self._monotonic()
             if not job.resumed:
                 await self._store.mark_running(job.generation_id)
-            return await self._generator.generate(job.request)
+            return await self._generator.generate(
+                job.request, on_generated=partial(self._scheduler.release, job.ticket)
+            )
         except SirayaError as error:
             await self.failed(job, error.kind.value)
             raise

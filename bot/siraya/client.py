@@ -215,8 +215,14 @@ class SirayaClient:
         """Retries (generation and download) since start; a rising rate means provider trouble."""
         return self._retries_total
 
-    async def generate(self, request: GenerationRequest) -> GenerationResult:
+    async def generate(
+        self, request: GenerationRequest, *, on_generated: Callable[[], None] | None = None
+    ) -> GenerationResult:
         """Generate, download and verify ``request.count`` images.
+
+        ``on_generated`` is called once the provider has answered with the images, before
+        they are downloaded: the caller's concurrency slot is about generations in
+        flight at the provider, and a download or a decode should not hold one.
 
         Raises :class:`~bot.siraya.models.InvalidRequest` before any I/O if the request is
         invalid, otherwise a :class:`~bot.siraya.errors.SirayaError` subclass.
@@ -235,6 +241,8 @@ class SirayaClient:
             lambda: self._post(payload, request.count), what="generation", deadline=deadline
         )
         entries = self._entries(body, request.count)
+        if on_generated is not None:
+            on_generated()
         images = await self._collect(entries, deadline)
         seed = request.seed if request.seed is not None else _reported_seed(body)
         elapsed = self._monotonic() - started

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -36,13 +37,27 @@ class FakeGenerator:
         self.deliver: int | None = None
         self.error: Exception | None = None
         self.gate: asyncio.Event | None = None
+        self.download_gate: asyncio.Event | None = None
+        self._arrived = asyncio.Condition()
 
-    async def generate(self, request: GenerationRequest) -> GenerationResult:
+    async def wait_for_requests(self, count: int) -> None:
+        async with self._arrived:
+            await self._arrived.wait_for(lambda: len(self.requests) >= count)
+
+    async def generate(
+        self, request: GenerationRequest, *, on_generated: Callable[[], None] | None = None
+    ) -> GenerationResult:
         self.requests.append(request)
+        async with self._arrived:
+            self._arrived.notify_all()
         if self.gate is not None:
             await self.gate.wait()
         if self.error is not None:
             raise self.error
+        if on_generated is not None:
+            on_generated()
+        if self.download_gate is not None:
+            await self.download_gate.wait()
         count = request.count if self.deliver is None else self.deliver
         return GenerationResult(
             images=[PNG] * count, seed=request.seed, attempts=1, api_seconds=0.1
@@ -211,3 +226,22 @@ async def test_shutdown_waits_for_a_result_being_recorded_then_keeps_waiting_job
     assert order == ["recorded", "drained"]
     assert service.job(queued.generation_id) is queued
     assert await used(store) == 1
+
+
+async def test_a_slot_is_freed_once_the_provider_answered_not_after_the_download(
+    store: SqliteStore, generator: FakeGenerator
+) -> None:
+    """MAX_CONCURRENT_JOBS counts generations at the provider, not image downloads."""
+    service = GenerationService(
+        generator, store, FairScheduler(1), bot_default_limit=50, nsfw_safety_default=True
+    )
+    generator.download_gate = asyncio.Event()
+    first = await service.submit(requester(), GenerationRequest(prompt="one"))
+    second = await service.submit(requester(user=ALICE + 1), GenerationRequest(prompt="two"))
+    downloading = asyncio.create_task(service.run(first))
+    following = asyncio.create_task(service.run(second))
+    # The second generation starts while the first is still downloading.
+    await asyncio.wait_for(generator.wait_for_requests(2), timeout=5)
+    assert not downloading.done()
+    generator.download_gate.set()
+    await asyncio.gather(downloading, following)
