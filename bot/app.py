@@ -123,6 +123,7 @@ class ImagineBot(commands.AutoShardedBot):
         resumed = await self.flow.resume_all(self)
         if resumed:
             log.info("resumed %d generation(s) left unfinished by the previous run", resumed)
+        self.flow.start_sweeping(self)
 
     async def sync_commands(self) -> None:
         """Guild sync is instant (for testing servers); global sync can take an hour to show."""

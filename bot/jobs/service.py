@@ -29,6 +29,7 @@ from typing import Protocol
 
 from bot import metrics
 from bot.jobs import remix
+from bot.jobs.leases import LeaseKeeper
 from bot.jobs.scheduler import FairScheduler, Ticket
 from bot.policy import rules
 from bot.siraya import GenerationRequest, GenerationResult, SirayaError
@@ -163,6 +164,7 @@ class GenerationService:
         bot_default_limit: int,
         nsfw_safety_default: bool,
         job_limits: JobLimits | None = None,
+        leases: LeaseKeeper | None = None,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -172,6 +174,7 @@ class GenerationService:
         self._bot_default_limit = bot_default_limit
         self._nsfw_safety_default = nsfw_safety_default
         self._job_limits = job_limits or JobLimits()
+        self.leases = leases or LeaseKeeper(store)
         self._rng = rng or random.SystemRandom()
         self._monotonic = monotonic
         self._jobs: dict[int, Job] = {}
@@ -239,6 +242,7 @@ class GenerationService:
                 parent_id=parent_id,
                 job_limits=self._job_limits,
                 interaction=interaction,
+                lease=self.leases.new_lease(),
             )
         except JobLimitReached as reached:
             if reached.scope == "member":

@@ -50,6 +50,9 @@ REQUEST_OVERHEAD = 256 * 1024
 DEFAULT_FILESIZE_LIMIT = 10 * 1024 * 1024
 """The upload limit of an unboosted server, used when no interaction told us better."""
 
+SWEEP_EVERY = 30.0
+"""Seconds between looks for jobs abandoned by a dead process (several processes only)."""
+
 TOKEN_LIFETIME = timedelta(minutes=15)
 TOKEN_SAFETY_MARGIN = timedelta(seconds=30)
 
@@ -184,6 +187,7 @@ class GenerationFlow:
         self._view_factory = view_factory
         self._cancel_view_factory = cancel_view_factory
         self._active: set[asyncio.Task[Any]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(
         self,
@@ -382,9 +386,15 @@ class GenerationFlow:
     # -- restarts ----------------------------------------------------------------------
 
     async def resume_all(self, client: discord.Client) -> int:
-        """Finish every job a previous process left in flight; returns how many resumed."""
+        """Take over and finish every job whose process is gone; returns how many resumed.
+
+        Jobs of processes still alive (their leases are renewed) are left to them.
+        """
         resumed = 0
-        for record in await self._service.store.in_flight():
+        abandoned = await self._service.leases.claim_abandoned(
+            await self._service.store.in_flight()
+        )
+        for record in abandoned:
             audience = Audience.of_stored_job(client, record)
             if record.delivery_started_at is not None:
                 posted = await self._find_posted_result(audience, record)
@@ -436,16 +446,39 @@ class GenerationFlow:
             return None
         return False
 
+    def start_sweeping(self, client: discord.Client, every: float = SWEEP_EVERY) -> None:
+        """Keep looking for jobs whose process died, and finish them here."""
+        if self._sweeper is None:
+            self._service.leases.start_renewing()
+            self._sweeper = asyncio.create_task(self._sweep_forever(client, every))
+
+    async def _sweep_forever(self, client: discord.Client, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                taken = await self.resume_all(client)
+            except Exception:
+                log.exception("could not look for abandoned jobs")
+                continue
+            if taken:
+                log.info("took over %d job(s) from a process that stopped answering", taken)
+
     async def shutdown(self, grace: float) -> int:
         """Stop taking work, give started jobs ``grace`` seconds, then stop the rest.
 
-        Returns how many jobs were left for the next start (they stay in the database).
+        Returns how many jobs were left for the next start (they stay in the database,
+        their leases ended so that any process may take them at once).
         """
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
         left = await self._service.drain(grace)
         tasks = list(self._active)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._service.leases.stop()
         return left
 
 
