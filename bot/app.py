@@ -16,7 +16,7 @@ import discord
 from discord.ext import commands
 
 from bot.config import Settings
-from bot.discord_endpoint import use_discord_api_base
+from bot.discord_endpoint import use_discord_api_base, use_gateway
 from bot.health import gateway_connected, probe_store
 from bot.jobs.scheduler import FairScheduler
 from bot.jobs.service import GenerationService
@@ -124,6 +124,12 @@ class ImagineBot(commands.AutoShardedBot):
         if resumed:
             log.info("resumed %d generation(s) left unfinished by the previous run", resumed)
         self.flow.start_sweeping(self)
+
+    async def launch_shards(self) -> None:
+        if self.shard_count is not None:  # otherwise discord.py asks /gateway/bot itself
+            _, url, _ = await self.http.get_bot_gateway()
+            use_gateway(url)
+        await super().launch_shards()
 
     async def sync_commands(self) -> None:
         """Guild sync is instant (for testing servers); global sync can take an hour to show."""

@@ -10,6 +10,8 @@ discord.py's internals.
 from __future__ import annotations
 
 import discord.http
+import yarl
+from discord.gateway import DiscordWebSocket
 
 DISCORD_DEFAULT_API_BASE = "https://discord.com/api/v10"
 
@@ -21,3 +23,13 @@ def use_discord_api_base(base_url: str) -> None:
     ``AutoShardedClient`` asks before it connects.
     """
     discord.http.Route.BASE = base_url.rstrip("/")
+
+
+def use_gateway(url: str) -> None:
+    """Connect shards to ``url`` even when discord.py does not ask ``/gateway/bot`` itself.
+
+    ``AutoShardedClient`` asks for the gateway only when it picks the shard count; with a
+    fixed SHARD_COUNT it would go straight to ``DiscordWebSocket.DEFAULT_GATEWAY``
+    (gateway.discord.gg), past a proxy or emulator configured in DISCORD_API_BASE_URL.
+    """
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
