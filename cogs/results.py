@@ -71,6 +71,9 @@ class ResultButton(
     async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
         bot = interaction.client
         record = await bot.store.get_generation(self.generation_id)
+        if record is None and self.action == "delete" and interaction.permissions.manage_messages:
+            await _delete(interaction, None)  # a moderator can still tidy up a result
+            return
         if record is None:
             await send_ephemeral(interaction, messages.record_missing())
             return
@@ -104,9 +107,11 @@ def result_view(generation_id: int) -> discord.ui.View:
     return view
 
 
-async def _delete(interaction: discord.Interaction, record: GenerationRecord) -> None:
-    is_owner = interaction.user.id == record.user_id
+async def _delete(interaction: discord.Interaction, record: GenerationRecord | None) -> None:
+    """Delete a result for its owner or a moderator (only a moderator once the record is gone)."""
+    is_owner = record is not None and interaction.user.id == record.user_id
     if not (is_owner or interaction.permissions.manage_messages):
+        assert record is not None
         await send_ephemeral(interaction, messages.delete_refused(record.user_id))
         return
     if interaction.message is None:
@@ -118,7 +123,7 @@ async def _delete(interaction: discord.Interaction, record: GenerationRecord) ->
     except discord.NotFound:
         pass  # someone else deleted it first: the member's wish is met either way
     except discord.HTTPException as error:
-        log.warning("could not delete result of generation %s: %s", record.id, error)
+        log.warning("could not delete a result message: %s", error)
         await interaction.followup.send(messages.delete_failed(), ephemeral=True)
         return
     await interaction.followup.send("🗑️ Deleted.", ephemeral=True)

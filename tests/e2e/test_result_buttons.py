@@ -425,6 +425,11 @@ async def test_buttons_on_a_deleted_record_answer_clearly(world: Harness) -> Non
     assert len(world.api.requests) == requests
     assert not original.deleted
 
+    tidied = await press(world, world.moderator, original, "Delete")
+    confirmation = await tidied.wait_for_followup(timeout=WAIT)
+    assert confirmation.ephemeral and "Deleted" in confirmation.text()
+    assert original.deleted  # a moderator can still remove a result whose record is gone
+
 
 async def test_buttons_follow_the_server_rules_of_today(world: Harness) -> None:
     mia = world.member("mia")
