@@ -155,3 +155,13 @@ def test_verify_rejects_a_png_cut_short_that_sniff_accepts() -> None:
     assert sniff(cut).width == 256  # the header alone looks fine...
     with pytest.raises(NotAnImage, match="damaged or cut short"):
         verify(cut)  # ...but the pixels are not all there
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "WEBP"])
+def test_verify_rejects_jpeg_and_webp_cut_short(fmt: str) -> None:
+    buffer = io.BytesIO()
+    Image.effect_noise((128, 128), 64).convert("RGB").save(buffer, format=fmt)
+    whole = buffer.getvalue()
+    assert verify(whole).width == 128
+    with pytest.raises(NotAnImage, match="cut short"):
+        verify(whole[: len(whole) * 2 // 3])

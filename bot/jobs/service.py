@@ -23,7 +23,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from functools import partial
 from typing import Protocol
 
@@ -307,17 +306,6 @@ class GenerationService:
 
     def _report_queue(self) -> None:
         metrics.queue_depth(self._scheduler.waiting)
-
-    async def attach_interaction(
-        self, job: Job, *, token: str, expires_at: datetime, response_message_id: int | None
-    ) -> None:
-        """Record how to reach the member, so a restarted process can still deliver."""
-        await self._store.attach_interaction(
-            job.generation_id,
-            token=token,
-            expires_at=expires_at,
-            response_message_id=response_message_id,
-        )
 
     def position(self, job: Job) -> int:
         """Place in line (1 = next), 0 once running."""

@@ -159,7 +159,6 @@ class GenerationRecord:
     finished_at: datetime | None
 
     token_expires_at: datetime | None = None
-    response_message_id: int | None = None
     delivery_started_at: datetime | None = None
     interaction_token: str | None = field(default=None, repr=False)  # a credential
     owner: str | None = None
@@ -335,17 +334,6 @@ class Store(Protocol):
         ``interaction`` and ``lease`` are stored with the row, in the same transaction.
         Raises ``JobLimitReached`` (checked first) or ``QuotaExceeded``.
         """
-        ...
-
-    async def attach_interaction(
-        self,
-        generation_id: int,
-        *,
-        token: str,
-        expires_at: datetime,
-        response_message_id: int | None,
-    ) -> None:
-        """Remember how to reach the member, so a restarted process can deliver."""
         ...
 
     async def begin_delivery(self, generation_id: int, now: datetime | None = None) -> bool:

@@ -137,7 +137,7 @@ _GENERATION_COLUMNS = (
     "id, parent_id, guild_id, channel_id, user_id, prompt, width, height, size_preset, steps, "
     "guidance, acceleration, seed, safety_checker, count, status, reserved, delivered, "
     "error_class, latency_ms, message_id, created_at, started_at, finished_at, "
-    "token_expires_at, response_message_id, delivery_started_at, interaction_token, "
+    "token_expires_at, delivery_started_at, interaction_token, "
     "owner, lease_until"
 )
 
@@ -559,24 +559,6 @@ class PostgresStore:
             raise JobLimitReached("member", limits.per_member)
         if limits.queue is not None and everyone >= limits.queue:
             raise JobLimitReached("queue", limits.queue)
-
-    async def attach_interaction(
-        self,
-        generation_id: int,
-        *,
-        token: str,
-        expires_at: datetime,
-        response_message_id: int | None,
-    ) -> None:
-        async with self._connection() as conn:
-            await conn.execute(
-                "UPDATE generations SET interaction_token = $2, token_expires_at = $3,"
-                " response_message_id = $4 WHERE id = $1 AND status IN ('queued', 'running')",
-                generation_id,
-                token,
-                as_utc(expires_at),
-                response_message_id,
-            )
 
     async def begin_delivery(self, generation_id: int, now: datetime | None = None) -> bool:
         """The claim is one conditional UPDATE, so exactly one caller in any process wins."""
@@ -1166,7 +1148,6 @@ def _record(row: Any) -> GenerationRecord:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         token_expires_at=row["token_expires_at"],
-        response_message_id=optional_int("response_message_id"),
         delivery_started_at=row["delivery_started_at"],
         interaction_token=row["interaction_token"],
         owner=row["owner"],

@@ -85,7 +85,7 @@ _GENERATION_COLUMNS = (
     "id, parent_id, guild_id, channel_id, user_id, prompt, width, height, size_preset, steps, "
     "guidance, acceleration, seed, safety_checker, count, status, reserved, delivered, "
     "error_class, latency_ms, message_id, created_at, started_at, finished_at, "
-    "token_expires_at, response_message_id, delivery_started_at, interaction_token, "
+    "token_expires_at, delivery_started_at, interaction_token, "
     "owner, lease_until"
 )
 
@@ -442,21 +442,6 @@ class SqliteStore:
             raise JobLimitReached("member", limits.per_member)
         if limits.queue is not None and everyone >= limits.queue:
             raise JobLimitReached("queue", limits.queue)
-
-    async def attach_interaction(
-        self,
-        generation_id: int,
-        *,
-        token: str,
-        expires_at: datetime,
-        response_message_id: int | None,
-    ) -> None:
-        async with self._write(transaction=False) as conn:
-            await conn.execute(
-                "UPDATE generations SET interaction_token = ?, token_expires_at = ?,"
-                " response_message_id = ? WHERE id = ? AND status IN ('queued', 'running')",
-                (token, _ts(as_utc(expires_at)), response_message_id, generation_id),
-            )
 
     async def begin_delivery(self, generation_id: int, now: datetime | None = None) -> bool:
         async with self._write(transaction=False) as conn:
@@ -1046,7 +1031,6 @@ def _record(row: Iterable[Any]) -> GenerationRecord:
         started_at,
         finished_at,
         token_expires_at,
-        response_message_id,
         delivery_started_at,
         interaction_token,
         owner,
@@ -1082,7 +1066,6 @@ def _record(row: Iterable[Any]) -> GenerationRecord:
         started_at=_parse_ts(started_at),
         finished_at=_parse_ts(finished_at),
         token_expires_at=_parse_ts(token_expires_at),
-        response_message_id=response_message_id,
         delivery_started_at=_parse_ts(delivery_started_at),
         interaction_token=interaction_token,
         owner=owner,

@@ -50,6 +50,9 @@ REQUEST_OVERHEAD = 256 * 1024
 DEFAULT_FILESIZE_LIMIT = 10 * 1024 * 1024
 """The upload limit of an unboosted server, used when no interaction told us better."""
 
+HISTORY_SEARCHED = 100
+"""Recent channel messages searched for a result a crash may have posted already."""
+
 SWEEP_EVERY = 30.0
 """Seconds between looks for jobs abandoned by a dead process (several processes only)."""
 
@@ -130,8 +133,8 @@ class Audience:
         if token and usable and client.application_id:
             webhook = discord.Webhook.partial(client.application_id, token, client=client)
             # "@original" is Discord's name for the acknowledgement message of a token.
-            target: Any = record.response_message_id or "@original"
-            editor = partial(webhook.edit_message, target)
+            original: Any = "@original"
+            editor = partial(webhook.edit_message, original)
         user = client.get_user(record.user_id)
         return cls(
             client=client,
@@ -214,18 +217,12 @@ class GenerationFlow:
             await send_ephemeral(interaction, text)
             return
         try:
-            callback = await interaction.response.defer(thinking=True)
+            await interaction.response.defer(thinking=True)
         except discord.HTTPException:
             log.warning("could not acknowledge generation %s; refunding", job.generation_id)
             await self._service.abandon(job)
             return
         metrics.acknowledged((discord.utils.utcnow() - interaction.created_at).total_seconds())
-        await self._service.attach_interaction(
-            job,
-            token=interaction.token,
-            expires_at=interaction.created_at + TOKEN_LIFETIME,
-            response_message_id=callback.message_id if callback else None,
-        )
         await self.see_through(Audience.of_interaction(interaction), job, source_url=source_url)
 
     async def see_through(
@@ -433,14 +430,9 @@ class GenerationFlow:
         me = audience.client.user.id if audience.client.user else 0
         try:
             channel = audience.client.get_partial_messageable(record.channel_id)
-            async for message in channel.history(limit=50):
+            async for message in channel.history(limit=HISTORY_SEARCHED):
                 if message.author.id == me and is_result(message):
                     return message
-            if record.response_message_id is not None:
-                with contextlib.suppress(discord.NotFound):
-                    original = await channel.fetch_message(record.response_message_id)
-                    if is_result(original):
-                        return original
         except discord.HTTPException as error:
             log.warning("could not look for the result of generation %s: %s", record.id, error)
             return None

@@ -53,16 +53,20 @@ async def test_racing_requests_never_exceed_the_per_member_limit(store: SqliteSt
 async def test_in_flight_lists_the_queue_in_arrival_order_with_how_to_reach_the_member(
     store: SqliteStore,
 ) -> None:
-    first = await store.reserve(member(), params(), bot_default_limit=50, now=NOON)
-    second = await store.reserve(member(BOB), params(), bot_default_limit=50, now=NOON)
     expires = NOON + timedelta(minutes=15)
-    await store.attach_interaction(
-        first.generation_id, token="tok-123", expires_at=expires, response_message_id=99
+    first = await store.reserve(
+        member(),
+        params(),
+        bot_default_limit=50,
+        now=NOON,
+        interaction=InteractionRef(token="tok-123", expires_at=expires),
     )
+    second = await store.reserve(member(BOB), params(), bot_default_limit=50, now=NOON)
     queue = await store.in_flight()
     assert [r.id for r in queue] == [first.generation_id, second.generation_id]
     assert queue[0].interaction_token == "tok-123"
-    assert queue[0].token_expires_at == expires and queue[0].response_message_id == 99
+    assert queue[0].token_expires_at == expires
+    assert queue[1].interaction_token is None
     assert "tok-123" not in repr(queue[0])
     assert await store.in_flight(guild_id=12345) == []
 
@@ -70,9 +74,11 @@ async def test_in_flight_lists_the_queue_in_arrival_order_with_how_to_reach_the_
 async def test_delivery_is_claimed_once_and_the_token_forgotten_when_settled(
     store: SqliteStore,
 ) -> None:
-    held = await store.reserve(member(), params(), bot_default_limit=50)
-    await store.attach_interaction(
-        held.generation_id, token="secret", expires_at=NOON, response_message_id=None
+    held = await store.reserve(
+        member(),
+        params(),
+        bot_default_limit=50,
+        interaction=InteractionRef(token="secret", expires_at=NOON),
     )
     assert await store.begin_delivery(held.generation_id) is True
     assert await store.begin_delivery(held.generation_id) is False

@@ -5,13 +5,11 @@
 --                        than needed)
 --   token_expires_at     when Discord stops accepting that token (15 min after the
 --                        interaction); after it, results go to the channel instead
---   response_message_id  the acknowledgement message the progress line lives in
 --   delivery_started_at  set once, just before the result is posted; a job that has it
 --                        is never posted again (it may have reached the member already)
 ALTER TABLE generations
     ADD COLUMN interaction_token TEXT,
     ADD COLUMN token_expires_at TIMESTAMPTZ,
-    ADD COLUMN response_message_id BIGINT,
     ADD COLUMN delivery_started_at TIMESTAMPTZ;
 
 -- The queue itself is read through generations_in_flight (0002), a partial index.

@@ -5,12 +5,10 @@
 --                        than needed)
 --   token_expires_at     when Discord stops accepting that token (15 min after the
 --                        interaction); after it, results go to the channel instead
---   response_message_id  the acknowledgement message the progress line lives in
 --   delivery_started_at  set once, just before the result is posted; a job that has it
 --                        is never posted again (it may have reached the member already)
 ALTER TABLE generations ADD COLUMN interaction_token TEXT;
 ALTER TABLE generations ADD COLUMN token_expires_at TEXT;
-ALTER TABLE generations ADD COLUMN response_message_id INTEGER;
 ALTER TABLE generations ADD COLUMN delivery_started_at TEXT;
 
 -- The queue itself is read through generations_in_flight (0002), a partial index.

@@ -1,0 +1,24 @@
+"""The image-API emulator in a process of its own: ``python -m bench.siraya_process KEY``.
+
+In the burst benchmark the emulated provider renders hundreds of real PNGs. Left in the
+same process as the Discord emulator, that work would delay the Discord emulator's
+answers and be counted against the bot's acknowledgements; in production the rendering
+happens on the provider's GPUs, far from Discord. The base URL is printed on stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from tests.emulators.siraya import SirayaEmulator
+
+
+async def serve(api_key: str) -> None:
+    emulator = SirayaEmulator(api_key=api_key)
+    print(await emulator.start(), flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(sys.argv[1]))
