@@ -15,7 +15,7 @@ from discord.ext import commands
 from bot.reports import daily_chart_png, usage_csv
 from bot.store.base import MemberContext
 from cogs.common import messages
-from cogs.common.checks import require_manage_guild
+from cogs.common.checks import ModeratorOnly
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -39,6 +39,7 @@ def _member_context(interaction: discord.Interaction, member: discord.Member) ->
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
 class Quota(
+    ModeratorOnly,
     commands.GroupCog,
     group_name="quota",
     group_description="Set and inspect daily image limits (moderators)",
@@ -48,12 +49,6 @@ class Quota(
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
         super().__init__()
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return require_manage_guild(interaction)
-
-    async def _reply(self, interaction: discord.Interaction, text: str) -> None:
-        await interaction.response.send_message(text, ephemeral=True)
 
     @app_commands.command(name="set-user", description="Set one member's daily image limit")
     @app_commands.describe(member="The member", limit=LIMIT_HELP)

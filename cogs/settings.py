@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.policy.rules import normalize_blocked_word
 from cogs.common import messages
-from cogs.common.checks import require_manage_guild
+from cogs.common.checks import ModeratorOnly
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -21,6 +21,7 @@ WORD_MAX_LENGTH = 100
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
 class Settings(
+    ModeratorOnly,
     commands.GroupCog,
     group_name="settings",
     group_description="Where /imagine works and what it refuses (moderators)",
@@ -28,12 +29,6 @@ class Settings(
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
         super().__init__()
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return require_manage_guild(interaction)
-
-    async def _reply(self, interaction: discord.Interaction, text: str) -> None:
-        await interaction.response.send_message(text, ephemeral=True)
 
     @app_commands.command(name="show", description="Show this server's image settings")
     async def show(self, interaction: discord.Interaction) -> None:

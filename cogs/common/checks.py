@@ -19,3 +19,17 @@ def require_manage_guild(interaction: discord.Interaction) -> bool:
     if not interaction.permissions.manage_guild:
         raise app_commands.MissingPermissions(["manage_guild"])
     return True
+
+
+class ModeratorOnly:
+    """Mixin for the moderators' command groups (``/quota``, ``/settings``).
+
+    Checks Manage Server on every call (see the module docstring) and answers privately:
+    moderation is between moderators.
+    """
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return require_manage_guild(interaction)
+
+    async def _reply(self, interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.send_message(text, ephemeral=True)
