@@ -102,30 +102,35 @@ def _parse(env: Mapping[str, str], name: str, default: _T, parse: Callable[[str]
     return parse(raw)
 
 
-def _int_in(name: str, low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
+_N = TypeVar("_N", int, float)
+
+
+def _number_in(name: str, kind: type[_N], low: _N, high: _N) -> Callable[[str], _N]:
+    what = "a whole number" if kind is int else "a number"
+
+    def show(value: _N) -> str:
+        return str(value) if kind is int else f"{value:g}"
+
+    def parse(raw: str) -> _N:
         try:
-            value = int(raw)
+            value = kind(raw)
         except ValueError:
-            raise ConfigError(name, f"must be a whole number, got {raw!r}") from None
+            raise ConfigError(name, f"must be {what}, got {raw!r}") from None
         if not low <= value <= high:
-            raise ConfigError(name, f"must be between {low} and {high}, got {value}")
+            raise ConfigError(
+                name, f"must be between {show(low)} and {show(high)}, got {show(value)}"
+            )
         return value
 
     return parse
+
+
+def _int_in(name: str, low: int, high: int) -> Callable[[str], int]:
+    return _number_in(name, int, low, high)
 
 
 def _float_in(name: str, low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(name, f"must be a number, got {raw!r}") from None
-        if not low <= value <= high:
-            raise ConfigError(name, f"must be between {low:g} and {high:g}, got {value:g}")
-        return value
-
-    return parse
+    return _number_in(name, float, low, high)
 
 
 def _http_url(name: str) -> Callable[[str], str]:
