@@ -5,8 +5,9 @@
 starts the local Discord and image-API emulators and the real bot against them (the
 same harness the end-to-end tests use), plays a member typing ``/imagine`` in
 #general, and writes what that member would see into the folder: ``message.json``
-(the message as Discord holds it, with image links pointing at the files beside it)
-and the images. Nothing leaves the machine.
+(the message as Discord holds it, with image links pointing at the files beside it),
+the images, and ``preview.png``: that message drawn as Discord's dark theme shows it.
+Nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from bot.siraya import MAX_COUNT, MIN_COUNT, SIZE_PRESETS
+from tests.demo_preview import render_preview
 from tests.e2e.harness import Harness, start_harness
 from tests.emulators.discord import ClientRejected, InteractionRecord, Message
 
 MEMBER_NAME = "alex"
 RESULT_TIMEOUT = 60.0
-OUR_FILES = ("message.json", "imagine-*.png", "imagine-*.jpg", "imagine-*.webp")
+PREVIEW = "preview.png"
+OUR_FILES = ("message.json", PREVIEW, "imagine-*.png", "imagine-*.jpg", "imagine-*.webp")
 PROGRESS_MARKS = ("🎨", "⏳")  # how the bot's "still working" lines begin
 
 
@@ -102,6 +105,7 @@ async def run_demo(args: argparse.Namespace) -> DemoResult:
             files = save(message, args.out)
         finally:
             await harness.close()
+    files.append(await asyncio.to_thread(write_preview, args.out))
     return DemoResult(
         message=message,
         files=files,
@@ -130,6 +134,15 @@ def save(message: Message, out: Path) -> list[Path]:
     return [json_path, *files]
 
 
+def write_preview(out: Path) -> Path:
+    """Draw the saved ``message.json`` from the files alone, so the picture shows what they say."""
+    message = json.loads((out / "message.json").read_text("utf-8"))
+    images = {a["filename"]: (out / a["filename"]).read_bytes() for a in message["attachments"]}
+    path = out / PREVIEW
+    path.write_bytes(render_preview(message, images))
+    return path
+
+
 def _relink(value: Any, local: dict[str, str]) -> Any:
     """Emulator URLs die with the demo; point them at the saved files instead."""
     if isinstance(value, dict):
@@ -148,6 +161,7 @@ def summary(result: DemoResult, out: Path) -> str:
     if result.private:
         lines.append(f"  answered privately after {after}: {message.content}")
         lines.append(f"Saved {len(result.files)} file(s) in {out.resolve()}/.")
+        lines.append(f"See it as the member does: {(out / PREVIEW).resolve()}")
         return "\n".join(lines)
     lines.append(f'  acknowledged after {after} ("Imagine is thinking…")')
     lines += [f"  then: {text}" for text in result.progress_lines]
@@ -166,6 +180,7 @@ def summary(result: DemoResult, out: Path) -> str:
         f"Saved {len(result.files)} file(s) in {out.resolve()}/ "
         f"in {result.total_seconds:.1f} s, emulators and bot start-up included."
     )
+    lines.append(f"See it as the member does: {(out / PREVIEW).resolve()}")
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from tests import demo
+from tests.demo_preview import BACKGROUND, GUTTER, SCALE
 
 
 def test_the_demo_writes_the_message_and_its_images(
@@ -34,6 +35,21 @@ def test_the_demo_writes_the_message_and_its_images(
     said = capsys.readouterr().out
     assert "Generating 2 images" in said, "the member's wait is part of the story"
     assert str(out.resolve()) in said
+    assert str((out / "preview.png").resolve()) in said
+    assert_preview_shows_the_embed(out / "preview.png", embed["color"])
+
+
+def assert_preview_shows_the_embed(path: Path, colour: int) -> None:
+    """The picture is Discord's dark chat with the embed's colour bar down the card's left."""
+    with Image.open(path) as preview:
+        assert preview.format == "PNG"
+        rgb = preview.convert("RGB")
+    assert rgb.width >= 500 and 400 <= rgb.height <= 4000
+    assert rgb.getpixel((2, 2)) == tuple(bytes.fromhex(BACKGROUND[1:]))
+    bar = (colour >> 16, (colour >> 8) & 0xFF, colour & 0xFF)
+    x = GUTTER * SCALE + 1  # the bar is the first 4 px of the card, right of the avatar
+    painted = sum(rgb.getpixel((x, y)) == bar for y in range(rgb.height))
+    assert painted >= 300 * SCALE, "a card tall enough for its fields and the two images"
 
 
 def test_a_second_run_replaces_the_first(tmp_path: Path) -> None:
@@ -51,3 +67,5 @@ def test_a_refused_request_is_shown_and_fails_the_run(
 ) -> None:
     assert demo.main(["   ", "--out", str(tmp_path), "--api-latency", "0"]) == 1
     assert "the prompt is empty" in capsys.readouterr().out
+    with Image.open(tmp_path / "preview.png") as preview:
+        assert preview.format == "PNG", "the refusal is drawn too, as the member saw it"
