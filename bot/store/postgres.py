@@ -85,42 +85,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 import asyncpg
 
-from bot.policy.quota import (
-    as_utc,
-    check_quota,
-    day_start,
-    day_window,
-    reset_at,
-    resolve_limit,
-    validate_limit,
-)
-from bot.policy.rules import normalize_blocked_word
+from bot.policy.quota import as_utc, check_quota, day_start, day_window, reset_at, validate_limit
 from bot.store.base import (
     AuditAction,
     AuditEntry,
     DailyTotal,
-    EffectiveLimit,
     GenerationNotFound,
     GenerationParams,
     GenerationRecord,
-    GenerationStateError,
-    GenerationStatus,
     GuildPolicy,
     InteractionRef,
-    JobLimitReached,
     JobLimits,
     Lease,
     MemberContext,
     MemberTotal,
     Reservation,
     StoreError,
-    UsageSummary,
+)
+from bot.store.common import (
+    GENERATION_COLUMNS,
+    GUILD_SETTING_COLUMNS,
+    ModerationSql,
+    QuotaState,
+    StoreCommon,
+    audit_entry,
+    check_job_limits,
+    daily_totals_from_rows,
+    explain_settle_miss,
+    generation_record,
+    guild_policy_from_row,
+    limit_text,
+    utcnow,
 )
 from bot.store.locks import LocalGates, advisory_key
 from bot.store.migrate import POSTGRES_MIGRATIONS_DIR, Migration, load_migrations
@@ -132,14 +133,6 @@ __all__ = ["DEFAULT_TIMEOUT_SECONDS", "MAX_BLOCKED_WORDS_PER_GUILD", "PostgresSt
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
 MAX_BLOCKED_WORDS_PER_GUILD: Final = 1_000
 """Every prompt is matched against the whole list before deferring; keep that fast."""
-
-_GENERATION_COLUMNS = (
-    "id, parent_id, guild_id, channel_id, user_id, prompt, width, height, size_preset, steps, "
-    "guidance, acceleration, seed, safety_checker, count, status, reserved, delivered, "
-    "error_class, latency_ms, message_id, created_at, started_at, finished_at, "
-    "token_expires_at, delivery_started_at, interaction_token, "
-    "owner, lease_until"
-)
 
 # Everything the quota decision needs, in one statement. Role limits come back as
 # [role_id, limit] pairs of only the member's roles; the pure policy function picks among
@@ -201,20 +194,16 @@ UPDATE generations SET lease_until = LEAST(lease_until, $2)
 FROM mine WHERE generations.id = mine.id
 """
 
-_GUILD_SETTING_COLUMNS: Final = frozenset({"default_limit", "server_budget", "nsfw_safety"})
+_MODERATION_SQL: Final = ModerationSql(
+    allow_channel="INSERT INTO allowed_channels (guild_id, channel_id) VALUES ($1, $2)"
+    " ON CONFLICT DO NOTHING",
+    disallow_channel="DELETE FROM allowed_channels WHERE guild_id = $1 AND channel_id = $2",
+    block_word="INSERT INTO blocked_words (guild_id, word) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    unblock_word="DELETE FROM blocked_words WHERE guild_id = $1 AND word = $2",
+    count_blocked_words="SELECT COUNT(*) FROM blocked_words WHERE guild_id = $1",
+    word_is_blocked="SELECT 1 FROM blocked_words WHERE guild_id = $1 AND word = $2",
+)
 _KEYED_LIMIT_TABLES: Final = frozenset({("member_limits", "user_id"), ("role_limits", "role_id")})
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _limit_text(value: int | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _switch_text(value: bool | None) -> str | None:
-    return None if value is None else ("on" if value else "off")
 
 
 def _rowcount(status: str) -> int:
@@ -227,43 +216,29 @@ def _pairs(value: Any) -> dict[int, int]:
     return {int(key): int(limit) for key, limit in (value or ())}
 
 
-class _QuotaState:
-    """The quota inputs for one member at one instant, resolved by the pure policy."""
+class PostgresStore(StoreCommon[Any]):
+    """``Store`` on one PostgreSQL schema. Create it with ``await PostgresStore.open(url)``.
 
-    __slots__ = ("limit", "server_budget", "server_used", "used")
+    The dialect-independent methods come from ``StoreCommon``; this class supplies the
+    primitives they use, with the locking described above. (asyncpg is untyped, so its
+    connections are ``Any``.)
+    """
 
-    def __init__(self, row: Sequence[Any], member: MemberContext, bot_default_limit: int) -> None:
-        member_limit, role_pairs, server_default, server_budget, used, server_used = row
-        self.limit: EffectiveLimit = resolve_limit(
-            member_limit=None if member_limit is None else int(member_limit),
-            role_limits=_pairs(role_pairs),
-            member_role_ids=member.role_ids,
-            server_default=None if server_default is None else int(server_default),
-            bot_default=bot_default_limit,
-        )
-        self.server_budget: int | None = None if server_budget is None else int(server_budget)
-        self.used = int(used)
-        self.server_used = int(server_used or 0)
-
-
-class PostgresStore:
-    """``Store`` on one PostgreSQL schema. Create it with ``await PostgresStore.open(url)``."""
+    _moderation_sql = _MODERATION_SQL
 
     def __init__(
         self,
         pool: Any,
         *,
         schema: str,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
+        super().__init__(clock=clock)
         self._pool = pool
         self._schema = schema
-        self._clock = clock
         self._timeout = timeout
         self._gates = LocalGates()
-        self._background: set[asyncio.Task[None]] = set()
-        self._closed = False
 
     @classmethod
     async def open(
@@ -274,7 +249,7 @@ class PostgresStore:
         max_size: int = 10,
         migrations: list[Migration] | None = None,
         schema: str | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         command_timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> PostgresStore:
         """Connect a pool, bring the schema up to date, and return a ready store.
@@ -312,13 +287,7 @@ class PostgresStore:
             raise
         return cls(pool, schema=current_schema, clock=clock, timeout=command_timeout)
 
-    async def close(self) -> None:
-        """Finish background refunds, then close the pool. Safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+    async def _close_connections(self) -> None:
         try:
             await asyncio.wait_for(self._pool.close(), self._timeout)
         except TimeoutError:
@@ -330,9 +299,6 @@ class PostgresStore:
         return self._schema
 
     # -- plumbing ------------------------------------------------------------------------
-
-    def _now(self, now: datetime | None) -> datetime:
-        return as_utc(self._clock() if now is None else now)
 
     def _lock_key(self, purpose: str, guild_id: int) -> int:
         return advisory_key(self._schema, purpose, guild_id)
@@ -376,9 +342,12 @@ class PostgresStore:
             if conn is not None:
                 await self._pool.release(conn, timeout=self._timeout)
 
+    async def _scalar(self, conn: Any, sql: str, *args: Any) -> Any:
+        return await conn.fetchval(sql, *args)
+
     async def _quota_state(
         self, conn: Any, member: MemberContext, now: datetime, bot_default_limit: int
-    ) -> _QuotaState:
+    ) -> QuotaState:
         start = day_start(now)
         row = await conn.fetchrow(
             _QUOTA_STATE_SQL,
@@ -389,7 +358,13 @@ class PostgresStore:
             start + timedelta(days=1),
             start.date(),
         )
-        return _QuotaState(tuple(row), member, bot_default_limit)
+        return QuotaState(tuple(row), member, bot_default_limit, decode_limits=_pairs)
+
+    async def _read_quota_state(
+        self, member: MemberContext, moment: datetime, bot_default_limit: int
+    ) -> QuotaState:
+        async with self._connection() as conn:
+            return await self._quota_state(conn, member, moment, bot_default_limit)
 
     async def _audit(
         self,
@@ -418,51 +393,6 @@ class PostgresStore:
 
     # -- quota and usage log -------------------------------------------------------------
 
-    async def reserve(
-        self,
-        member: MemberContext,
-        params: GenerationParams,
-        *,
-        bot_default_limit: int,
-        now: datetime | None = None,
-        parent_id: int | None = None,
-        job_limits: JobLimits | None = None,
-        interaction: InteractionRef | None = None,
-        lease: Lease | None = None,
-    ) -> Reservation:
-        """Check job limits and both quotas, and insert the queued row, under the guild lock.
-
-        If the caller is cancelled while this runs, the transaction still finishes and a
-        reservation it produced is cancelled (refunded) in the background, so an abandoned
-        interaction never leaves images held by nobody until the next restart.
-        """
-        task = asyncio.ensure_future(
-            self._reserve(
-                member,
-                params,
-                bot_default_limit=bot_default_limit,
-                now=now,
-                parent_id=parent_id,
-                job_limits=job_limits,
-                interaction=interaction,
-                lease=lease,
-            )
-        )
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            refund = asyncio.ensure_future(self._refund_when_done(task))
-            self._background.add(refund)
-            refund.add_done_callback(self._background.discard)
-            raise
-
-    async def _refund_when_done(self, task: asyncio.Future[Reservation]) -> None:
-        try:
-            reservation = await task
-        except (Exception, asyncio.CancelledError):
-            return  # refused or failed: nothing was held
-        await self.cancel(reservation.generation_id)
-
     async def _reserve(
         self,
         member: MemberContext,
@@ -475,6 +405,7 @@ class PostgresStore:
         interaction: InteractionRef | None,
         lease: Lease | None,
     ) -> Reservation:
+        """Decide without the lock first, then again and insert under the guild lock."""
         moment = self._now(now)
         admit = functools.partial(
             self._admit,
@@ -531,7 +462,7 @@ class PostgresStore:
         moment: datetime,
         bot_default_limit: int,
         job_limits: JobLimits | None,
-    ) -> tuple[_QuotaState, int]:
+    ) -> tuple[QuotaState, int]:
         """Raise JobLimitReached or QuotaExceeded, or return the state and what remains."""
         if job_limits is not None:
             await self._check_job_limits(conn, member, job_limits)
@@ -554,11 +485,7 @@ class PostgresStore:
             member.guild_id,
             member.user_id,
         )
-        mine, everyone = int(row[0]), int(row[1])
-        if limits.per_member is not None and mine >= limits.per_member:
-            raise JobLimitReached("member", limits.per_member)
-        if limits.queue is not None and everyone >= limits.queue:
-            raise JobLimitReached("queue", limits.queue)
+        check_job_limits(int(row[0]), int(row[1]), limits)
 
     async def begin_delivery(self, generation_id: int, now: datetime | None = None) -> bool:
         """The claim is one conditional UPDATE, so exactly one caller in any process wins."""
@@ -574,7 +501,7 @@ class PostgresStore:
     async def in_flight(self, guild_id: int | None = None) -> list[GenerationRecord]:
         async with self._connection() as conn:
             rows = await conn.fetch(
-                f"SELECT {_GENERATION_COLUMNS} FROM generations"
+                f"SELECT {GENERATION_COLUMNS} FROM generations"
                 " WHERE status IN ('queued', 'running') AND ($1::bigint IS NULL OR guild_id = $1)"
                 " ORDER BY id",
                 guild_id,
@@ -632,14 +559,7 @@ class PostgresStore:
             row = await conn.fetchrow(
                 "SELECT status, count FROM generations WHERE id = $1", generation_id
             )
-        if row is None:
-            raise GenerationNotFound(f"no generation {generation_id}")
-        status = GenerationStatus(row["status"])
-        if delivered is not None and status.in_flight:
-            raise ValueError(
-                f"delivered={delivered} but generation {generation_id} reserved only {row['count']}"
-            )
-        raise GenerationStateError(generation_id, status, action)
+        explain_settle_miss(generation_id, action, row, delivered=delivered)
 
     async def mark_running(self, generation_id: int, now: datetime | None = None) -> None:
         await self._settle(
@@ -676,14 +596,6 @@ class PostgresStore:
             self._now(now),
             delivered=delivered,
         )
-
-    async def fail(
-        self, generation_id: int, *, error_class: str, now: datetime | None = None
-    ) -> None:
-        await self._finish_without_images(generation_id, "failed", error_class, "fail", now)
-
-    async def cancel(self, generation_id: int, now: datetime | None = None) -> None:
-        await self._finish_without_images(generation_id, "cancelled", None, "cancel", now)
 
     async def _finish_without_images(
         self,
@@ -730,24 +642,9 @@ class PostgresStore:
     async def get_generation(self, generation_id: int) -> GenerationRecord | None:
         async with self._connection() as conn:
             row = await conn.fetchrow(
-                f"SELECT {_GENERATION_COLUMNS} FROM generations WHERE id = $1", generation_id
+                f"SELECT {GENERATION_COLUMNS} FROM generations WHERE id = $1", generation_id
             )
         return None if row is None else _record(row)
-
-    async def usage(
-        self, member: MemberContext, *, bot_default_limit: int, now: datetime | None = None
-    ) -> UsageSummary:
-        moment = self._now(now)
-        async with self._connection() as conn:
-            state = await self._quota_state(conn, member, moment, bot_default_limit)
-        return UsageSummary(
-            limit=state.limit,
-            used=state.used,
-            remaining=max(0, state.limit.limit - state.used),
-            reset_at=reset_at(moment),
-            server_budget=state.server_budget,
-            server_used=state.server_used,
-        )
 
     # -- moderator settings --------------------------------------------------------------
 
@@ -795,36 +692,10 @@ class PostgresStore:
                 actor_id,
                 action,
                 target_id=key,
-                old=_limit_text(old),
-                new=_limit_text(limit),
+                old=limit_text(old),
+                new=limit_text(limit),
             )
         return old
-
-    async def set_member_limit(
-        self, guild_id: int, user_id: int, limit: int | None, *, actor_id: int
-    ) -> int | None:
-        return await self._set_keyed_limit(
-            "member_limits",
-            "user_id",
-            guild_id,
-            user_id,
-            limit,
-            actor_id=actor_id,
-            action=AuditAction.MEMBER_LIMIT,
-        )
-
-    async def set_role_limit(
-        self, guild_id: int, role_id: int, limit: int | None, *, actor_id: int
-    ) -> int | None:
-        return await self._set_keyed_limit(
-            "role_limits",
-            "role_id",
-            guild_id,
-            role_id,
-            limit,
-            actor_id=actor_id,
-            action=AuditAction.ROLE_LIMIT,
-        )
 
     async def _set_guild_setting(
         self,
@@ -836,8 +707,7 @@ class PostgresStore:
         action: AuditAction,
         render: Callable[[Any], str | None],
     ) -> Any:
-        """Set one ``guild_settings`` column; returns its previous value as stored."""
-        if column not in _GUILD_SETTING_COLUMNS:  # the column name is interpolated below
+        if column not in GUILD_SETTING_COLUMNS:  # the column name is interpolated below
             raise ValueError(f"unknown guild setting {column!r}")
         async with self._transaction(self._lock_key("settings", guild_id)) as conn:
             old = await conn.fetchval(
@@ -853,45 +723,6 @@ class PostgresStore:
             )
             await self._audit(conn, guild_id, actor_id, action, old=render(old), new=render(value))
         return old
-
-    async def set_default_limit(
-        self, guild_id: int, limit: int | None, *, actor_id: int
-    ) -> int | None:
-        old = await self._set_guild_setting(
-            guild_id,
-            "default_limit",
-            validate_limit(limit),
-            actor_id=actor_id,
-            action=AuditAction.DEFAULT_LIMIT,
-            render=_limit_text,
-        )
-        return None if old is None else int(old)
-
-    async def set_server_budget(
-        self, guild_id: int, limit: int | None, *, actor_id: int
-    ) -> int | None:
-        old = await self._set_guild_setting(
-            guild_id,
-            "server_budget",
-            validate_limit(limit),
-            actor_id=actor_id,
-            action=AuditAction.SERVER_BUDGET,
-            render=_limit_text,
-        )
-        return None if old is None else int(old)
-
-    async def set_nsfw_safety(
-        self, guild_id: int, enabled: bool | None, *, actor_id: int
-    ) -> bool | None:
-        old = await self._set_guild_setting(
-            guild_id,
-            "nsfw_safety",
-            None if enabled is None else bool(enabled),
-            actor_id=actor_id,
-            action=AuditAction.NSFW_SAFETY,
-            render=_switch_text,
-        )
-        return None if old is None else bool(old)
 
     async def reset_member_usage(
         self, guild_id: int, user_id: int, *, actor_id: int, now: datetime | None = None
@@ -927,7 +758,7 @@ class PostgresStore:
     async def _toggle(
         self,
         sql: str,
-        args: tuple[int | str, ...],
+        params: tuple[int | str, ...],
         *,
         guild_id: int,
         actor_id: int,
@@ -940,74 +771,17 @@ class PostgresStore:
         async with self._transaction(self._lock_key("settings", guild_id)) as conn:
             if before is not None:
                 await before(conn)
-            changed = _rowcount(await conn.execute(sql, *args)) > 0
+            changed = _rowcount(await conn.execute(sql, *params)) > 0
             if changed:
                 await self._audit(
                     conn, guild_id, actor_id, action, target_id=target_id, old=old, new=new
                 )
         return changed
 
-    async def allow_channel(self, guild_id: int, channel_id: int, *, actor_id: int) -> bool:
-        return await self._toggle(
-            "INSERT INTO allowed_channels (guild_id, channel_id) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING",
-            (guild_id, channel_id),
-            guild_id=guild_id,
-            actor_id=actor_id,
-            action=AuditAction.ALLOW_CHANNEL,
-            target_id=channel_id,
-            old="not allowed",
-            new="allowed",
-        )
-
-    async def disallow_channel(self, guild_id: int, channel_id: int, *, actor_id: int) -> bool:
-        return await self._toggle(
-            "DELETE FROM allowed_channels WHERE guild_id = $1 AND channel_id = $2",
-            (guild_id, channel_id),
-            guild_id=guild_id,
-            actor_id=actor_id,
-            action=AuditAction.DISALLOW_CHANNEL,
-            target_id=channel_id,
-            old="allowed",
-            new="not allowed",
-        )
-
     async def block_word(self, guild_id: int, word: str, *, actor_id: int) -> bool:
         """Block a word or phrase (stored normalised). Refuses past MAX_BLOCKED_WORDS_PER_GUILD."""
-        rule = normalize_blocked_word(word)
-
-        async def check_room(conn: Any) -> None:
-            count = await conn.fetchval(
-                "SELECT COUNT(*) FROM blocked_words WHERE guild_id = $1", guild_id
-            )
-            if int(count) >= MAX_BLOCKED_WORDS_PER_GUILD:
-                exists = await conn.fetchval(
-                    "SELECT 1 FROM blocked_words WHERE guild_id = $1 AND word = $2", guild_id, rule
-                )
-                if exists is None:
-                    raise ValueError(
-                        f"a server can block at most {MAX_BLOCKED_WORDS_PER_GUILD} words or phrases"
-                    )
-
-        return await self._toggle(
-            "INSERT INTO blocked_words (guild_id, word) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            (guild_id, rule),
-            guild_id=guild_id,
-            actor_id=actor_id,
-            action=AuditAction.BLOCK_WORD,
-            new=rule,
-            before=check_room,
-        )
-
-    async def unblock_word(self, guild_id: int, word: str, *, actor_id: int) -> bool:
-        rule = normalize_blocked_word(word)
-        return await self._toggle(
-            "DELETE FROM blocked_words WHERE guild_id = $1 AND word = $2",
-            (guild_id, rule),
-            guild_id=guild_id,
-            actor_id=actor_id,
-            action=AuditAction.UNBLOCK_WORD,
-            old=rule,
+        return await self._block_word(
+            guild_id, word, actor_id=actor_id, cap=MAX_BLOCKED_WORDS_PER_GUILD
         )
 
     async def guild_policy(self, guild_id: int) -> GuildPolicy:
@@ -1015,17 +789,7 @@ class PostgresStore:
         # every /imagine defers.
         async with self._connection() as conn:
             row = await conn.fetchrow(_GUILD_POLICY_SQL, guild_id)
-        default_limit, server_budget, nsfw, roles, members, channels, words = tuple(row)
-        return GuildPolicy(
-            guild_id=guild_id,
-            default_limit=None if default_limit is None else int(default_limit),
-            server_budget=None if server_budget is None else int(server_budget),
-            role_limits=_pairs(roles),
-            member_limits=_pairs(members),
-            allowed_channel_ids=frozenset(int(c) for c in channels),
-            blocked_words=tuple(str(w) for w in words),
-            nsfw_safety=None if nsfw is None else bool(nsfw),
-        )
+        return guild_policy_from_row(guild_id, tuple(row), decode_limits=_pairs, decode_list=list)
 
     async def audit_log(self, guild_id: int, *, limit: int = 10) -> list[AuditEntry]:
         async with self._connection() as conn:
@@ -1035,19 +799,7 @@ class PostgresStore:
                 guild_id,
                 max(0, limit),
             )
-        return [
-            AuditEntry(
-                id=int(row["id"]),
-                guild_id=int(row["guild_id"]),
-                actor_id=int(row["actor_id"]),
-                action=AuditAction(row["action"]),
-                target_id=None if row["target_id"] is None else int(row["target_id"]),
-                old_value=row["old_value"],
-                new_value=row["new_value"],
-                at=row["at"],
-            )
-            for row in rows
-        ]
+        return [audit_entry(row) for row in rows]
 
     # -- statistics ----------------------------------------------------------------------
 
@@ -1069,17 +821,7 @@ class PostgresStore:
                 start,
                 end,
             )
-        by_day: dict[date, DailyTotal] = {
-            row["day"]: DailyTotal(
-                row["day"], int(row["images"]), int(row["generations"]), int(row["failures"])
-            )
-            for row in rows
-        }
-        first_day = start.date()
-        return [
-            by_day.get(day, DailyTotal(day, 0, 0, 0))
-            for day in (first_day + timedelta(days=offset) for offset in range(days))
-        ]
+        return daily_totals_from_rows(rows, start.date(), days, parse_day=_same_day)
 
     async def top_members(
         self, guild_id: int, *, days: int, limit: int = 10, now: datetime | None = None
@@ -1103,7 +845,7 @@ class PostgresStore:
         start, end = self._window(days, now)
         async with self._connection() as conn:
             rows = await conn.fetch(
-                f"SELECT {_GENERATION_COLUMNS} FROM generations"
+                f"SELECT {GENERATION_COLUMNS} FROM generations"
                 " WHERE guild_id = $1 AND created_at >= $2 AND created_at < $3 ORDER BY id",
                 guild_id,
                 start,
@@ -1113,43 +855,9 @@ class PostgresStore:
 
 
 def _record(row: Any) -> GenerationRecord:
-    """One ``generations`` row (selected as ``_GENERATION_COLUMNS``) as typed values."""
+    return generation_record(row)
 
-    def optional_int(name: str) -> int | None:
-        value = row[name]
-        return None if value is None else int(value)
 
-    created: datetime = row["created_at"]
-    return GenerationRecord(
-        id=int(row["id"]),
-        parent_id=optional_int("parent_id"),
-        guild_id=int(row["guild_id"]),
-        channel_id=int(row["channel_id"]),
-        user_id=int(row["user_id"]),
-        params=GenerationParams(
-            prompt=str(row["prompt"]),
-            width=int(row["width"]),
-            height=int(row["height"]),
-            size_preset=row["size_preset"],
-            steps=int(row["steps"]),
-            guidance=float(row["guidance"]),
-            acceleration=str(row["acceleration"]),
-            seed=int(row["seed"]),
-            safety_checker=bool(row["safety_checker"]),
-            count=int(row["count"]),
-        ),
-        status=GenerationStatus(row["status"]),
-        reserved=int(row["reserved"]),
-        delivered=int(row["delivered"]),
-        error_class=row["error_class"],
-        latency_ms=optional_int("latency_ms"),
-        message_id=optional_int("message_id"),
-        created_at=created,
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        token_expires_at=row["token_expires_at"],
-        delivery_started_at=row["delivery_started_at"],
-        interaction_token=row["interaction_token"],
-        owner=row["owner"],
-        lease_until=row["lease_until"],
-    )
+def _same_day(value: date) -> date:
+    """asyncpg already returns a ``date`` for the ``::date`` column."""
+    return value

@@ -38,56 +38,49 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 import aiosqlite
 
-from bot.policy.quota import (
-    as_utc,
-    check_quota,
-    day_start,
-    day_window,
-    reset_at,
-    resolve_limit,
-    validate_limit,
-)
-from bot.policy.rules import normalize_blocked_word
+from bot.policy.quota import as_utc, check_quota, day_start, day_window, reset_at, validate_limit
 from bot.store.base import (
     AuditAction,
     AuditEntry,
     DailyTotal,
-    EffectiveLimit,
     GenerationNotFound,
     GenerationParams,
     GenerationRecord,
-    GenerationStateError,
-    GenerationStatus,
     GuildPolicy,
     InteractionRef,
-    JobLimitReached,
     JobLimits,
     Lease,
     MemberContext,
     MemberTotal,
     Reservation,
-    UsageSummary,
+)
+from bot.store.common import (
+    GENERATION_COLUMNS,
+    GUILD_SETTING_COLUMNS,
+    ModerationSql,
+    QuotaState,
+    StoreCommon,
+    audit_entry,
+    check_job_limits,
+    daily_totals_from_rows,
+    explain_settle_miss,
+    generation_record,
+    guild_policy_from_row,
+    limit_text,
+    utcnow,
 )
 from bot.store.migrate import Migration, apply_migrations, load_migrations
 
 DEFAULT_BUSY_TIMEOUT_MS: Final = 5_000
 MAX_BLOCKED_WORDS_PER_GUILD: Final = 1_000
 """Every prompt is matched against the whole list before deferring; keep that fast."""
-
-_GENERATION_COLUMNS = (
-    "id, parent_id, guild_id, channel_id, user_id, prompt, width, height, size_preset, steps, "
-    "guidance, acceleration, seed, safety_checker, count, status, reserved, delivered, "
-    "error_class, latency_ms, message_id, created_at, started_at, finished_at, "
-    "token_expires_at, delivery_started_at, interaction_token, "
-    "owner, lease_until"
-)
 
 # Everything the quota decision needs, in one statement (one round trip to the thread).
 # Role limits come back as a JSON object of only the member's roles; the pure policy
@@ -118,7 +111,14 @@ SELECT
        FROM (SELECT word FROM blocked_words WHERE guild_id = :guild ORDER BY word))
 """
 
-_GUILD_SETTING_COLUMNS: Final = frozenset({"default_limit", "server_budget", "nsfw_safety"})
+_MODERATION_SQL: Final = ModerationSql(
+    allow_channel="INSERT OR IGNORE INTO allowed_channels (guild_id, channel_id) VALUES (?, ?)",
+    disallow_channel="DELETE FROM allowed_channels WHERE guild_id = ? AND channel_id = ?",
+    block_word="INSERT OR IGNORE INTO blocked_words (guild_id, word) VALUES (?, ?)",
+    unblock_word="DELETE FROM blocked_words WHERE guild_id = ? AND word = ?",
+    count_blocked_words="SELECT COUNT(*) FROM blocked_words WHERE guild_id = ?",
+    word_is_blocked="SELECT 1 FROM blocked_words WHERE guild_id = ? AND word = ?",
+)
 
 
 def _ts(moment: datetime) -> str:
@@ -129,39 +129,14 @@ def _parse_ts(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-def _limit_text(value: int | None) -> str | None:
-    return None if value is None else str(value)
+def _json_limits(text: str | None) -> dict[int, int]:
+    """A ``json_group_object`` of id → daily limit (NULL when there are none) as a dict."""
+    return {int(key): int(limit) for key, limit in json.loads(text or "{}").items()}
 
 
-def _switch_text(value: bool | None) -> str | None:
-    return None if value is None else ("on" if value else "off")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class _QuotaState:
-    """The quota inputs for one member at one instant, resolved by the pure policy."""
-
-    __slots__ = ("limit", "server_budget", "server_used", "used")
-
-    def __init__(self, row: Sequence[Any], member: MemberContext, bot_default_limit: int) -> None:
-        member_limit, role_json, server_default, server_budget, used, server_used = row
-        server_used = server_used or 0
-        role_limits = {
-            int(role): int(limit) for role, limit in json.loads(role_json or "{}").items()
-        }
-        self.limit: EffectiveLimit = resolve_limit(
-            member_limit=member_limit,
-            role_limits=role_limits,
-            member_role_ids=member.role_ids,
-            server_default=server_default,
-            bot_default=bot_default_limit,
-        )
-        self.server_budget: int | None = server_budget
-        self.used = int(used)
-        self.server_used = int(server_used)
+def _json_list(text: str | None) -> list[Any]:
+    """A ``json_group_array`` (NULL when there are no rows) as a list."""
+    return list(json.loads(text or "[]"))
 
 
 async def _connect(path: str, *, busy_timeout_ms: int, read_only: bool) -> aiosqlite.Connection:
@@ -185,22 +160,26 @@ async def _connect(path: str, *, busy_timeout_ms: int, read_only: bool) -> aiosq
     return conn
 
 
-class SqliteStore:
-    """``Store`` on one SQLite file. Create it with ``await SqliteStore.open(path)``."""
+class SqliteStore(StoreCommon[aiosqlite.Connection]):
+    """``Store`` on one SQLite file. Create it with ``await SqliteStore.open(path)``.
+
+    The dialect-independent methods come from ``StoreCommon``; this class supplies the
+    primitives they use, on the writer connection described above.
+    """
+
+    _moderation_sql = _MODERATION_SQL
 
     def __init__(
         self,
         writer: aiosqlite.Connection,
         reader: aiosqlite.Connection,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        super().__init__(clock=clock)
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
-        self._clock = clock
-        self._background: set[asyncio.Task[None]] = set()
-        self._closed = False
 
     @classmethod
     async def open(
@@ -209,7 +188,7 @@ class SqliteStore:
         *,
         migrations: list[Migration] | None = None,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> SqliteStore:
         """Connect, bring the schema up to date, and return a ready store.
 
@@ -227,20 +206,11 @@ class SqliteStore:
             raise
         return cls(writer, reader, clock=clock)
 
-    async def close(self) -> None:
-        """Finish background refunds, then close both connections. Safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+    async def _close_connections(self) -> None:
         await self._reader.close()
         await self._writer.close()
 
     # -- plumbing ------------------------------------------------------------------------
-
-    def _now(self, now: datetime | None) -> datetime:
-        return as_utc(self._clock() if now is None else now)
 
     @contextlib.asynccontextmanager
     async def _write(self, *, transaction: bool = True) -> AsyncIterator[aiosqlite.Connection]:
@@ -273,13 +243,17 @@ class SqliteStore:
         rows = await self._fetchall(conn, sql, params)
         return rows[0] if rows else None
 
+    async def _scalar(self, conn: aiosqlite.Connection, sql: str, *args: Any) -> Any:
+        row = await self._fetchone(conn, sql, args)
+        return None if row is None else row[0]
+
     async def _quota_state(
         self,
         conn: aiosqlite.Connection,
         member: MemberContext,
         now: datetime,
         bot_default_limit: int,
-    ) -> _QuotaState:
+    ) -> QuotaState:
         start = day_start(now)
         row = await self._fetchone(
             conn,
@@ -294,7 +268,12 @@ class SqliteStore:
             },
         )
         assert row is not None  # a SELECT without FROM always yields one row
-        return _QuotaState(row, member, bot_default_limit)
+        return QuotaState(row, member, bot_default_limit, decode_limits=_json_limits)
+
+    async def _read_quota_state(
+        self, member: MemberContext, moment: datetime, bot_default_limit: int
+    ) -> QuotaState:
+        return await self._quota_state(self._reader, member, moment, bot_default_limit)
 
     async def _audit(
         self,
@@ -317,51 +296,6 @@ class SqliteStore:
 
     # -- quota and usage log -------------------------------------------------------------
 
-    async def reserve(
-        self,
-        member: MemberContext,
-        params: GenerationParams,
-        *,
-        bot_default_limit: int,
-        now: datetime | None = None,
-        parent_id: int | None = None,
-        job_limits: JobLimits | None = None,
-        interaction: InteractionRef | None = None,
-        lease: Lease | None = None,
-    ) -> Reservation:
-        """Check job limits and both quotas, and insert the queued row, in one transaction.
-
-        If the caller is cancelled while this runs, the transaction still finishes and a
-        reservation it produced is cancelled (refunded) in the background, so an abandoned
-        interaction never leaves images held by nobody until the next restart.
-        """
-        task = asyncio.ensure_future(
-            self._reserve(
-                member,
-                params,
-                bot_default_limit=bot_default_limit,
-                now=now,
-                parent_id=parent_id,
-                job_limits=job_limits,
-                interaction=interaction,
-                lease=lease,
-            )
-        )
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            refund = asyncio.ensure_future(self._refund_when_done(task))
-            self._background.add(refund)
-            refund.add_done_callback(self._background.discard)
-            raise
-
-    async def _refund_when_done(self, task: asyncio.Future[Reservation]) -> None:
-        try:
-            reservation = await task
-        except (Exception, asyncio.CancelledError):
-            return  # refused or failed: nothing was held
-        await self.cancel(reservation.generation_id)
-
     async def _reserve(
         self,
         member: MemberContext,
@@ -370,10 +304,11 @@ class SqliteStore:
         bot_default_limit: int,
         now: datetime | None,
         parent_id: int | None,
-        job_limits: JobLimits | None = None,
-        interaction: InteractionRef | None = None,
-        lease: Lease | None = None,
+        job_limits: JobLimits | None,
+        interaction: InteractionRef | None,
+        lease: Lease | None,
     ) -> Reservation:
+        """Check, decide and insert inside one ``BEGIN IMMEDIATE`` (see the module docstring)."""
         moment = self._now(now)
         resets = reset_at(moment)
         async with self._write() as conn:
@@ -437,11 +372,7 @@ class SqliteStore:
             (member.guild_id, member.user_id),
         )
         assert row is not None
-        mine, everyone = int(row[0]), int(row[1])
-        if limits.per_member is not None and mine >= limits.per_member:
-            raise JobLimitReached("member", limits.per_member)
-        if limits.queue is not None and everyone >= limits.queue:
-            raise JobLimitReached("queue", limits.queue)
+        check_job_limits(int(row[0]), int(row[1]), limits)
 
     async def begin_delivery(self, generation_id: int, now: datetime | None = None) -> bool:
         async with self._write(transaction=False) as conn:
@@ -460,7 +391,7 @@ class SqliteStore:
             params = (guild_id,)
         rows = await self._fetchall(
             self._reader,
-            f"SELECT {_GENERATION_COLUMNS} FROM generations WHERE {where} ORDER BY id",
+            f"SELECT {GENERATION_COLUMNS} FROM generations WHERE {where} ORDER BY id",
             params,
         )
         return [_record(row) for row in rows]
@@ -534,15 +465,7 @@ class SqliteStore:
         row = await self._fetchone(
             conn, "SELECT status, count FROM generations WHERE id = ?", (generation_id,)
         )
-        if row is None:
-            raise GenerationNotFound(f"no generation {generation_id}")
-        status = GenerationStatus(row[0])
-        if "delivered" in params and status.in_flight:
-            raise ValueError(
-                f"delivered={params['delivered']} but generation {generation_id}"
-                f" reserved only {row[1]}"
-            )
-        raise GenerationStateError(generation_id, status, action)
+        explain_settle_miss(generation_id, action, row, delivered=params.get("delivered"))
 
     async def mark_running(self, generation_id: int, now: datetime | None = None) -> None:
         async with self._write(transaction=False) as conn:
@@ -585,14 +508,6 @@ class SqliteStore:
                 conn=conn,
             )
 
-    async def fail(
-        self, generation_id: int, *, error_class: str, now: datetime | None = None
-    ) -> None:
-        await self._finish_without_images(generation_id, "failed", error_class, "fail", now)
-
-    async def cancel(self, generation_id: int, now: datetime | None = None) -> None:
-        await self._finish_without_images(generation_id, "cancelled", None, "cancel", now)
-
     async def _finish_without_images(
         self,
         generation_id: int,
@@ -632,25 +547,10 @@ class SqliteStore:
         conn = self._reader
         row = await self._fetchone(
             conn,
-            f"SELECT {_GENERATION_COLUMNS} FROM generations WHERE id = ?",
+            f"SELECT {GENERATION_COLUMNS} FROM generations WHERE id = ?",
             (generation_id,),
         )
         return None if row is None else _record(row)
-
-    async def usage(
-        self, member: MemberContext, *, bot_default_limit: int, now: datetime | None = None
-    ) -> UsageSummary:
-        moment = self._now(now)
-        conn = self._reader
-        state = await self._quota_state(conn, member, moment, bot_default_limit)
-        return UsageSummary(
-            limit=state.limit,
-            used=state.used,
-            remaining=max(0, state.limit.limit - state.used),
-            reset_at=reset_at(moment),
-            server_budget=state.server_budget,
-            server_used=state.server_used,
-        )
 
     # -- moderator settings --------------------------------------------------------------
 
@@ -692,49 +592,24 @@ class SqliteStore:
                 actor_id,
                 action,
                 target_id=key,
-                old=_limit_text(old),
-                new=_limit_text(limit),
+                old=limit_text(old),
+                new=limit_text(limit),
             )
         return old
-
-    async def set_member_limit(
-        self, guild_id: int, user_id: int, limit: int | None, *, actor_id: int
-    ) -> int | None:
-        return await self._set_keyed_limit(
-            "member_limits",
-            "user_id",
-            guild_id,
-            user_id,
-            limit,
-            actor_id=actor_id,
-            action=AuditAction.MEMBER_LIMIT,
-        )
-
-    async def set_role_limit(
-        self, guild_id: int, role_id: int, limit: int | None, *, actor_id: int
-    ) -> int | None:
-        return await self._set_keyed_limit(
-            "role_limits",
-            "role_id",
-            guild_id,
-            role_id,
-            limit,
-            actor_id=actor_id,
-            action=AuditAction.ROLE_LIMIT,
-        )
 
     async def _set_guild_setting(
         self,
         guild_id: int,
         column: str,
-        value: int | None,
+        value: int | bool | None,
         *,
         actor_id: int,
         action: AuditAction,
-        render: Callable[[int | None], str | None],
+        render: Callable[[Any], str | None],
     ) -> int | None:
-        if column not in _GUILD_SETTING_COLUMNS:  # the column name is interpolated below
+        if column not in GUILD_SETTING_COLUMNS:  # the column name is interpolated below
             raise ValueError(f"unknown guild setting {column!r}")
+        value = None if value is None else int(value)  # SQLite has no boolean: 0/1
         async with self._write() as conn:
             row = await self._fetchone(
                 conn, f"SELECT {column} FROM guild_settings WHERE guild_id = ?", (guild_id,)
@@ -749,46 +624,6 @@ class SqliteStore:
             )
             await self._audit(conn, guild_id, actor_id, action, old=render(old), new=render(value))
         return old
-
-    async def set_default_limit(
-        self, guild_id: int, limit: int | None, *, actor_id: int
-    ) -> int | None:
-        return await self._set_guild_setting(
-            guild_id,
-            "default_limit",
-            validate_limit(limit),
-            actor_id=actor_id,
-            action=AuditAction.DEFAULT_LIMIT,
-            render=_limit_text,
-        )
-
-    async def set_server_budget(
-        self, guild_id: int, limit: int | None, *, actor_id: int
-    ) -> int | None:
-        return await self._set_guild_setting(
-            guild_id,
-            "server_budget",
-            validate_limit(limit),
-            actor_id=actor_id,
-            action=AuditAction.SERVER_BUDGET,
-            render=_limit_text,
-        )
-
-    async def set_nsfw_safety(
-        self, guild_id: int, enabled: bool | None, *, actor_id: int
-    ) -> bool | None:
-        def render(value: int | None) -> str | None:
-            return _switch_text(None if value is None else bool(value))
-
-        old = await self._set_guild_setting(
-            guild_id,
-            "nsfw_safety",
-            None if enabled is None else int(enabled),
-            actor_id=actor_id,
-            action=AuditAction.NSFW_SAFETY,
-            render=render,
-        )
-        return None if old is None else bool(old)
 
     async def reset_member_usage(
         self, guild_id: int, user_id: int, *, actor_id: int, now: datetime | None = None
@@ -842,68 +677,10 @@ class SqliteStore:
                 )
         return changed
 
-    async def allow_channel(self, guild_id: int, channel_id: int, *, actor_id: int) -> bool:
-        return await self._toggle(
-            "INSERT OR IGNORE INTO allowed_channels (guild_id, channel_id) VALUES (?, ?)",
-            (guild_id, channel_id),
-            guild_id=guild_id,
-            actor_id=actor_id,
-            action=AuditAction.ALLOW_CHANNEL,
-            target_id=channel_id,
-            old="not allowed",
-            new="allowed",
-        )
-
-    async def disallow_channel(self, guild_id: int, channel_id: int, *, actor_id: int) -> bool:
-        return await self._toggle(
-            "DELETE FROM allowed_channels WHERE guild_id = ? AND channel_id = ?",
-            (guild_id, channel_id),
-            guild_id=guild_id,
-            actor_id=actor_id,
-            action=AuditAction.DISALLOW_CHANNEL,
-            target_id=channel_id,
-            old="allowed",
-            new="not allowed",
-        )
-
     async def block_word(self, guild_id: int, word: str, *, actor_id: int) -> bool:
         """Block a word or phrase (stored normalised). Refuses past MAX_BLOCKED_WORDS_PER_GUILD."""
-        rule = normalize_blocked_word(word)
-
-        async def check_room(conn: aiosqlite.Connection) -> None:
-            row = await self._fetchone(
-                conn, "SELECT COUNT(*) FROM blocked_words WHERE guild_id = ?", (guild_id,)
-            )
-            if row is not None and int(row[0]) >= MAX_BLOCKED_WORDS_PER_GUILD:
-                exists = await self._fetchone(
-                    conn,
-                    "SELECT 1 FROM blocked_words WHERE guild_id = ? AND word = ?",
-                    (guild_id, rule),
-                )
-                if exists is None:
-                    raise ValueError(
-                        f"a server can block at most {MAX_BLOCKED_WORDS_PER_GUILD} words or phrases"
-                    )
-
-        return await self._toggle(
-            "INSERT OR IGNORE INTO blocked_words (guild_id, word) VALUES (?, ?)",
-            (guild_id, rule),
-            guild_id=guild_id,
-            actor_id=actor_id,
-            action=AuditAction.BLOCK_WORD,
-            new=rule,
-            before=check_room,
-        )
-
-    async def unblock_word(self, guild_id: int, word: str, *, actor_id: int) -> bool:
-        rule = normalize_blocked_word(word)
-        return await self._toggle(
-            "DELETE FROM blocked_words WHERE guild_id = ? AND word = ?",
-            (guild_id, rule),
-            guild_id=guild_id,
-            actor_id=actor_id,
-            action=AuditAction.UNBLOCK_WORD,
-            old=rule,
+        return await self._block_word(
+            guild_id, word, actor_id=actor_id, cap=MAX_BLOCKED_WORDS_PER_GUILD
         )
 
     async def guild_policy(self, guild_id: int) -> GuildPolicy:
@@ -911,16 +688,8 @@ class SqliteStore:
         # every /imagine defers.
         row = await self._fetchone(self._reader, _GUILD_POLICY_SQL, {"guild": guild_id})
         assert row is not None
-        default_limit, server_budget, nsfw, roles, members, channels, words = row
-        return GuildPolicy(
-            guild_id=guild_id,
-            default_limit=default_limit,
-            server_budget=server_budget,
-            role_limits={int(k): int(v) for k, v in json.loads(roles or "{}").items()},
-            member_limits={int(k): int(v) for k, v in json.loads(members or "{}").items()},
-            allowed_channel_ids=frozenset(int(c) for c in json.loads(channels or "[]")),
-            blocked_words=tuple(str(w) for w in json.loads(words or "[]")),
-            nsfw_safety=None if nsfw is None else bool(nsfw),
+        return guild_policy_from_row(
+            guild_id, row, decode_limits=_json_limits, decode_list=_json_list
         )
 
     async def audit_log(self, guild_id: int, *, limit: int = 10) -> list[AuditEntry]:
@@ -931,19 +700,7 @@ class SqliteStore:
             " FROM audit_log WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
             (guild_id, max(0, limit)),
         )
-        return [
-            AuditEntry(
-                id=row[0],
-                guild_id=row[1],
-                actor_id=row[2],
-                action=AuditAction(row[3]),
-                target_id=row[4],
-                old_value=row[5],
-                new_value=row[6],
-                at=datetime.fromisoformat(row[7]),
-            )
-            for row in rows
-        ]
+        return [audit_entry(row, _parse_ts) for row in rows]
 
     # -- statistics ----------------------------------------------------------------------
 
@@ -964,17 +721,7 @@ class SqliteStore:
             " GROUP BY substr(created_at, 1, 10)",
             (guild_id, start, end),
         )
-        by_day = {date.fromisoformat(row[0]): row for row in rows}
-        totals = []
-        for offset in range(days):
-            day = first_day + timedelta(days=offset)
-            row = by_day.get(day)
-            totals.append(
-                DailyTotal(day, 0, 0, 0)
-                if row is None
-                else DailyTotal(day, int(row[1]), int(row[2]), int(row[3]))
-            )
-        return totals
+        return daily_totals_from_rows(rows, first_day, days, parse_day=date.fromisoformat)
 
     async def top_members(
         self, guild_id: int, *, days: int, limit: int = 10, now: datetime | None = None
@@ -997,77 +744,12 @@ class SqliteStore:
         conn = self._reader
         rows = await self._fetchall(
             conn,
-            f"SELECT {_GENERATION_COLUMNS} FROM generations"
+            f"SELECT {GENERATION_COLUMNS} FROM generations"
             " WHERE guild_id = ? AND created_at >= ? AND created_at < ? ORDER BY id",
             (guild_id, start, end),
         )
         return [_record(row) for row in rows]
 
 
-def _record(row: Iterable[Any]) -> GenerationRecord:
-    (
-        id_,
-        parent_id,
-        guild_id,
-        channel_id,
-        user_id,
-        prompt,
-        width,
-        height,
-        size_preset,
-        steps,
-        guidance,
-        acceleration,
-        seed,
-        safety_checker,
-        count,
-        status,
-        reserved,
-        delivered,
-        error_class,
-        latency_ms,
-        message_id,
-        created_at,
-        started_at,
-        finished_at,
-        token_expires_at,
-        delivery_started_at,
-        interaction_token,
-        owner,
-        lease_until,
-    ) = row
-    created = _parse_ts(created_at)
-    assert created is not None
-    return GenerationRecord(
-        id=id_,
-        parent_id=parent_id,
-        guild_id=guild_id,
-        channel_id=channel_id,
-        user_id=user_id,
-        params=GenerationParams(
-            prompt=prompt,
-            width=width,
-            height=height,
-            size_preset=size_preset,
-            steps=steps,
-            guidance=float(guidance),
-            acceleration=acceleration,
-            seed=seed,
-            safety_checker=bool(safety_checker),
-            count=count,
-        ),
-        status=GenerationStatus(status),
-        reserved=reserved,
-        delivered=delivered,
-        error_class=error_class,
-        latency_ms=latency_ms,
-        message_id=message_id,
-        created_at=created,
-        started_at=_parse_ts(started_at),
-        finished_at=_parse_ts(finished_at),
-        token_expires_at=_parse_ts(token_expires_at),
-        delivery_started_at=_parse_ts(delivery_started_at),
-        interaction_token=interaction_token,
-        owner=owner,
-        lease_until=_parse_ts(lease_until),
-    )
+def _record(row: Sequence[Any]) -> GenerationRecord:
+    return generation_record(row, _parse_ts)

@@ -1,0 +1,627 @@
+"""What the SQLite and PostgreSQL stores share: everything that does not depend on the dialect.
+
+Why one copy: many ``Store`` methods differ between the backends only in one primitive (how
+a transaction is opened, how a statement is sent) and are otherwise the same decision:
+which audit text a change leaves, how a setting is validated, that an abandoned
+``reserve`` is refunded. Written twice, such rules drift apart silently; here each is
+written once and the dialect modules supply the primitives (``StoreCommon``'s abstract
+methods) and their SQL.
+
+SQL itself stays in the dialect modules. The dialects differ in placeholders, upserts,
+column types and, above all, locking; a layer that hid those differences would hide
+exactly what the correctness arguments in ``sqlite.py`` and ``postgres.py`` are about.
+The pure helpers here take rows *positionally* (sqlite3 tuples and asyncpg records both
+index that way) and convert every value, so one helper serves both drivers' types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar, Final, Generic, NoReturn, TypeVar
+
+from bot.policy.quota import as_utc, reset_at, resolve_limit, validate_limit
+from bot.policy.rules import normalize_blocked_word
+from bot.store.base import (
+    AuditAction,
+    AuditEntry,
+    DailyTotal,
+    EffectiveLimit,
+    GenerationNotFound,
+    GenerationParams,
+    GenerationRecord,
+    GenerationStateError,
+    GenerationStatus,
+    GuildPolicy,
+    InteractionRef,
+    JobLimitReached,
+    JobLimits,
+    Lease,
+    MemberContext,
+    Reservation,
+    UsageSummary,
+)
+
+__all__ = [
+    "GENERATION_COLUMNS",
+    "GUILD_SETTING_COLUMNS",
+    "ModerationSql",
+    "QuotaState",
+    "StoreCommon",
+    "audit_entry",
+    "check_job_limits",
+    "daily_totals_from_rows",
+    "explain_settle_miss",
+    "generation_record",
+    "guild_policy_from_row",
+    "limit_text",
+    "optional_int",
+    "switch_text",
+    "utcnow",
+]
+
+GENERATION_COLUMNS: Final = (
+    "id, parent_id, guild_id, channel_id, user_id, prompt, width, height, size_preset, steps, "
+    "guidance, acceleration, seed, safety_checker, count, status, reserved, delivered, "
+    "error_class, latency_ms, message_id, created_at, started_at, finished_at, "
+    "token_expires_at, delivery_started_at, interaction_token, "
+    "owner, lease_until"
+)
+"""The ``generations`` columns in the order ``generation_record`` unpacks them."""
+
+GUILD_SETTING_COLUMNS: Final = frozenset({"default_limit", "server_budget", "nsfw_safety"})
+"""The only columns ``_set_guild_setting`` may name: the name is interpolated into SQL."""
+
+Conn = TypeVar("Conn")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def limit_text(value: int | None) -> str | None:
+    """A limit as the audit log shows it; None means "not set"."""
+    return None if value is None else str(value)
+
+
+def switch_text(value: bool | None) -> str | None:
+    """An on/off setting as the audit log shows it (a stored 0/1 reads the same)."""
+    return None if value is None else ("on" if value else "off")
+
+
+def _already_datetime(value: datetime | None) -> datetime | None:
+    """The driver already returns aware datetimes (PostgreSQL's timestamptz)."""
+    return value
+
+
+class QuotaState:
+    """The quota inputs for one member at one instant, resolved by the pure policy.
+
+    ``row`` is the dialect's one-statement quota query: member limit, the member's role
+    limits (in whatever shape the dialect aggregates them; ``decode_limits`` turns that
+    into a dict), server default, server budget, member's usage, server's usage.
+    """
+
+    __slots__ = ("limit", "server_budget", "server_used", "used")
+
+    def __init__(
+        self,
+        row: Sequence[Any],
+        member: MemberContext,
+        bot_default_limit: int,
+        *,
+        decode_limits: Callable[[Any], dict[int, int]],
+    ) -> None:
+        member_limit, role_limits, server_default, server_budget, used, server_used = row
+        self.limit: EffectiveLimit = resolve_limit(
+            member_limit=optional_int(member_limit),
+            role_limits=decode_limits(role_limits),
+            member_role_ids=member.role_ids,
+            server_default=optional_int(server_default),
+            bot_default=bot_default_limit,
+        )
+        self.server_budget: int | None = optional_int(server_budget)
+        self.used = int(used)
+        self.server_used = int(server_used or 0)
+
+
+def check_job_limits(mine: int, everyone: int, limits: JobLimits) -> None:
+    """Refuse a job past the member's or the whole queue's in-flight limit (member first)."""
+    if limits.per_member is not None and mine >= limits.per_member:
+        raise JobLimitReached("member", limits.per_member)
+    if limits.queue is not None and everyone >= limits.queue:
+        raise JobLimitReached("queue", limits.queue)
+
+
+def explain_settle_miss(
+    generation_id: int, action: str, found: Sequence[Any] | None, *, delivered: int | None
+) -> NoReturn:
+    """Why a guarded lifecycle UPDATE matched no row, as the error a caller can act on.
+
+    ``found`` is the row's (status, count), or None when there is no such row;
+    ``delivered`` is given only by ``complete``, whose guard also bounds it by ``count``.
+    """
+    if found is None:
+        raise GenerationNotFound(f"no generation {generation_id}")
+    status = GenerationStatus(found[0])
+    if delivered is not None and status.in_flight:
+        raise ValueError(
+            f"delivered={delivered} but generation {generation_id} reserved only {found[1]}"
+        )
+    raise GenerationStateError(generation_id, status, action)
+
+
+def generation_record(
+    row: Iterable[Any], parse_ts: Callable[[Any], datetime | None] = _already_datetime
+) -> GenerationRecord:
+    """One ``generations`` row, selected as ``GENERATION_COLUMNS``, as typed values.
+
+    ``parse_ts`` reads a stored timestamp (SQLite keeps ISO text; PostgreSQL returns
+    datetimes, the default).
+    """
+    (
+        id_,
+        parent_id,
+        guild_id,
+        channel_id,
+        user_id,
+        prompt,
+        width,
+        height,
+        size_preset,
+        steps,
+        guidance,
+        acceleration,
+        seed,
+        safety_checker,
+        count,
+        status,
+        reserved,
+        delivered,
+        error_class,
+        latency_ms,
+        message_id,
+        created_at,
+        started_at,
+        finished_at,
+        token_expires_at,
+        delivery_started_at,
+        interaction_token,
+        owner,
+        lease_until,
+    ) = row
+    created = parse_ts(created_at)
+    assert created is not None  # NOT NULL in every dialect's schema
+    return GenerationRecord(
+        id=int(id_),
+        parent_id=optional_int(parent_id),
+        guild_id=int(guild_id),
+        channel_id=int(channel_id),
+        user_id=int(user_id),
+        params=GenerationParams(
+            prompt=str(prompt),
+            width=int(width),
+            height=int(height),
+            size_preset=size_preset,
+            steps=int(steps),
+            guidance=float(guidance),
+            acceleration=str(acceleration),
+            seed=int(seed),
+            safety_checker=bool(safety_checker),
+            count=int(count),
+        ),
+        status=GenerationStatus(status),
+        reserved=int(reserved),
+        delivered=int(delivered),
+        error_class=error_class,
+        latency_ms=optional_int(latency_ms),
+        message_id=optional_int(message_id),
+        created_at=created,
+        started_at=parse_ts(started_at),
+        finished_at=parse_ts(finished_at),
+        token_expires_at=parse_ts(token_expires_at),
+        delivery_started_at=parse_ts(delivery_started_at),
+        interaction_token=interaction_token,
+        owner=owner,
+        lease_until=parse_ts(lease_until),
+    )
+
+
+def audit_entry(
+    row: Sequence[Any], parse_ts: Callable[[Any], datetime | None] = _already_datetime
+) -> AuditEntry:
+    """One ``audit_log`` row (id, guild_id, actor_id, action, target_id, old, new, at)."""
+    at = parse_ts(row[7])
+    assert at is not None  # NOT NULL in every dialect's schema
+    return AuditEntry(
+        id=int(row[0]),
+        guild_id=int(row[1]),
+        actor_id=int(row[2]),
+        action=AuditAction(row[3]),
+        target_id=optional_int(row[4]),
+        old_value=row[5],
+        new_value=row[6],
+        at=at,
+    )
+
+
+def guild_policy_from_row(
+    guild_id: int,
+    row: Sequence[Any],
+    *,
+    decode_limits: Callable[[Any], dict[int, int]],
+    decode_list: Callable[[Any], Iterable[Any]],
+) -> GuildPolicy:
+    """A guild's settings from the dialect's one-statement policy query.
+
+    The row is (default limit, server budget, nsfw safety, role limits, member limits,
+    allowed channels, blocked words in byte order); the dialect says how it aggregated
+    the keyed limits (``decode_limits``) and the lists (``decode_list``).
+    """
+    default_limit, server_budget, nsfw, roles, members, channels, words = row
+    return GuildPolicy(
+        guild_id=guild_id,
+        default_limit=optional_int(default_limit),
+        server_budget=optional_int(server_budget),
+        role_limits=decode_limits(roles),
+        member_limits=decode_limits(members),
+        allowed_channel_ids=frozenset(int(c) for c in decode_list(channels)),
+        blocked_words=tuple(str(w) for w in decode_list(words)),
+        nsfw_safety=None if nsfw is None else bool(nsfw),
+    )
+
+
+def daily_totals_from_rows(
+    rows: Iterable[Sequence[Any]],
+    first_day: date,
+    days: int,
+    *,
+    parse_day: Callable[[Any], date],
+) -> list[DailyTotal]:
+    """One total per day from ``first_day`` on, zeros where the query returned no row.
+
+    Rows are (day, images, generations, failures) for the days that had any request; a
+    chart or export then has no gaps.
+    """
+    by_day: dict[date, DailyTotal] = {}
+    for row in rows:
+        day = parse_day(row[0])
+        by_day[day] = DailyTotal(day, int(row[1]), int(row[2]), int(row[3]))
+    return [
+        by_day.get(day, DailyTotal(day, 0, 0, 0))
+        for day in (first_day + timedelta(days=offset) for offset in range(days))
+    ]
+
+
+@dataclass(frozen=True)
+class ModerationSql:
+    """A dialect's statements for the channel and word lists (see ``StoreCommon``).
+
+    Parameters, in order: ``allow_channel`` / ``disallow_channel`` (guild, channel);
+    ``block_word`` / ``unblock_word`` / ``word_is_blocked`` (guild, word);
+    ``count_blocked_words`` (guild). The two inserts must do nothing on a duplicate, so
+    their row count says whether anything changed.
+    """
+
+    allow_channel: str
+    disallow_channel: str
+    block_word: str
+    unblock_word: str
+    count_blocked_words: str
+    word_is_blocked: str
+
+
+class StoreCommon(ABC, Generic[Conn]):
+    """The ``Store`` methods whose logic is the same in every dialect.
+
+    A subclass supplies the dialect's primitives (the abstract methods below, each
+    documented where it is implemented) and its ``ModerationSql``; ``Conn`` is the type
+    of connection its transactions hand out. ``close`` and ``_now`` read ``_clock``,
+    ``_background`` and ``_closed``, which ``__init__`` sets.
+    """
+
+    _moderation_sql: ClassVar[ModerationSql]
+
+    def __init__(self, *, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self._background: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def close(self) -> None:
+        """Finish background refunds, then close the connections. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self._close_connections()
+
+    def _now(self, now: datetime | None) -> datetime:
+        return as_utc(self._clock() if now is None else now)
+
+    # -- dialect primitives --------------------------------------------------------------
+
+    @abstractmethod
+    async def _close_connections(self) -> None: ...
+
+    @abstractmethod
+    async def _reserve(
+        self,
+        member: MemberContext,
+        params: GenerationParams,
+        *,
+        bot_default_limit: int,
+        now: datetime | None,
+        parent_id: int | None,
+        job_limits: JobLimits | None,
+        interaction: InteractionRef | None,
+        lease: Lease | None,
+    ) -> Reservation: ...
+
+    @abstractmethod
+    async def _read_quota_state(
+        self, member: MemberContext, moment: datetime, bot_default_limit: int
+    ) -> QuotaState: ...
+
+    @abstractmethod
+    async def _finish_without_images(
+        self,
+        generation_id: int,
+        status: str,
+        error_class: str | None,
+        action: str,
+        now: datetime | None,
+    ) -> None: ...
+
+    @abstractmethod
+    async def _set_keyed_limit(
+        self,
+        table: str,
+        key_column: str,
+        guild_id: int,
+        key: int,
+        limit: int | None,
+        *,
+        actor_id: int,
+        action: AuditAction,
+    ) -> int | None: ...
+
+    @abstractmethod
+    async def _set_guild_setting(
+        self,
+        guild_id: int,
+        column: str,
+        value: int | bool | None,
+        *,
+        actor_id: int,
+        action: AuditAction,
+        render: Callable[[Any], str | None],
+    ) -> int | bool | None:
+        """Set one ``guild_settings`` column, audited; return its previous value as stored."""
+
+    @abstractmethod
+    async def _toggle(
+        self,
+        sql: str,
+        params: tuple[int | str, ...],
+        *,
+        guild_id: int,
+        actor_id: int,
+        action: AuditAction,
+        target_id: int | None = None,
+        old: str | None = None,
+        new: str | None = None,
+        before: Callable[[Conn], Awaitable[None]] | None = None,
+    ) -> bool:
+        """Run ``sql`` after ``before`` in one settings transaction; audit it if a row changed."""
+
+    @abstractmethod
+    async def _scalar(self, conn: Conn, sql: str, *args: Any) -> Any:
+        """The first column of the first row, or None when there is no row."""
+
+    # -- quota and usage log -------------------------------------------------------------
+
+    async def reserve(
+        self,
+        member: MemberContext,
+        params: GenerationParams,
+        *,
+        bot_default_limit: int,
+        now: datetime | None = None,
+        parent_id: int | None = None,
+        job_limits: JobLimits | None = None,
+        interaction: InteractionRef | None = None,
+        lease: Lease | None = None,
+    ) -> Reservation:
+        """Check job limits and both quotas, and insert the queued row, as one atomic step.
+
+        How it is atomic is the dialect's business (``_reserve``). If the caller is
+        cancelled while this runs, the transaction still finishes and a reservation it
+        produced is cancelled (refunded) in the background, so an abandoned interaction
+        never leaves images held by nobody until the next restart.
+        """
+        task = asyncio.ensure_future(
+            self._reserve(
+                member,
+                params,
+                bot_default_limit=bot_default_limit,
+                now=now,
+                parent_id=parent_id,
+                job_limits=job_limits,
+                interaction=interaction,
+                lease=lease,
+            )
+        )
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            refund = asyncio.ensure_future(self._refund_when_done(task))
+            self._background.add(refund)
+            refund.add_done_callback(self._background.discard)
+            raise
+
+    async def _refund_when_done(self, task: asyncio.Future[Reservation]) -> None:
+        try:
+            reservation = await task
+        except (Exception, asyncio.CancelledError):
+            return  # refused or failed: nothing was held
+        await self.cancel(reservation.generation_id)
+
+    async def fail(
+        self, generation_id: int, *, error_class: str, now: datetime | None = None
+    ) -> None:
+        await self._finish_without_images(generation_id, "failed", error_class, "fail", now)
+
+    async def cancel(self, generation_id: int, now: datetime | None = None) -> None:
+        await self._finish_without_images(generation_id, "cancelled", None, "cancel", now)
+
+    async def usage(
+        self, member: MemberContext, *, bot_default_limit: int, now: datetime | None = None
+    ) -> UsageSummary:
+        moment = self._now(now)
+        state = await self._read_quota_state(member, moment, bot_default_limit)
+        return UsageSummary(
+            limit=state.limit,
+            used=state.used,
+            remaining=max(0, state.limit.limit - state.used),
+            reset_at=reset_at(moment),
+            server_budget=state.server_budget,
+            server_used=state.server_used,
+        )
+
+    # -- moderator settings --------------------------------------------------------------
+
+    async def set_member_limit(
+        self, guild_id: int, user_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None:
+        return await self._set_keyed_limit(
+            "member_limits",
+            "user_id",
+            guild_id,
+            user_id,
+            limit,
+            actor_id=actor_id,
+            action=AuditAction.MEMBER_LIMIT,
+        )
+
+    async def set_role_limit(
+        self, guild_id: int, role_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None:
+        return await self._set_keyed_limit(
+            "role_limits",
+            "role_id",
+            guild_id,
+            role_id,
+            limit,
+            actor_id=actor_id,
+            action=AuditAction.ROLE_LIMIT,
+        )
+
+    async def _set_limit_setting(
+        self, guild_id: int, column: str, limit: int | None, *, actor_id: int, action: AuditAction
+    ) -> int | None:
+        old = await self._set_guild_setting(
+            guild_id,
+            column,
+            validate_limit(limit),
+            actor_id=actor_id,
+            action=action,
+            render=limit_text,
+        )
+        return optional_int(old)
+
+    async def set_default_limit(
+        self, guild_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None:
+        return await self._set_limit_setting(
+            guild_id, "default_limit", limit, actor_id=actor_id, action=AuditAction.DEFAULT_LIMIT
+        )
+
+    async def set_server_budget(
+        self, guild_id: int, limit: int | None, *, actor_id: int
+    ) -> int | None:
+        return await self._set_limit_setting(
+            guild_id, "server_budget", limit, actor_id=actor_id, action=AuditAction.SERVER_BUDGET
+        )
+
+    async def set_nsfw_safety(
+        self, guild_id: int, enabled: bool | None, *, actor_id: int
+    ) -> bool | None:
+        old = await self._set_guild_setting(
+            guild_id,
+            "nsfw_safety",
+            None if enabled is None else bool(enabled),
+            actor_id=actor_id,
+            action=AuditAction.NSFW_SAFETY,
+            render=switch_text,
+        )
+        return None if old is None else bool(old)
+
+    async def allow_channel(self, guild_id: int, channel_id: int, *, actor_id: int) -> bool:
+        return await self._toggle(
+            self._moderation_sql.allow_channel,
+            (guild_id, channel_id),
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=AuditAction.ALLOW_CHANNEL,
+            target_id=channel_id,
+            old="not allowed",
+            new="allowed",
+        )
+
+    async def disallow_channel(self, guild_id: int, channel_id: int, *, actor_id: int) -> bool:
+        return await self._toggle(
+            self._moderation_sql.disallow_channel,
+            (guild_id, channel_id),
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=AuditAction.DISALLOW_CHANNEL,
+            target_id=channel_id,
+            old="allowed",
+            new="not allowed",
+        )
+
+    async def _block_word(self, guild_id: int, word: str, *, actor_id: int, cap: int) -> bool:
+        """Block a word or phrase (stored normalised); refuse a new one past ``cap``.
+
+        ``cap`` comes from the caller because each dialect module's
+        ``MAX_BLOCKED_WORDS_PER_GUILD`` is the setting (read at call time, so it can be
+        lowered, as tests do). The count runs inside the settings transaction, so two
+        simultaneous blocks cannot both take the last place.
+        """
+        rule = normalize_blocked_word(word)
+        sql = self._moderation_sql
+
+        async def check_room(conn: Conn) -> None:
+            count = await self._scalar(conn, sql.count_blocked_words, guild_id)
+            full = count is not None and int(count) >= cap
+            if full and await self._scalar(conn, sql.word_is_blocked, guild_id, rule) is None:
+                raise ValueError(f"a server can block at most {cap} words or phrases")
+
+        return await self._toggle(
+            sql.block_word,
+            (guild_id, rule),
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=AuditAction.BLOCK_WORD,
+            new=rule,
+            before=check_room,
+        )
+
+    async def unblock_word(self, guild_id: int, word: str, *, actor_id: int) -> bool:
+        rule = normalize_blocked_word(word)
+        return await self._toggle(
+            self._moderation_sql.unblock_word,
+            (guild_id, rule),
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=AuditAction.UNBLOCK_WORD,
+            old=rule,
+        )
