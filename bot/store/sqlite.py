@@ -40,6 +40,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -191,6 +192,78 @@ async def _in_writer_thread(
     return result
 
 
+class _GroupCommit:
+    """Runs queued pieces of work as one transaction in the writer thread.
+
+    Under a burst, the single writer was the queue everyone waited in: each
+    reservation took the write lock for its own round trips to the thread, and every
+    handover cost a turn of a busy event loop. Here whoever arrives while a batch is
+    being written waits for the next batch, and a batch is one call: ``BEGIN
+    IMMEDIATE``, every piece under its own savepoint (one refusal or failure undoes
+    only that piece), ``COMMIT``. Each piece sees the rows of the pieces before it,
+    so the result is exactly what running them one by one would give.
+    """
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self._waiting: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    async def submit(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+        self._waiting.append((work, future))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.ensure_future(self._write_batches())
+        return await future
+
+    async def _write_batches(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                async with self._store._write(transaction=False) as conn:
+                    outcomes = await _in_writer_thread(conn, partial(_run_batch, batch))
+            except BaseException as error:  # the transaction itself failed: tell everyone
+                cancelled = isinstance(error, asyncio.CancelledError)
+                for _, future in batch + (self._waiting if cancelled else []):
+                    if not future.done():
+                        future.set_exception(error)
+                if cancelled:
+                    self._waiting = []
+                    raise
+                continue
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+
+def _run_batch(
+    batch: Sequence[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]],
+    db: sqlite3.Connection,
+) -> list[tuple[bool, Any]]:
+    """The writer-thread side of :class:`_GroupCommit`: one transaction, one savepoint each."""
+    outcomes: list[tuple[bool, Any]] = []
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for work, _ in batch:
+            db.execute("SAVEPOINT piece")
+            try:
+                outcomes.append((True, work(db)))
+            except Exception as error:
+                db.execute("ROLLBACK TO piece")
+                outcomes.append((False, error))
+            db.execute("RELEASE piece")
+        db.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.OperationalError):
+            db.execute("ROLLBACK")
+        raise
+    return outcomes
+
+
 class SqliteStore(StoreCommon[aiosqlite.Connection]):
     """``Store`` on one SQLite file. Create it with ``await SqliteStore.open(path)``.
 
@@ -211,6 +284,7 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        self._reservations = _GroupCommit(self)
 
     @classmethod
     async def open(
@@ -339,13 +413,11 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
         interaction: InteractionRef | None,
         lease: Lease | None,
     ) -> Reservation:
-        """Check, decide and insert inside one ``BEGIN IMMEDIATE``, in one trip to the thread.
+        """Check, decide and insert inside ``BEGIN IMMEDIATE`` (see :class:`_GroupCommit`).
 
-        The whole transaction runs as one call in the writer's thread (see
-        :func:`_in_writer_thread`): awaiting its four statements one by one held the write
-        lock across four turns of a busy event loop, and a burst of members then queued
-        behind each other (measured: ~3 ms held per reservation at 300 requests/s, against
-        well under 1 ms this way).
+        Reservations that arrive together share one transaction, each checked against
+        the rows the ones before it inserted, so quotas stay exact and a burst of members
+        costs one trip to the writer thread instead of one (or four) each.
         """
         moment = self._now(now)
         resets = reset_at(moment)
@@ -381,42 +453,32 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
             _ts(lease.until) if lease else None,
         )
 
-        def transaction(db: sqlite3.Connection) -> Reservation:
-            db.execute("BEGIN IMMEDIATE")
+        def reserve_one(db: sqlite3.Connection) -> Reservation:
+            if job_limits is not None:
+                mine, everyone = db.execute(
+                    _JOB_LIMITS_SQL, (member.guild_id, member.user_id)
+                ).fetchone()
+                check_job_limits(int(mine), int(everyone), job_limits)
+            row = db.execute(_QUOTA_STATE_SQL, quota_args).fetchone()
+            state = QuotaState(row, member, bot_default_limit, decode_limits=_json_limits)
+            remaining = check_quota(
+                limit=state.limit,
+                used=state.used,
+                requested=params.count,
+                reset_at=resets,
+                server_budget=state.server_budget,
+                server_used=state.server_used,
+            )
             try:
-                if job_limits is not None:
-                    mine, everyone = db.execute(
-                        _JOB_LIMITS_SQL, (member.guild_id, member.user_id)
-                    ).fetchone()
-                    check_job_limits(int(mine), int(everyone), job_limits)
-                row = db.execute(_QUOTA_STATE_SQL, quota_args).fetchone()
-                state = QuotaState(row, member, bot_default_limit, decode_limits=_json_limits)
-                remaining = check_quota(
-                    limit=state.limit,
-                    used=state.used,
-                    requested=params.count,
-                    reset_at=resets,
-                    server_budget=state.server_budget,
-                    server_used=state.server_used,
-                )
-                try:
-                    cursor = db.execute(_INSERT_GENERATION_SQL, row_values)
-                except sqlite3.IntegrityError as error:
-                    if parent_id is not None and "FOREIGN KEY" in str(error):
-                        raise GenerationNotFound(
-                            f"no generation {parent_id} to derive from"
-                        ) from error
-                    raise
-                db.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.OperationalError):
-                    db.execute("ROLLBACK")
+                cursor = db.execute(_INSERT_GENERATION_SQL, row_values)
+            except sqlite3.IntegrityError as error:
+                if parent_id is not None and "FOREIGN KEY" in str(error):
+                    raise GenerationNotFound(f"no generation {parent_id} to derive from") from error
                 raise
             assert cursor.lastrowid is not None
             return Reservation(cursor.lastrowid, state.limit, remaining, resets)
 
-        async with self._write(transaction=False) as conn:
-            return await _in_writer_thread(conn, transaction)
+        return await self._reservations.submit(reserve_one)
 
     async def begin_delivery(self, generation_id: int, now: datetime | None = None) -> bool:
         async with self._write(transaction=False) as conn:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.store import InteractionRef, JobLimitReached, JobLimits, SqliteStore
+from bot.store import GenerationNotFound, InteractionRef, JobLimitReached, JobLimits, SqliteStore
 from tests.core.conftest import ALICE, BOB, NOON, member, params
 
 
@@ -104,3 +104,14 @@ async def test_the_way_to_the_member_is_stored_with_the_reservation_itself(
     (record,) = await store.in_flight()
     assert record.id == held.generation_id
     assert record.interaction_token == "tok-at-reserve" and record.token_expires_at == expires
+
+
+async def test_requests_arriving_together_fail_or_succeed_one_by_one(store: SqliteStore) -> None:
+    """Reservations made at the same instant may share a transaction; one bad one (a parent
+    that does not exist) must not take the others down with it."""
+    good = [store.reserve(member(ALICE + n), params(), bot_default_limit=5) for n in range(5)]
+    bad = store.reserve(member(BOB), params(), bot_default_limit=5, parent_id=987654)
+    outcomes = await asyncio.gather(*good, bad, return_exceptions=True)
+    assert all(not isinstance(o, BaseException) for o in outcomes[:5])
+    assert isinstance(outcomes[5], GenerationNotFound)
+    assert len(await store.in_flight()) == 5
