@@ -19,8 +19,10 @@ Connections
 
 Cost
     aiosqlite runs each statement on the connection's thread, so round trips, not SQL, are
-    the main cost: ``reserve`` is four (BEGIN, one SELECT with everything the decision
-    needs, INSERT, COMMIT), settling a generation is one, ``guild_policy`` is one. The
+    the main cost. ``reserve`` is the hot path: reservations that arrive together are
+    group-committed — one trip to the writer thread runs BEGIN, then for each one a
+    savepoint, its job-limit and quota SELECTs and its INSERT, then COMMIT
+    (:class:`_GroupCommit`). Settling a generation is one trip, ``guild_policy`` is one. The
     server-wide daily total is a trigger-maintained counter (migration 0003), so no check
     grows with the size of the log. ``python -m bench.quota_bench`` measures all of it.
 
