@@ -80,3 +80,23 @@ async def test_cancelled_waiter_leaves_the_line_and_frees_nothing_twice() -> Non
     assert scheduler.running == 0
     again = scheduler.enqueue("B")
     assert scheduler.position(again) == 0 and scheduler.running == 1
+
+
+async def test_a_waiter_cancelled_as_a_slot_frees_loses_nothing() -> None:
+    """A slot freed in the same turn as a waiter is cancelled goes to the next in line,
+    not to the cancelled waiter (which would lose the slot for good)."""
+    scheduler = FairScheduler(1)
+    holder = scheduler.enqueue("x")
+    cancelled = scheduler.enqueue("A")
+    behind = scheduler.enqueue("B")
+    waiting = asyncio.create_task(scheduler.wait(cancelled))
+    await asyncio.sleep(0)
+    waiting.cancel()  # the waiter goes away...
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    scheduler.release(holder)  # ...and a slot frees before it called release()
+    scheduler.release(cancelled)
+    await asyncio.wait_for(scheduler.wait(behind), timeout=1)
+    assert scheduler.running == 1
+    scheduler.release(behind)
+    assert scheduler.running == 0 and scheduler.waiting == 0

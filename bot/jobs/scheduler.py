@@ -58,7 +58,9 @@ class FairScheduler:
 
     def _service_order(self) -> list[Ticket]:
         """The order in which the current waiters would get slots (round-robin over owners)."""
-        queues = [list(self._queues[owner]) for owner in self._turns]
+        queues = [
+            [t for t in self._queues[owner] if not t.granted.done()] for owner in self._turns
+        ]
         order: list[Ticket] = []
         depth = 0
         while True:
@@ -130,5 +132,9 @@ class FairScheduler:
                 self._turns.append(owner)
             else:
                 del self._queues[owner]
+            if ticket.granted.done():
+                # Its waiter was cancelled and has not called release() yet: the slot goes
+                # to the next in line, and that later release() finds nothing to give back.
+                continue
             self._running += 1
             ticket.granted.set_result(None)
