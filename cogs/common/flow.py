@@ -218,9 +218,15 @@ class GenerationFlow:
             return
         try:
             await interaction.response.defer(thinking=True)
-        except discord.HTTPException:
-            log.warning("could not acknowledge generation %s; refunding", job.generation_id)
-            await self._service.abandon(job)
+        except BaseException as error:  # a dropped connection, a timeout, a cancellation…
+            log.warning(
+                "could not acknowledge generation %s (%s); refunding",
+                job.generation_id,
+                type(error).__name__,
+            )
+            await asyncio.shield(self._service.abandon(job))
+            if not isinstance(error, Exception):
+                raise
             return
         metrics.acknowledged((discord.utils.utcnow() - interaction.created_at).total_seconds())
         await self.see_through(Audience.of_interaction(interaction), job, source_url=source_url)
