@@ -3,9 +3,10 @@
 Every job carries a lease: its owner's name and a time until which the owner vouches
 for it. A living process renews its leases; a job whose lease has run out belongs to
 a dead process and exactly one other process claims it (``Store.claim`` is a
-compare-and-set). A process that restarts on the same host need not wait for its dead
-predecessor's leases to run out: a previous incarnation on this host whose pid is gone
-(or is now ours, as in a restarted container) is known to be dead.
+compare-and-set). A process that restarts need not wait for its dead predecessor's leases to run out
+when the predecessor is certainly dead: same host *and* same pid namespace, and its
+pid is gone (or is now ours). Containers with host networking share a host name but
+not a pid namespace, so there the leases decide.
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _pid_namespace() -> str:
+    """This process's pid namespace (an inode number), or "" where there is none to read."""
+    try:
+        link = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+    return "".join(ch for ch in link if ch.isdigit())
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -51,6 +61,7 @@ class LeaseKeeper:
         *,
         host: str | None = None,
         pid: int | None = None,
+        pid_namespace: str | None = None,
         clock: Callable[[], datetime] = _utcnow,
         pid_alive: Callable[[int], bool] = _pid_alive,
         duration: timedelta = LEASE_DURATION,
@@ -58,7 +69,8 @@ class LeaseKeeper:
         self._store = store
         self.host = host or socket.gethostname()
         self.pid = os.getpid() if pid is None else pid
-        self.owner = f"{self.host}:{self.pid}:{secrets.token_hex(4)}"
+        self.pid_namespace = _pid_namespace() if pid_namespace is None else pid_namespace
+        self.owner = f"{self.host}:{self.pid_namespace}:{self.pid}:{secrets.token_hex(4)}"
         self._clock = clock
         self._pid_alive = pid_alive
         self._duration = duration
@@ -68,10 +80,15 @@ class LeaseKeeper:
         return Lease(self.owner, self._clock() + self._duration)
 
     def owner_is_dead(self, owner: str) -> bool:
-        """True only when certain: an earlier incarnation on this host whose pid is gone."""
-        host, _, rest = owner.partition(":")
-        pid_text = rest.partition(":")[0]
-        if host != self.host or not pid_text.isdigit() or owner == self.owner:
+        """True only when certain: a process in this very pid namespace whose pid is gone
+        (or is now ours). Anything else is left to its lease."""
+        parts = owner.split(":")
+        if len(parts) != 4 or owner == self.owner:
+            return False
+        host, namespace, pid_text, _ = parts
+        if host != self.host or not namespace or namespace != self.pid_namespace:
+            return False
+        if not pid_text.isdigit():
             return False
         pid = int(pid_text)
         return pid == self.pid or not self._pid_alive(pid)

@@ -295,6 +295,7 @@ class GenerationFlow:
             log.warning(
                 "generation %s was already being delivered; not posting twice", job.generation_id
             )
+            self._service.leave(job)  # another process has it; it settles it
             return
         try:
             message = await self._post_result(audience, job, images, source_url)
@@ -398,31 +399,40 @@ class GenerationFlow:
             await self._service.store.in_flight()
         )
         for record in abandoned:
-            audience = Audience.of_stored_job(client, record)
-            if record.delivery_started_at is not None:
-                posted = await self._find_posted_result(audience, record)
-                if posted is None:
-                    log.warning(
-                        "generation %s: cannot tell whether it was delivered; refunding "
-                        "rather than risking a duplicate",
-                        record.id,
-                    )
+            try:
+                resumed += await self._resume_one(client, record)
+            except Exception:  # one bad record must not strand the others
+                log.exception("could not resume generation %s; refunding it", record.id)
+                with contextlib.suppress(Exception):
                     await self._service.store.fail(record.id, error_class="interrupted")
-                    continue
-                if isinstance(posted, discord.Message):
-                    await self._service.store.complete(
-                        record.id,
-                        delivered=min(len(posted.attachments), record.params.count) or 1,
-                        latency_ms=0,
-                        message_id=posted.id,
-                    )
-                    continue
-            job = self._service.resume(record)
-            job.delivery_verified_absent = record.delivery_started_at is not None
-            task = asyncio.create_task(self.see_through(audience, job))
-            self._active.add(task)
-            resumed += 1
         return resumed
+
+    async def _resume_one(self, client: discord.Client, record: GenerationRecord) -> int:
+        """Finish one job a dead process left; 1 if it was put back in line."""
+        audience = Audience.of_stored_job(client, record)
+        if record.delivery_started_at is not None:
+            posted = await self._find_posted_result(audience, record)
+            if posted is None:
+                log.warning(
+                    "generation %s: cannot tell whether it was delivered; refunding "
+                    "rather than risking a duplicate",
+                    record.id,
+                )
+                await self._service.store.fail(record.id, error_class="interrupted")
+                return 0
+            if isinstance(posted, discord.Message):
+                await self._service.store.complete(
+                    record.id,
+                    delivered=min(len(posted.attachments), record.params.count) or 1,
+                    latency_ms=0,
+                    message_id=posted.id,
+                )
+                return 0
+        job = self._service.resume(record)
+        job.delivery_verified_absent = record.delivery_started_at is not None
+        task = asyncio.create_task(self.see_through(audience, job))
+        self._active.add(task)
+        return 1
 
     async def _find_posted_result(
         self, audience: Audience, record: GenerationRecord

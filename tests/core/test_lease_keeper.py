@@ -23,7 +23,9 @@ async def test_a_live_peers_jobs_are_left_alone_until_its_lease_lapses(store: St
     me = keeper(store)
     assert await me.claim_abandoned(await store.in_flight()) == []
 
-    later = LeaseKeeper(store, host="host-a", pid=100, clock=lambda: NOON + timedelta(minutes=2))
+    later = LeaseKeeper(
+        store, host="host-a", pid=100, pid_namespace="1", clock=lambda: NOON + timedelta(minutes=2)
+    )
     taken = await later.claim_abandoned(await store.in_flight())
     assert [r.id for r in taken] == [held.generation_id]
     (record,) = await store.in_flight()
