@@ -16,6 +16,7 @@ from discord.ext import commands
 from bot.jobs.service import Job, JobState
 from bot.store.base import GenerationRecord
 from cogs.common import messages
+from cogs.common.flow import apologising
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -51,13 +52,16 @@ class CancelButton(
         return cls(int(match["id"]))
 
     async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
-        perms = interaction.permissions
-        outcome = interaction.client.generations.cancel(
-            self.generation_id,
-            actor_id=interaction.user.id,
-            is_moderator=perms.manage_messages or perms.manage_guild,
-        )
-        await interaction.response.send_message(messages.cancel_outcome(outcome), ephemeral=True)
+        async with apologising(interaction, "the cancel button"):
+            perms = interaction.permissions
+            outcome = interaction.client.generations.cancel(
+                self.generation_id,
+                actor_id=interaction.user.id,
+                is_moderator=perms.manage_messages or perms.manage_guild,
+            )
+            await interaction.response.send_message(
+                messages.cancel_outcome(outcome), ephemeral=True
+            )
 
 
 def cancel_view(job: Job) -> discord.ui.View:

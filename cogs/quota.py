@@ -137,12 +137,14 @@ class Quota(
     )
     @app_commands.describe(days="How many days back (default 7)")
     async def stats(self, interaction: discord.Interaction, days: Days = 7) -> None:
+        # Two queries over up to a year and a chart: acknowledge first, like export.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id = interaction.guild_id or 0
         totals = await self.bot.store.daily_totals(guild_id, days=days)
         top = await self.bot.store.top_members(guild_id, days=days, limit=10)
         chart = await asyncio.to_thread(daily_chart_png, totals)
         name = "usage.png"
-        await interaction.response.send_message(
+        await interaction.followup.send(
             embed=messages.stats_embed(totals, top, days=days, chart_name=name),
             file=discord.File(io.BytesIO(chart), filename=name),
             ephemeral=True,

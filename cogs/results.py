@@ -23,7 +23,7 @@ from bot.jobs import remix
 from bot.siraya import MAX_SEED, PROMPT_MAX_LENGTH, GenerationRequest
 from bot.store.base import GenerationRecord
 from cogs.common import messages
-from cogs.common.flow import send_ephemeral
+from cogs.common.flow import apologising, send_ephemeral
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -69,6 +69,10 @@ class ResultButton(
         return cls(match["action"], int(match["id"]))
 
     async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
+        async with apologising(interaction, f"the {self.action} button"):
+            await self._act(interaction)
+
+    async def _act(self, interaction: discord.Interaction[ImagineBot]) -> None:
         bot = interaction.client
         record = await bot.store.get_generation(self.generation_id)
         if record is None and self.action == "delete" and interaction.permissions.manage_messages:

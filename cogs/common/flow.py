@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -98,6 +98,21 @@ async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
         await interaction.followup.send(text, ephemeral=True)
     else:
         await interaction.response.send_message(text, ephemeral=True)
+
+
+@contextlib.asynccontextmanager
+async def apologising(interaction: discord.Interaction, what: str) -> AsyncIterator[None]:
+    """Turn an unexpected error in a button or dialog into a private apology and a log line.
+
+    App commands have one error handler (cogs/errors.py); component callbacks only reach
+    discord.py's default, which logs and leaves the member with "This interaction failed".
+    """
+    try:
+        yield
+    except Exception:
+        log.exception("%s by user %s failed", what, interaction.user.id)
+        with contextlib.suppress(discord.HTTPException):
+            await send_ephemeral(interaction, messages.unexpected_error())
 
 
 @dataclass

@@ -339,7 +339,9 @@ async def test_stats_show_totals_and_a_png_chart(world: Harness) -> None:
     ivan = world.member("ivan")
     await imagine(world, ivan, "three stars", count=3)
 
-    reply = await private_reply(world, world.moderator, "quota stats", days=3)
+    it = await run(world, world.moderator, "quota stats", days=3)
+    reply = await it.wait_for_followup(lambda m: bool(m.attachments), timeout=WAIT)
+    assert reply.ephemeral
     embed = reply.embeds[0]
     assert embed["title"] == "Usage over the last 3 days"
     assert f"<@{ivan.id}>" in fields(embed)["Top members"]
