@@ -15,7 +15,7 @@ from bot.config import ConfigError, Settings, health_file_setting, load_settings
 from bot.doctor import application_id_from_token, invite_url, run_checks
 from bot.health import health_command
 from bot.joblog import install_job_ids
-from bot.logs import configure_logging
+from bot.logs import configure_logging, database_password
 from bot.ops import OperationsError
 from bot.store import StoreError
 
@@ -81,7 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return invite(settings)
     configure_logging(
         settings.log_level,
-        [settings.discord_token.reveal(), settings.siraya_api_key.reveal()],
+        [
+            settings.discord_token.reveal(),
+            settings.siraya_api_key.reveal(),
+            database_password(settings.database_url),
+        ],
     )
     install_job_ids()
     try:

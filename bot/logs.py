@@ -8,32 +8,47 @@ token lets anyone take the bot over.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 import discord
 
 REDACTED = "[redacted]"
 
+_INTERACTION_TOKEN = re.compile(r"(/(?:webhooks|interactions)/\d+/)[\w.-]{20,}")
+"""An interaction's webhook token in a URL (discord.py logs request URLs at DEBUG): with it,
+anyone could post as the bot in that channel for 15 minutes."""
+
 
 class RedactSecrets(logging.Filter):
-    """Replace any occurrence of the given secrets in a record's final message."""
+    """Replace the given secrets, and any interaction token in a URL, in every record."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self._secrets = tuple(s for s in secrets if s)
 
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return _INTERACTION_TOKEN.sub(rf"\g<1>{REDACTED}", text)
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if any(secret in message for secret in self._secrets):
-            for secret in self._secrets:
-                message = message.replace(secret, REDACTED)
-            record.msg, record.args = message, None
-        if record.exc_info and record.exc_text is None and self._secrets:
-            text = logging.Formatter().formatException(record.exc_info)
-            for secret in self._secrets:
-                text = text.replace(secret, REDACTED)
-            record.exc_text = text
+        scrubbed = self._scrub(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        if record.exc_info and record.exc_text is None:
+            record.exc_text = self._scrub(logging.Formatter().formatException(record.exc_info))
         return True
+
+
+def database_password(database_url: str) -> str:
+    """The password in DATABASE_URL, if any, so it can be kept out of the logs too."""
+    try:
+        return urlsplit(database_url).password or ""
+    except ValueError:
+        return ""
 
 
 def configure_logging(level: int, secrets: Iterable[str]) -> None:

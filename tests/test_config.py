@@ -18,7 +18,7 @@ from bot.config import (
     merged_environment,
     settings_from_mapping,
 )
-from bot.logs import RedactSecrets
+from bot.logs import RedactSecrets, database_password
 
 TOKEN = "MTIzNDU2Nzg5.fake.token-value"
 KEY = "sk-siraya-very-secret"
@@ -153,6 +153,33 @@ def test_log_filter_redacts_secrets_in_messages_and_tracebacks() -> None:
     joined = "\n".join(records)
     assert "[redacted]" in joined
     assert TOKEN not in joined and KEY not in joined
+
+
+def test_log_filter_hides_interaction_tokens_and_the_database_password() -> None:
+    token = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5OmFiY2RlZmdoaWprbG1ub3A"
+    url = f"PATCH https://discord.com/api/v10/webhooks/1234567890/{token}/messages/@original"
+    callback = f"POST /api/v10/interactions/987654321/{token}/callback?with_response=1"
+    password = database_password("postgresql://bot:s3cr3t-pw@db:5432/imagine")
+    assert password == "s3cr3t-pw"
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    handler = Collect()
+    handler.addFilter(RedactSecrets([password]))
+    logger = logging.getLogger("test.redact.urls")
+    logger.addHandler(handler)
+    try:
+        logger.warning("%s has returned %s", url, 200)
+        logger.warning(callback)
+        logger.warning("connecting with postgresql://bot:%s@db/imagine", password)
+    finally:
+        logger.removeHandler(handler)
+    joined = "\n".join(records)
+    assert token not in joined and password not in joined
+    assert "/webhooks/1234567890/[redacted]/messages/@original" in joined
 
 
 def test_starting_without_a_token_prints_one_line_and_exits_2(tmp_path: Path) -> None:
