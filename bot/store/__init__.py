@@ -120,7 +120,9 @@ async def open_store(database_url: str) -> Store:
     For SQLite the parent folder is created, so ``sqlite:///data/bot.db`` works on a fresh
     checkout. ``postgresql://`` and ``postgres://`` URLs open a connection pool on an
     existing database (tables go in the search_path's first schema, normally ``public``).
-    Call ``release_orphans()`` next, once, before serving requests.
+    The bot then resumes what a previous process left in flight (``GenerationFlow.resume_all``,
+    by lease); it does not call ``release_orphans``, which would refund live jobs of other
+    processes sharing the database.
 
     Errors (``StoreError``) never repeat the URL's password.
     """

@@ -304,8 +304,8 @@ class Store(Protocol):
     """Quota accounting, usage log and moderator settings for all guilds.
 
     Lifecycle of a request: ``reserve`` (before deferring; raises QuotaExceeded) →
-    ``mark_running`` → exactly one of ``complete`` / ``fail`` / ``cancel``. After a crash,
-    ``release_orphans`` at startup refunds what was still in flight.
+    ``mark_running`` → exactly one of ``complete`` / ``fail`` / ``cancel``. After a crash the
+    next process resumes what was in flight (claimed by lease, see ``claim``).
 
     Several processes on one database: each in-flight job carries a ``Lease`` (its owner,
     and until when the owner vouches for it), given to ``reserve``. The owner calls
@@ -399,7 +399,11 @@ class Store(Protocol):
     async def cancel(self, generation_id: int, now: datetime | None = None) -> None: ...
 
     async def release_orphans(self, now: datetime | None = None) -> int:
-        """Fail every in-flight generation as "interrupted"; returns how many. Startup only."""
+        """Fail every in-flight generation as "interrupted"; returns how many.
+
+        An administrative reset (and a test helper), not part of the bot's start-up: the bot
+        resumes jobs instead, and with several processes this would refund live ones.
+        """
         ...
 
     async def get_generation(self, generation_id: int) -> GenerationRecord | None: ...
