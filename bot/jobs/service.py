@@ -382,9 +382,9 @@ class GenerationService:
         if self._jobs.pop(job.generation_id, None) is not None:
             self._settled_one.set()
 
-    async def begin_delivery(self, job: Job) -> bool:
-        """Claim the one right to post this job's result."""
-        return await self._store.begin_delivery(job.generation_id)
+    async def begin_delivery(self, job: Job, *, message_id: int | None = None) -> bool:
+        """Claim the one right to post this job's result (into ``message_id``, if known)."""
+        return await self._store.begin_delivery(job.generation_id, message_id=message_id)
 
     async def delivered(self, job: Job, count: int, *, message_id: int | None = None) -> None:
         """Charge the images the member actually received; refund the rest."""

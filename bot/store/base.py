@@ -336,8 +336,15 @@ class Store(Protocol):
         """
         ...
 
-    async def begin_delivery(self, generation_id: int, now: datetime | None = None) -> bool:
-        """Claim the right to post the result: True once per job, False ever after."""
+    async def begin_delivery(
+        self, generation_id: int, now: datetime | None = None, *, message_id: int | None = None
+    ) -> bool:
+        """Claim the right to post the result: True once per job, False ever after.
+
+        ``message_id`` is the message the result is about to be posted into (the
+        acknowledgement), kept so a process resuming after a crash can look at exactly
+        that message to learn whether the result got there.
+        """
         ...
 
     async def in_flight(self, guild_id: int | None = None) -> list[GenerationRecord]:

@@ -487,14 +487,18 @@ class PostgresStore(StoreCommon[Any]):
         )
         check_job_limits(int(row[0]), int(row[1]), limits)
 
-    async def begin_delivery(self, generation_id: int, now: datetime | None = None) -> bool:
+    async def begin_delivery(
+        self, generation_id: int, now: datetime | None = None, *, message_id: int | None = None
+    ) -> bool:
         """The claim is one conditional UPDATE, so exactly one caller in any process wins."""
         async with self._connection() as conn:
             status = await conn.execute(
-                "UPDATE generations SET delivery_started_at = $2 WHERE id = $1"
+                "UPDATE generations SET delivery_started_at = $2,"
+                " message_id = COALESCE($3, message_id) WHERE id = $1"
                 " AND status IN ('queued', 'running') AND delivery_started_at IS NULL",
                 generation_id,
                 self._now(now),
+                message_id,
             )
         return _rowcount(status) == 1
 

@@ -482,12 +482,15 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
 
         return await self._reservations.submit(reserve_one)
 
-    async def begin_delivery(self, generation_id: int, now: datetime | None = None) -> bool:
+    async def begin_delivery(
+        self, generation_id: int, now: datetime | None = None, *, message_id: int | None = None
+    ) -> bool:
         async with self._write(transaction=False) as conn:
             cursor = await conn.execute(
-                "UPDATE generations SET delivery_started_at = ? WHERE id = ?"
+                "UPDATE generations SET delivery_started_at = ?,"
+                " message_id = COALESCE(?, message_id) WHERE id = ?"
                 " AND status IN ('queued', 'running') AND delivery_started_at IS NULL",
-                (_ts(self._now(now)), generation_id),
+                (_ts(self._now(now)), message_id, generation_id),
             )
             return cursor.rowcount == 1
 

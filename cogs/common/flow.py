@@ -126,9 +126,12 @@ class Audience:
     requester_avatar: str | None
     filesize_limit: int
     editor: Callable[..., Awaitable[discord.Message]] | None
+    acknowledgement_id: int | None = None  # the message the result will be edited into
 
     @classmethod
-    def of_interaction(cls, interaction: discord.Interaction) -> Audience:
+    def of_interaction(
+        cls, interaction: discord.Interaction, acknowledgement_id: int | None = None
+    ) -> Audience:
         return cls(
             client=interaction.client,
             channel_id=interaction.channel_id or 0,
@@ -137,6 +140,7 @@ class Audience:
             requester_avatar=interaction.user.display_avatar.url,
             filesize_limit=interaction.filesize_limit,
             editor=interaction.edit_original_response,
+            acknowledgement_id=acknowledgement_id,
         )
 
     @classmethod
@@ -232,7 +236,7 @@ class GenerationFlow:
             await send_ephemeral(interaction, text)
             return
         try:
-            await interaction.response.defer(thinking=True)
+            callback = await interaction.response.defer(thinking=True)
         except BaseException as error:  # a dropped connection, a timeout, a cancellation…
             log.warning(
                 "could not acknowledge generation %s (%s); refunding",
@@ -244,7 +248,10 @@ class GenerationFlow:
                 raise
             return
         metrics.acknowledged((discord.utils.utcnow() - interaction.created_at).total_seconds())
-        await self.see_through(Audience.of_interaction(interaction), job, source_url=source_url)
+        acknowledgement = callback.message_id if callback is not None else None
+        await self.see_through(
+            Audience.of_interaction(interaction, acknowledgement), job, source_url=source_url
+        )
 
     async def see_through(
         self, audience: Audience, job: Job, *, source_url: str | None = None
@@ -306,7 +313,10 @@ class GenerationFlow:
             await self._service.failed(job, "too_large")
             await self._tell(audience, job, messages.too_large_for_channel(per_file_limit))
             return
-        if not (job.delivery_verified_absent or await self._service.begin_delivery(job)):
+        claimed = job.delivery_verified_absent or await self._service.begin_delivery(
+            job, message_id=audience.acknowledgement_id
+        )
+        if not claimed:
             log.warning(
                 "generation %s was already being delivered; not posting twice", job.generation_id
             )
@@ -461,6 +471,11 @@ class GenerationFlow:
         me = audience.client.user.id if audience.client.user else 0
         try:
             channel = audience.client.get_partial_messageable(record.channel_id)
+            if record.message_id is not None:  # the acknowledgement it was being posted into
+                with contextlib.suppress(discord.NotFound):
+                    acknowledgement = await channel.fetch_message(record.message_id)
+                    if is_result(acknowledgement):
+                        return acknowledgement
             async for message in channel.history(limit=HISTORY_SEARCHED):
                 if message.author.id == me and is_result(message):
                     return message

@@ -205,3 +205,38 @@ async def _record_of(world: Harness, prompt: str) -> GenerationRecord:
     finally:
         await store.close()
     return next(r for r in records if r.params.prompt == prompt)
+
+
+async def test_a_crash_between_posting_and_charging_is_neither_reposted_nor_refunded(
+    busy: Harness,
+) -> None:
+    """The bot dies right after the image reached the member, before it recorded the charge,
+    and the channel then moves on by 120 messages: the next start finds the posted result
+    by its id, charges it once, and posts nothing again."""
+    member, chatty = busy.member("lucky"), busy.member("chatty")
+    service = busy.running_bot.generations
+    stuck = asyncio.Event()
+
+    async def crash_before_charging(*_: object, **__: object) -> None:
+        stuck.set()
+        await asyncio.Event().wait()  # never returns: the "crash" comes first
+
+    service.delivered = crash_before_charging  # type: ignore[method-assign]
+    job = await imagine(busy, member, "a once-only comet")
+    await job.wait_for_original(has_image, timeout=15)
+    await asyncio.wait_for(stuck.wait(), timeout=15)
+    await busy.running_bot.flow.shutdown(0)
+    await busy.stop_bot()
+    assert (await _record_of(busy, "a once-only comet")).status is GenerationStatus.RUNNING
+
+    for n in range(120):
+        await busy.discord.send_message(chatty, busy.general, f"chatter {n}")
+    requests_before = len(busy.api.requests)
+    await busy.start_bot()  # resumes (here: recognises and charges) before it serves anyone
+    settled = await _record_of(busy, "a once-only comet")
+    assert settled.status is GenerationStatus.SUCCEEDED and settled.delivered == 1
+    assert len(busy.api.requests) == requests_before  # not generated again
+    posted = [m for m in busy.discord.messages(busy.general) if "once-only comet" in m.text()]
+    assert len(posted) == 1 and has_image(posted[0])
+    assert await used_today(busy, member) == 1
+
