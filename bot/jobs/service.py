@@ -21,7 +21,7 @@ import enum
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol
@@ -40,9 +40,13 @@ from bot.store.base import (
     JobLimits,
     MemberContext,
     Store,
+    StoreError,
 )
 
 log = logging.getLogger(__name__)
+
+SETTLE_RETRY_DELAYS = (0.5, 2.0, 5.0)
+"""Pauses between attempts to record a job's outcome when the database hiccups."""
 
 
 class ImageGenerator(Protocol):
@@ -164,6 +168,7 @@ class GenerationService:
         nsfw_safety_default: bool,
         job_limits: JobLimits | None = None,
         leases: LeaseKeeper | None = None,
+        settle_retry_delays: Sequence[float] = SETTLE_RETRY_DELAYS,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -173,6 +178,7 @@ class GenerationService:
         self._bot_default_limit = bot_default_limit
         self._nsfw_safety_default = nsfw_safety_default
         self._job_limits = job_limits or JobLimits()
+        self._settle_retry_delays = tuple(settle_retry_delays)
         self.leases = leases or LeaseKeeper(store)
         self._rng = rng or random.SystemRandom()
         self._monotonic = monotonic
@@ -297,12 +303,38 @@ class GenerationService:
         job.state = JobState.FINISHED
         self._scheduler.release(job.ticket)
         try:
-            await write()
+            await self._write_with_retries(job, write)
         finally:
             self._jobs.pop(job.generation_id, None)
             self._settled_one.set()
             self._report_queue()
         metrics.generation_finished(status, error_class, self.elapsed(job))
+
+    async def _write_with_retries(self, job: Job, write: Callable[[], Awaitable[None]]) -> None:
+        """Record an outcome, riding out a brief database hiccup (a dropped PostgreSQL
+        connection, a locked SQLite file). The member already has their answer; if the
+        database stays away, the row is left in flight and the next start resolves it."""
+        for delay in (*self._settle_retry_delays, None):
+            try:
+                await write()
+                return
+            except StoreError:
+                raise  # the row says something else happened to it: not a hiccup
+            except Exception:
+                if delay is None:
+                    log.exception(
+                        "could not record the outcome of generation %s; the next start "
+                        "will resolve it",
+                        job.generation_id,
+                    )
+                    return
+                log.warning(
+                    "recording generation %s failed; retrying in %.1f s",
+                    job.generation_id,
+                    delay,
+                    exc_info=True,
+                )
+                await asyncio.sleep(delay)
 
     def _report_queue(self) -> None:
         metrics.queue_depth(self._scheduler.waiting)

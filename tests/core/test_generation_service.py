@@ -245,3 +245,31 @@ async def test_a_slot_is_freed_once_the_provider_answered_not_after_the_download
     assert not downloading.done()
     generator.download_gate.set()
     await asyncio.gather(downloading, following)
+
+
+async def test_a_database_hiccup_while_recording_the_outcome_is_ridden_out(
+    store: SqliteStore, generator: FakeGenerator
+) -> None:
+    service = GenerationService(
+        generator,
+        store,
+        FairScheduler(1),
+        bot_default_limit=50,
+        nsfw_safety_default=True,
+        settle_retry_delays=(0, 0),
+    )
+    real_complete = store.complete
+    failures = [OSError("connection reset"), OSError("connection reset")]
+
+    async def flaky_complete(*args: object, **kwargs: object) -> None:
+        if failures:
+            raise failures.pop()
+        await real_complete(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.complete = flaky_complete  # type: ignore[method-assign]
+    job = await service.submit(requester(), GenerationRequest(prompt="steady", count=2))
+    result = await service.run(job)
+    await service.delivered(job, len(result.images))
+    record = await store.get_generation(job.generation_id)
+    assert record is not None and record.delivered == 2 and failures == []
+    assert await used(store) == 2
