@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot import metrics
 from bot.jobs import remix
@@ -46,7 +46,9 @@ from bot.store.base import (
 log = logging.getLogger(__name__)
 
 SETTLE_RETRY_DELAYS = (0.5, 2.0, 5.0)
-"""Pauses between attempts to record a job's outcome when the database hiccups."""
+"""Pauses between attempts of a write on a job's way to its outcome when the database hiccups."""
+
+T = TypeVar("T")
 
 
 class ImageGenerator(Protocol):
@@ -178,11 +180,12 @@ class GenerationService:
         self._bot_default_limit = bot_default_limit
         self._nsfw_safety_default = nsfw_safety_default
         self._job_limits = job_limits or JobLimits()
-        self._settle_retry_delays = tuple(settle_retry_delays)
+        self.retry_delays = tuple(settle_retry_delays)
         self.leases = leases or LeaseKeeper(store)
         self._rng = rng or random.SystemRandom()
         self._monotonic = monotonic
         self._jobs: dict[int, Job] = {}
+        self._unattended: frozenset[int] = frozenset()
         self._draining = asyncio.Event()
         self._settled_one = asyncio.Event()
 
@@ -205,6 +208,14 @@ class GenerationService:
     def job(self, generation_id: int) -> Job | None:
         """The live job with this id in this process, if any."""
         return self._jobs.get(generation_id)
+
+    def jobs_in_memory(self) -> int:
+        """Jobs this process holds (waiting, running or being settled): health and tests."""
+        return len(self._jobs)
+
+    def slots_in_use(self) -> int:
+        """API slots held, and tickets still in line."""
+        return self._scheduler.running + self._scheduler.waiting
 
     async def submit(
         self,
@@ -311,30 +322,57 @@ class GenerationService:
         metrics.generation_finished(status, error_class, self.elapsed(job))
 
     async def _write_with_retries(self, job: Job, write: Callable[[], Awaitable[None]]) -> None:
-        """Record an outcome, riding out a brief database hiccup (a dropped PostgreSQL
-        connection, a locked SQLite file). The member already has their answer; if the
-        database stays away, the row is left in flight and the next start resolves it."""
-        for delay in (*self._settle_retry_delays, None):
+        """Record an outcome, riding out a brief database hiccup. The member already has
+        their answer; if the database stays away, the row is left in flight, still leased
+        to this process, and :meth:`orphaned` hands it back to the sweep."""
+        try:
+            await self.retrying(job, write)
+        except StoreError:
+            raise  # the row says something else happened to it: not a hiccup
+        except Exception:
+            log.exception(
+                "could not record the outcome of generation %s; the sweep will resolve it",
+                job.generation_id,
+            )
+
+    async def retrying(self, job: Job, write: Callable[[], Awaitable[T]]) -> T:
+        """Run one database write of ``job``'s, riding out a brief hiccup (a dropped
+        PostgreSQL connection, a locked SQLite file); the last failure propagates.
+
+        A :class:`StoreError` is an answer, not a hiccup (the row is in another state),
+        and is never retried.
+        """
+        for delay in self.retry_delays:
             try:
-                await write()
-                return
+                return await write()
             except StoreError:
-                raise  # the row says something else happened to it: not a hiccup
+                raise
             except Exception:
-                if delay is None:
-                    log.exception(
-                        "could not record the outcome of generation %s; the next start "
-                        "will resolve it",
-                        job.generation_id,
-                    )
-                    return
                 log.warning(
-                    "recording generation %s failed; retrying in %.1f s",
+                    "a write for generation %s failed; retrying in %.1f s",
                     job.generation_id,
                     delay,
                     exc_info=True,
                 )
                 await asyncio.sleep(delay)
+        return await write()
+
+    def orphaned(self, in_flight: Sequence[GenerationRecord]) -> list[GenerationRecord]:
+        """Jobs leased to this process that no task here works on any more.
+
+        A settlement whose write never got through, or a task that died, leaves its row in
+        flight with a lease this process keeps renewing: nobody else would ever take it.
+        A row counts only once it was seen unattended by two sweeps in a row, so a job
+        between its reservation and its admission, or between its last write and leaving
+        the map, is never mistaken for one. The memory kept is the last sweep's ids only.
+        """
+        mine = {
+            record.id: record
+            for record in in_flight
+            if record.owner == self.leases.owner and record.id not in self._jobs
+        }
+        seen_before, self._unattended = self._unattended, frozenset(mine)
+        return [record for job_id, record in mine.items() if job_id in seen_before]
 
     def _report_queue(self) -> None:
         metrics.queue_depth(self._scheduler.waiting)
@@ -361,7 +399,7 @@ class GenerationService:
             job.state = JobState.RUNNING
             job.started_at = self._monotonic()
             if not job.resumed:
-                await self._store.mark_running(job.generation_id)
+                await self.retrying(job, partial(self._store.mark_running, job.generation_id))
             return await self._generator.generate(
                 job.request, on_generated=partial(self._scheduler.release, job.ticket)
             )
@@ -416,7 +454,9 @@ class GenerationService:
 
     async def begin_delivery(self, job: Job, *, message_id: int | None = None) -> bool:
         """Claim the one right to post this job's result (into ``message_id``, if known)."""
-        return await self._store.begin_delivery(job.generation_id, message_id=message_id)
+        return await self.retrying(
+            job, partial(self._store.begin_delivery, job.generation_id, message_id=message_id)
+        )
 
     async def delivered(self, job: Job, count: int, *, message_id: int | None = None) -> None:
         """Charge the images the member actually received; refund the rest."""

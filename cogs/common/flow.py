@@ -29,6 +29,7 @@ from bot.siraya import (
     ErrorKind,
     GeneratedImage,
     GenerationRequest,
+    GenerationResult,
     InvalidRequest,
     InvalidResponse,
     SirayaError,
@@ -67,6 +68,14 @@ ViewFactory = Callable[[Job], discord.ui.View | None]
 
 class TokenExpired(Exception):
     """The interaction can no longer be edited; the channel is the only way left."""
+
+
+@dataclass
+class _Delivery:
+    """What already reached the member while a job was being delivered."""
+
+    posted: discord.Message | None = None
+    count: int = 0
 
 
 def requester_from(interaction: discord.Interaction) -> Requester:
@@ -211,6 +220,15 @@ class GenerationFlow:
         self._active: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
 
+    def tasks_in_memory(self) -> int:
+        """Tasks working on a job right now (health and tests)."""
+        return len(self._active)
+
+    async def wait_until_idle(self) -> None:
+        """Return once no task works on a job (tests)."""
+        while self._active:
+            await asyncio.gather(*list(self._active), return_exceptions=True)
+
     async def start(
         self,
         interaction: discord.Interaction,
@@ -259,6 +277,7 @@ class GenerationFlow:
         """Show progress while the job runs, then its result or a clear failure.
 
         Cancelling this (shutdown) settles nothing: the job resumes at the next start.
+        Anything else that goes wrong ends in a settlement (see :meth:`_settle_unexpected`).
         """
         task = asyncio.current_task()
         if task is not None:
@@ -269,35 +288,55 @@ class GenerationFlow:
         except asyncio.CancelledError:
             self._service.leave(job)
             raise
+        except Exception:  # the settlement itself failed: the sweep takes the row over
+            log.exception("generation %s could not be settled here", job.generation_id)
+            self._service.leave(job)
         finally:
             if task is not None:
                 self._active.discard(task)
 
     async def _see_through(self, audience: Audience, job: Job, source_url: str | None) -> None:
+        result = await self._generate(audience, job)
+        if result is None:
+            return
+        delivery = _Delivery()
+        try:
+            await self._deliver(audience, job, result, source_url, delivery)
+        except Exception:
+            log.exception("generation %s failed after its images arrived", job.generation_id)
+            await self._settle_unexpected(audience, job, delivery)
+
+    async def _generate(self, audience: Audience, job: Job) -> GenerationResult | None:
+        """Wait in line and call the API, showing progress; None once the member was told
+        why there is no result (the job is settled then)."""
         stop_progress = asyncio.Event()
         progress = asyncio.create_task(self._show_progress(audience, job, stop_progress))
         try:
-            result = await self._service.run(job)
+            return await self._service.run(job)
         except JobCancelled:
             await self._stop(progress, stop_progress)
             await self._tell(audience, job, messages.cancelled())
-            return
         except SirayaError as error:
             await self._stop(progress, stop_progress)
             _log_api_failure(job, error)
             await self._tell(audience, job, messages.api_failure(error))
-            return
-        except asyncio.CancelledError:
-            await self._stop(progress, stop_progress)
-            raise
         except Exception:
             await self._stop(progress, stop_progress)
             log.exception("generation %s failed unexpectedly", job.generation_id)
-            await self._service.failed(job, "internal")
-            await self._tell(audience, job, messages.unexpected_error())
-            return
-        await self._stop(progress, stop_progress)
+            await self._settle_unexpected(audience, job, _Delivery())
+        finally:  # also on success and on shutdown: no progress edit lands after this
+            await self._stop(progress, stop_progress)
+        return None
 
+    async def _deliver(
+        self,
+        audience: Audience,
+        job: Job,
+        result: GenerationResult,
+        source_url: str | None,
+        delivery: _Delivery,
+    ) -> None:
+        """From "images received" to "charged or refunded": fit, claim, post, charge."""
         per_file_limit = min(
             audience.filesize_limit, (REQUEST_SIZE_LIMIT - REQUEST_OVERHEAD) // len(result.images)
         )
@@ -329,7 +368,19 @@ class GenerationFlow:
             await self._service.failed(job, "delivery")
             await self._tell(audience, job, messages.delivery_failed())
             return
+        delivery.posted, delivery.count = message, len(images)
         await self._service.delivered(job, len(images), message_id=message.id)
+
+    async def _settle_unexpected(self, audience: Audience, job: Job, delivery: _Delivery) -> None:
+        """An error nobody foresaw: charge what the member can already see, else refund,
+        and say so where the progress line was."""
+        if job.settled:
+            return
+        if delivery.posted is not None:
+            await self._service.delivered(job, delivery.count, message_id=delivery.posted.id)
+            return
+        await self._service.failed(job, "internal")
+        await self._tell(audience, job, messages.unexpected_failure())
 
     async def _show_progress(self, audience: Audience, job: Job, stop: asyncio.Event) -> None:
         """Edit the acknowledgement with the place in line or the elapsed time, throttled.
@@ -415,14 +466,17 @@ class GenerationFlow:
     # -- restarts ----------------------------------------------------------------------
 
     async def resume_all(self, client: discord.Client) -> int:
-        """Take over and finish every job whose process is gone; returns how many resumed.
+        """Take over and finish every job whose process is gone, and every job of this
+        process that no task works on any more; returns how many were put back in line.
 
         Jobs of processes still alive (their leases are renewed) are left to them.
         """
         resumed = 0
-        abandoned = await self._service.leases.claim_abandoned(
-            await self._service.store.in_flight()
-        )
+        in_flight = await self._service.store.in_flight()
+        abandoned = await self._service.leases.claim_abandoned(in_flight)
+        # Ours, yet no task here works on them (a settlement that never got written):
+        # they are finished the same way as a dead process's.
+        abandoned += self._service.orphaned(in_flight)
         for record in abandoned:
             try:
                 resumed += await self._resume_one(client, record)

@@ -146,6 +146,11 @@ def unexpected_error() -> str:
     return "😵 Something went wrong on my side. It has been logged; please try again."
 
 
+def unexpected_failure() -> str:
+    """A generation that broke in a way nobody foresaw, once it has been refunded."""
+    return f"😵 Something went wrong on my side. It has been logged. {NOT_CHARGED}"
+
+
 def progress(job: Job, *, position: int, elapsed: float) -> str:
     images = plural(job.request.count, "image")
     if position > 0:
