@@ -12,6 +12,8 @@ import unicodedata
 from collections.abc import Collection, Iterable
 from functools import lru_cache
 
+from bot.policy.skeleton import skeleton, strip_ignorable
+
 MAX_BLOCKED_WORD_LENGTH = 100
 """Long enough for any phrase worth blocking; short enough to keep matching cheap."""
 
@@ -36,12 +38,16 @@ def channel_allowed(
 
 
 def normalize_text(text: str) -> str:
-    """Fold text so look-alike spellings compare equal.
+    """Fold text so that spellings a reader cannot tell apart compare equal.
 
-    NFKC maps compatibility forms (fullwidth letters, ligatures) to plain ones and
-    casefold is Unicode-aware lower-casing, so "ＢＡＤ" and "Bad" both match "bad".
+    NFKC maps compatibility forms (fullwidth letters, ligatures) to plain ones, casefold
+    is Unicode-aware lower-casing, and characters that draw nothing (zero-width space,
+    soft hyphen, joiners, variation selectors) are dropped: "ＢＡＤ", "Bad" with a
+    zero-width space inside and "Bad" all become "bad". This is the readable form a
+    blocked word is stored and shown in;
+    matching goes further (see :func:`bot.policy.skeleton.skeleton`).
     """
-    return unicodedata.normalize("NFKC", text).casefold()
+    return strip_ignorable(unicodedata.normalize("NFKC", text).casefold())
 
 
 def normalize_blocked_word(word: str) -> str:
@@ -61,10 +67,13 @@ def normalize_blocked_word(word: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _rule_pattern(rule: str) -> re.Pattern[str]:
+def _rule_pattern(word: str) -> re.Pattern[str]:
+    # Rule and prompt are both compared as skeletons, so a rule written with look-alike
+    # letters catches its plain spelling too.
     # Boundaries are "not preceded/followed by a word character" rather than \b, so
     # rules that start or end with punctuation ("f*ck", "c++") still respect them.
     # Whitespace inside a phrase matches any run of whitespace in the prompt.
+    rule = skeleton(normalize_blocked_word(word))
     body = r"\s+".join(re.escape(part) for part in rule.split())
     return re.compile(rf"(?<!\w){body}(?!\w)")
 
@@ -73,14 +82,15 @@ def find_blocked_word(prompt: str, blocked_words: Iterable[str]) -> str | None:
     """Return the first blocked word or phrase the prompt contains, or None.
 
     Matching is case-insensitive and on word boundaries: "ass" blocks "an ass" but not
-    "class"; the phrase "red wine" blocks "Red  Wine!" but not "red winery". The rule
-    returned is the one that matched, so the member learns what to change without
-    seeing the whole list.
+    "class"; the phrase "red wine" blocks "Red  Wine!" but not "red winery". It sees
+    through disguises a reader would not notice: letters from other scripts that look
+    the same (Cyrillic "а"), compatibility forms ("ｂａｄ", "𝐛𝐚𝐝") and invisible
+    characters inside the word. The rule returned is the one the moderator wrote, so the
+    member learns what to change without seeing the whole list.
     """
-    text = normalize_text(prompt)
+    text = skeleton(prompt)
     for word in blocked_words:
-        rule = normalize_blocked_word(word)
-        if _rule_pattern(rule).search(text):
+        if _rule_pattern(word).search(text):
             return word
     return None
 

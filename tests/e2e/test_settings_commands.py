@@ -115,6 +115,31 @@ async def test_blocked_words_are_refused_whatever_their_case(world: Harness) -> 
     await imagine(world, bob, "a dragon over the hills")
 
 
+async def test_blocked_words_cannot_hide_behind_lookalikes_or_invisible_characters(
+    world: Harness,
+) -> None:
+    bob = world.member("bob")
+    await moderate(world, "settings block-word", word="dragon")
+    disguises = [
+        "a dr\u0430gon over the hills",  # Cyrillic а
+        "a DRΑGΟN over the hills",  # Greek capital alpha and omicron
+        "a dra\u200bgon over the hills",  # zero-width space
+        "a dra\u00adgon over the hills",  # soft hyphen
+        "a d\u200dr\u2060agon\ufe0f over the hills",  # joiner, word joiner, variation selector
+        "a ｄｒａｇｏｎ over the hills",  # fullwidth
+        "a 𝐝𝐫𝐚𝐠𝐨𝐧 over the hills",  # mathematical bold
+    ]
+    for prompt in disguises:
+        refusal = await refused(world, bob, prompt)
+        assert "“dragon”" in refusal, (prompt, refusal)  # the rule, readable, as written
+
+    # Folding makes nothing innocent match: accents, other words, whole words only.
+    await moderate(world, "settings block-word", word="ano")
+    for prompt in ("el año nuevo", "a dragonfly on a leaf"):
+        await imagine(world, bob, prompt)
+    assert not world.discord.interaction_failures
+
+
 async def test_nsfw_safety_off_applies_only_in_nsfw_channels(world: Harness) -> None:
     carol = world.member("carol")
     text = await moderate(world, "settings nsfw-safety", state="off")
