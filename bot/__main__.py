@@ -1,35 +1,78 @@
-"""``python -m bot`` / ``imagine-bot``: start the bot, or explain in one line why it cannot."""
+"""``python -m bot`` / ``imagine-bot``: the owner's command line.
+
+``run`` (the default) starts the bot; ``check``, ``invite``, ``health`` and ``copy-data``
+help an owner set up, supervise and move it. Each command explains itself
+(``imagine-bot <command> --help``) and ends with a documented exit status, so a
+supervisor or a script can act on it: 0 fine, 1 a check failed, 2 bad configuration
+(or bad usage of the command line itself).
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
 import sys
+import textwrap
 from collections.abc import Sequence
 
 import aiohttp
 import discord
 
+from bot import package_version
 from bot.app import ImagineBot
-from bot.config import ConfigError, Settings, health_file_setting, load_settings, merged_environment
+from bot.config import (
+    ConfigError,
+    ConfigProblems,
+    Environment,
+    Settings,
+    discord_token_setting,
+    health_file_setting,
+    merged_environment,
+    read_settings,
+)
 from bot.doctor import application_id_from_token, invite_url, run_checks
 from bot.health import health_command
 from bot.joblog import install_job_ids
 from bot.logs import configure_logging, database_password
 from bot.ops import OperationsError
-from bot.store import StoreError
+from bot.store import StoreError, open_store
 
+EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_CONFIG = 2
+
+EXIT_CODES = """\
+exit status:
+  0  fine
+  1  a check failed (check, health)
+  2  bad configuration: a missing or malformed setting, or bad arguments
+
+Settings come from the environment and from the file ENV_FILE names (default ./.env);
+every variable is described in .env.example."""
 
 
 def _fail(message: str) -> int:
-    print(f"imagine-bot: {message}", file=sys.stderr)
+    for line in message.splitlines():
+        print(f"imagine-bot: {line}", file=sys.stderr)
     return EXIT_CONFIG
 
 
+def _settings(env: Environment) -> Settings:
+    """Validated settings; raises :class:`ConfigProblems` listing every bad one."""
+    settings = read_settings(env)
+    env.raise_problems()
+    return settings
+
+
 async def run(settings: Settings) -> None:
-    """Run until Discord disconnects for good or SIGTERM/SIGINT asks for a graceful stop."""
-    bot = ImagineBot(settings)
+    """Open the database, then run until Discord disconnects for good or a signal stops it.
+
+    The database comes first so that a bad DATABASE_URL is the first thing reported,
+    before (and regardless of) whether Discord is reachable.
+    """
+    store = await open_store(settings.database_url)
+    bot = ImagineBot(settings, store=store)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
@@ -40,45 +83,11 @@ async def run(settings: Settings) -> None:
         await bot.close()  # waits for a shutdown already under way; closes the database
 
 
-USAGE = "usage: imagine-bot [run | check | invite | health]"
-
-
-def check(settings: Settings) -> int:
-    """Print one line per check; exit 0 only if all pass, else 1."""
-    results = asyncio.run(run_checks(settings))
-    for result in results:
-        print(result.line())
-    return 0 if all(result.ok for result in results) else 1
-
-
-def invite(settings: Settings) -> int:
-    application_id = application_id_from_token(settings.discord_token.reveal())
-    if application_id is None:
-        return _fail("DISCORD_TOKEN does not look like a bot token (see .env.example)")
-    print(invite_url(application_id))
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point. Returns the process exit status."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    command = args[0] if args else "run"
-    if command not in ("run", "check", "invite", "health") or len(args) > 1:
-        return _fail(f"unknown arguments {' '.join(args)!r}; {USAGE}")
-    if command == "health":  # Docker's HEALTHCHECK: needs no token, and only exits 0 or 1
-        try:
-            return health_command(health_file_setting(merged_environment()))
-        except ConfigError as error:
-            print(f"unhealthy: {error}")
-            return 1
+def command_run(_: argparse.Namespace) -> int:
     try:
-        settings = load_settings()
+        settings = _settings(merged_environment())
     except ConfigError as error:
         return _fail(str(error))
-    if command == "check":
-        return check(settings)
-    if command == "invite":
-        return invite(settings)
     configure_logging(
         settings.log_level,
         [
@@ -107,8 +116,111 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StoreError, OSError) as error:
         return _fail(f"cannot open the database at DATABASE_URL: {error}")
     except KeyboardInterrupt:
-        return 0
-    return 0
+        return EXIT_OK
+    return EXIT_OK
+
+
+def command_check(_: argparse.Namespace) -> int:
+    """Print every bad setting, then one line per check that can still run."""
+    env = merged_environment()
+    settings = read_settings(env)
+    for problem in env.problems:
+        print(f"FAIL  setting {problem.variable}: {problem.problem} ({problem.hint})")
+    bad = frozenset(problem.variable for problem in env.problems)
+    results = asyncio.run(run_checks(settings, bad))
+    for result in results:
+        print(result.line())
+    if env.problems:
+        return EXIT_CONFIG
+    return EXIT_OK if all(result.ok for result in results) else EXIT_FAILED
+
+
+def command_invite(_: argparse.Namespace) -> int:
+    try:
+        token = discord_token_setting(merged_environment())
+    except ConfigError as error:
+        return _fail(str(error))
+    application_id = application_id_from_token(token.reveal())
+    if application_id is None:
+        return _fail("DISCORD_TOKEN does not look like a bot token (see .env.example)")
+    print(invite_url(application_id))
+    return EXIT_OK
+
+
+def command_health(_: argparse.Namespace) -> int:
+    """Docker's HEALTHCHECK: needs no token, and only ever exits 0 or 1."""
+    env = merged_environment()
+    path = health_file_setting(env)
+    if env.problems:
+        print(f"unhealthy: {ConfigProblems(env.problems)}")
+        return EXIT_FAILED
+    return health_command(path)
+
+
+COMMANDS = {
+    "run": command_run,
+    "check": command_check,
+    "invite": command_invite,
+    "health": command_health,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="imagine-bot",
+        description="A self-hostable Discord bot: /imagine with FLUX.1 SRPO.",
+        epilog=EXIT_CODES,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"imagine-bot {package_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    def command(name: str, summary: str, details: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=summary,
+            description=textwrap.fill(details, 79),
+            epilog=EXIT_CODES,
+            formatter_class=formatter,
+        )
+
+    command(
+        "run",
+        "connect to Discord and serve members (the default)",
+        "Open and migrate the database, then connect to Discord and serve /imagine until "
+        "stopped (SIGTERM or Ctrl-C stops it gracefully; queued requests resume next start).",
+    )
+    command(
+        "check",
+        "test every setting, the database, Discord and the image API",
+        "Print every missing or malformed setting, then one PASS/FAIL line per connection "
+        "that can still be tried. Never generates an image, so it costs nothing.",
+    )
+    command(
+        "invite",
+        "print the URL that adds the bot to a server (needs only DISCORD_TOKEN)",
+        "Print the invite URL with the bot and applications.commands scopes and exactly the "
+        "permissions the bot uses. Needs only DISCORD_TOKEN.",
+    )
+    command(
+        "health",
+        "exit 0 if the running bot is healthy (Docker's HEALTHCHECK)",
+        "Read HEALTH_FILE, which the running bot refreshes every 15 s; print one line and "
+        "exit 0 when healthy, 1 otherwise (unhealthy, stale, or HEALTH_FILE unset). Needs "
+        "no token.",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point. Returns the process exit status (argparse exits 2 on bad usage)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if args_list[:1] == ["help"]:  # `imagine-bot help [command]`, as people type it
+        args_list = [*args_list[1:2], "--help"]
+    args = parser.parse_args(args_list)
+    return COMMANDS[args.command or "run"](args)
 
 
 if __name__ == "__main__":

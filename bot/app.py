@@ -15,6 +15,7 @@ import aiohttp
 import discord
 from discord.ext import commands
 
+from bot import metrics, package_version
 from bot.config import Settings
 from bot.discord_endpoint import use_discord_api_base, use_gateway
 from bot.health import gateway_connected, probe_store
@@ -42,6 +43,30 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 
+def start_line(settings: Settings, metrics_port: int | None) -> str:
+    """The one line logged at start: what this process is, never a secret or a password."""
+    kind = "postgresql" if settings.database_url.startswith("postgres") else "sqlite"
+    if settings.shard_count is None:
+        shards = "shards automatic"
+    else:
+        mine = "all" if settings.shard_ids is None else ",".join(map(str, settings.shard_ids))
+        shards = f"shards {mine} of {settings.shard_count}"
+    commands_to = (
+        f"commands in {len(settings.command_guild_ids)} server(s)"
+        if settings.command_guild_ids
+        else "commands global"
+    )
+    served = (
+        f"metrics on http://{settings.metrics_host}:{metrics_port}/metrics"
+        if metrics_port is not None
+        else "metrics off"
+    )
+    return (
+        f"imagine-bot {package_version()} starting: database {kind}, {shards}, {commands_to}, "
+        f"up to {settings.max_concurrent_jobs} generation(s) at once, {served}"
+    )
+
+
 def _shard_options(settings: Settings) -> dict[str, Any]:
     """discord.py picks the shard count itself unless the owner split shards across processes."""
     options: dict[str, Any] = {}
@@ -60,9 +85,18 @@ class ImagineBot(commands.AutoShardedBot):
     siraya: SirayaClient
     generations: GenerationService
 
-    def __init__(self, settings: Settings, **client_options: Any) -> None:
-        """``client_options`` pass through to discord.py (tests shorten ``guild_ready_timeout``)."""
+    def __init__(
+        self, settings: Settings, *, store: Store | None = None, **client_options: Any
+    ) -> None:
+        """``store``: already open (``python -m bot`` opens it before logging in); the bot
+        then owns it and closes it. Without one, ``setup_hook`` opens DATABASE_URL.
+        ``client_options`` pass through to discord.py (tests shorten ``guild_ready_timeout``).
+        """
         use_discord_api_base(settings.discord_api_base_url)
+        # The bot has no voice: discord.py's "PyNaCl/davey is not installed, voice will NOT
+        # be supported" warnings on every start would only alarm the owner.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -72,6 +106,8 @@ class ImagineBot(commands.AutoShardedBot):
             **client_options,
         )
         self.settings = settings
+        self._given_store = store
+        self._settled_at_start = 0
         self._resources_open = False
         self._shutdown: asyncio.Future[None] | None = None
         self.loop_lag = LoopLagMonitor()
@@ -86,7 +122,7 @@ class ImagineBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         settings = self.settings
-        self.store = await open_store(settings.database_url)
+        self.store = self._given_store or await open_store(settings.database_url)
         self._resources_open = True
         # Each running job holds one connection for the request, then up to four for
         # downloading its images.
@@ -115,6 +151,8 @@ class ImagineBot(commands.AutoShardedBot):
             cancel_view_factory=cancel_view,
         )
         await self.operations.start()
+        self._settled_at_start = metrics.REGISTRY.settled_total
+        log.info(start_line(settings, self.operations.port))
         self.loop_lag.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
@@ -138,10 +176,10 @@ class ImagineBot(commands.AutoShardedBot):
                 guild = discord.Object(id=guild_id)
                 self.tree.copy_global_to(guild=guild)
                 synced = await self.tree.sync(guild=guild)
-                log.info("synced %d command(s) to guild %s", len(synced), guild_id)
+                log.debug("synced %d command(s) to guild %s", len(synced), guild_id)
         else:
             synced = await self.tree.sync()
-            log.info("synced %d global command(s)", len(synced))
+            log.debug("synced %d global command(s)", len(synced))
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d server(s)", self.user, len(self.guilds))
@@ -160,8 +198,15 @@ class ImagineBot(commands.AutoShardedBot):
     async def _close(self) -> None:
         if self._resources_open:
             left = await self.flow.shutdown(self.settings.shutdown_grace_seconds)
-            if left:
-                log.info("%d generation(s) stay queued and resume at the next start", left)
+            finished = metrics.REGISTRY.settled_total - self._settled_at_start
+            log.info(
+                "stopped: %d generation(s) finished while running, %d stay queued for the "
+                "next start",
+                finished,
+                left,
+            )
+        elif self._given_store is not None:  # never got as far as setup_hook (login failed)
+            await self._given_store.close()
         await super().close()
         if self._resources_open:
             await self.operations.stop()

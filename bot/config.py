@@ -1,16 +1,23 @@
 """Settings: read once at start from the environment (and ``.env``), validated, immutable.
 
 Every value the bot needs from its owner is here, with its default, so there is one
-place to look. A bad value stops the bot before it touches Discord, with one line
-that names the variable; that is kinder to a self-hoster than a traceback from deep
-inside a connection attempt.
+place to look. Bad values stop the bot before it touches Discord, with one line per
+problem that names the variable: *every* problem in one run, so an owner fixes their
+``.env`` once instead of once per setting. That is kinder to a self-hoster than a
+traceback from deep inside a connection attempt.
+
+Adding a setting: a field on :class:`Settings` (with its default) and one
+``_parse(env, <NAME>, default, parser)`` line in :func:`settings_from_mapping`, where a
+parser is a function of the raw text that raises :class:`ConfigError`. ``_parse``
+collects that error and carries on, so the new setting joins the one-run report for
+free. Then a line in ``.env.example`` and the README's table.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -19,16 +26,83 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 ENV_EXAMPLE_HINT = "see .env.example"
+DEFAULT_ENV_FILE = ".env"
+"""Read from the working directory unless ``ENV_FILE`` names another file."""
 _T = TypeVar("_T")
 
 
 class ConfigError(Exception):
     """A setting is missing or malformed. ``str()`` is the one line shown to the owner."""
 
-    def __init__(self, variable: str, problem: str) -> None:
+    def __init__(self, variable: str, problem: str, hint: str = ENV_EXAMPLE_HINT) -> None:
         self.variable = variable
         self.problem = problem
-        super().__init__(f"{variable} {problem} ({ENV_EXAMPLE_HINT})")
+        self.hint = hint
+        super().__init__(f"{variable} {problem} ({hint})")
+
+
+class ConfigProblems(ConfigError):
+    """Every problem found in one read of the settings; ``str()`` is one line per problem."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        first = problems[0]
+        super().__init__(first.variable, first.problem)
+        self.problems = tuple(problems)
+        self.args = ("\n".join(str(p) for p in problems),)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    @property
+    def variables(self) -> frozenset[str]:
+        return frozenset(p.variable for p in self.problems)
+
+
+class Environment(Mapping[str, str]):
+    """The merged environment, where it came from, and the problems found reading it.
+
+    Parsers raise :class:`ConfigError`; :func:`_parse` records it here and returns the
+    default, so one read finds every problem instead of stopping at the first.
+    ``env_file`` is the file read or looked for (``None``: no file was asked for).
+    """
+
+    def __init__(
+        self, values: Mapping[str, str], env_file: Path | None = None, found: bool = False
+    ) -> None:
+        self._values = dict(values)
+        self.env_file = env_file
+        self.env_file_found = found
+        self.problems: list[ConfigError] = []
+
+    def __getitem__(self, key: str) -> str:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def source(self) -> str:
+        """Where settings were looked for, for a "required but not set" line."""
+        if self.env_file is None:
+            return "not in the environment"
+        where = self.env_file.resolve()
+        if self.env_file_found:
+            return f"not in {where} nor in the environment"
+        return f"no {where} found: run from its folder or set ENV_FILE to its path"
+
+    def attempt(self, read: Callable[[], _T], default: _T) -> _T:
+        """``read()``, or ``default`` with its problem recorded."""
+        try:
+            return read()
+        except ConfigError as error:
+            self.problems.append(error)
+            return default
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise ConfigProblems(self.problems)
 
 
 class Secret:
@@ -80,26 +154,39 @@ class Settings:
     queue_limit: int = 100
     shutdown_grace_seconds: float = 30.0
     metrics_port: int | None = None
-    metrics_host: str = "0.0.0.0"
+    metrics_host: str = "127.0.0.1"
     health_file: Path | None = None
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise ConfigError(name, "is required but not set")
-    if any(ch.isspace() for ch in value):
-        raise ConfigError(name, "must not contain spaces or line breaks")
-    return value
+    """The value, or ``""`` with the problem recorded (``env`` is an :class:`Environment`)."""
+
+    def read() -> str:
+        value = env.get(name, "").strip()
+        if not value:
+            hint = env.source() if isinstance(env, Environment) else ""
+            raise ConfigError(name, "is required but not set", f"{hint}; {ENV_EXAMPLE_HINT}")
+        if any(ch.isspace() for ch in value):
+            raise ConfigError(name, "must not contain spaces or line breaks")
+        return value
+
+    return _attempt(env, read, "")
+
+
+def _attempt(env: Mapping[str, str], read: Callable[[], _T], default: _T) -> _T:
+    """Collect the problem when ``env`` collects them; raise it for a plain mapping."""
+    if isinstance(env, Environment):
+        return env.attempt(read, default)
+    return read()
 
 
 def _parse(env: Mapping[str, str], name: str, default: _T, parse: Callable[[str], _T]) -> _T:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    return parse(raw)
+    return _attempt(env, lambda: parse(raw), default)
 
 
 _N = TypeVar("_N", int, float)
@@ -229,7 +316,11 @@ def _shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]
     """SHARD_COUNT alone runs every shard here; with SHARD_IDS, only those (one process of many)."""
     count = _parse(env, "SHARD_COUNT", None, _int_in("SHARD_COUNT", 1, 100_000))
     ids = _parse(env, "SHARD_IDS", None, _shard_ids)
-    if ids is not None:
+    if ids is None or (count is None and "SHARD_COUNT" in env and env["SHARD_COUNT"].strip()):
+        return count, ids  # no ids, or SHARD_COUNT's own problem is already reported
+
+    def together() -> tuple[int | None, tuple[int, ...] | None]:
+        assert ids is not None
         if count is None:
             raise ConfigError("SHARD_IDS", "needs SHARD_COUNT (the total across all processes)")
         outside = [i for i in ids if i >= count]
@@ -238,11 +329,25 @@ def _shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]
                 "SHARD_IDS",
                 f"must be below SHARD_COUNT={count} (shards count from 0), got {outside}",
             )
-    return count, ids
+        return count, ids
+
+    no_ids: tuple[int | None, tuple[int, ...] | None] = (count, None)
+    return _attempt(env, together, no_ids)
 
 
 def settings_from_mapping(env: Mapping[str, str]) -> Settings:
-    """Build validated settings from a plain mapping (the merged environment)."""
+    """Validated settings, or :class:`ConfigProblems` listing every bad setting at once."""
+    collecting = env if isinstance(env, Environment) else Environment(env)
+    settings = read_settings(collecting)
+    collecting.raise_problems()
+    return settings
+
+
+def read_settings(env: Environment) -> Settings:
+    """Settings with a default in place of each bad value; the problems are in ``env``.
+
+    ``check`` uses this to run whichever connectivity checks the good settings allow.
+    """
     shard_count, shard_ids = _shards(env)
     return Settings(
         discord_token=Secret(_required(env, "DISCORD_TOKEN")),
@@ -313,19 +418,42 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
     )
 
 
+def discord_token_setting(env: Environment) -> Secret:
+    """DISCORD_TOKEN alone: ``invite`` needs nothing else."""
+    token = Secret(_required(env, "DISCORD_TOKEN"))
+    env.raise_problems()
+    return token
+
+
 def load_settings(
-    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = DEFAULT_ENV_FILE
 ) -> Settings:
     """Read ``env_file`` (if it exists) under the real environment, which wins, then validate."""
     return settings_from_mapping(merged_environment(environ, env_file))
 
 
 def merged_environment(
-    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
-) -> dict[str, str]:
-    """``env_file`` (if it exists) overlaid by the real environment (or ``environ``)."""
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = DEFAULT_ENV_FILE
+) -> Environment:
+    """``env_file`` (if it exists) overlaid by the real environment (or ``environ``).
+
+    ``ENV_FILE`` in the environment, when set, replaces the default ``./.env``: a systemd
+    unit or a cron job rarely starts in the folder that holds it. A file ``ENV_FILE``
+    names but that does not exist is a problem; a missing ``./.env`` is not (Docker and
+    systemd pass real environment variables instead).
+    """
+    real = os.environ if environ is None else environ
+    named = real.get("ENV_FILE", "").strip()
+    if named and env_file == DEFAULT_ENV_FILE:
+        env_file = named
+    path = None if env_file is None else Path(env_file).expanduser()
+    found = path is not None and path.is_file()
     merged: dict[str, str] = {}
-    if env_file is not None and Path(env_file).is_file():
-        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    merged.update(os.environ if environ is None else environ)
-    return merged
+    if found:
+        assert path is not None
+        merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    merged.update(real)
+    env = Environment(merged, path, found)
+    if named and not found:
+        env.problems.append(ConfigError("ENV_FILE", f"names {path}, which is not a readable file"))
+    return env

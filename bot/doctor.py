@@ -83,16 +83,43 @@ async def check_image_api(settings: Settings, session: aiohttp.ClientSession) ->
     return CheckResult("image api", False, f"unexpected HTTP {status} from {url}")
 
 
-async def run_checks(settings: Settings) -> list[CheckResult]:
-    """Every check, each independent of the others' outcome."""
-    results = [await check_database(settings)]
+NETWORK_CHECKS: tuple[
+    tuple[str, frozenset[str], Callable[[Settings, aiohttp.ClientSession], Awaitable[CheckResult]]],
+    ...,
+] = (
+    ("discord", frozenset({"DISCORD_TOKEN", "DISCORD_API_BASE_URL"}), check_discord),
+    (
+        "image api",
+        frozenset({"SIRAYA_API_KEY", "SIRAYA_BASE_URL", "SIRAYA_MODEL"}),
+        check_image_api,
+    ),
+)
+"""Each connectivity check with the settings it needs: a bad one skips only its checks."""
+
+
+def _skipped(name: str, needs: frozenset[str], bad: frozenset[str]) -> CheckResult | None:
+    broken = sorted(needs & bad)
+    if not broken:
+        return None
+    return CheckResult(name, False, f"not tried: fix {', '.join(broken)} first")
+
+
+async def run_checks(
+    settings: Settings, bad_settings: frozenset[str] = frozenset()
+) -> list[CheckResult]:
+    """Every check, each independent of the others' outcome.
+
+    ``bad_settings`` names the variables that failed validation (``settings`` holds their
+    defaults): checks that need one are reported as not tried, the rest still run, so one
+    run of ``check`` shows everything that is wrong.
+    """
+    results = [
+        _skipped("database", frozenset({"DATABASE_URL"}), bad_settings)
+        or await check_database(settings)
+    ]
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-        checks: list[Callable[[Settings, aiohttp.ClientSession], Awaitable[CheckResult]]] = [
-            check_discord,
-            check_image_api,
-        ]
-        for check in checks:
-            results.append(await check(settings, session))
+        for name, needs, check in NETWORK_CHECKS:
+            results.append(_skipped(name, needs, bad_settings) or await check(settings, session))
     return results
 
 

@@ -8,8 +8,11 @@ token lets anyone take the bot over.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
 from collections.abc import Iterable
+from typing import TextIO
 from urllib.parse import urlsplit
 
 import discord
@@ -51,9 +54,35 @@ def database_password(database_url: str) -> str:
         return ""
 
 
-def configure_logging(level: int, secrets: Iterable[str]) -> None:
-    """discord.py's recommended handler and format, at ``level``, with secrets redacted."""
-    discord.utils.setup_logging(level=level, root=True)
+PLAIN_FORMAT = logging.Formatter(
+    "[{asctime}] [{levelname:<8}] {name}: {message}", "%Y-%m-%d %H:%M:%S", style="{"
+)
+"""discord.py's layout without its ANSI colours."""
+
+
+def wants_colour(stream: TextIO) -> bool:
+    """Colour only for a person at a terminal: never in a file, a pipe or journald.
+
+    discord.py also colours whenever it detects Docker, which fills ``docker logs`` and
+    any log shipper with escape codes; ``NO_COLOR`` (no-color.org) turns colour off too.
+    """
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def configure_logging(level: int, secrets: Iterable[str], stream: TextIO | None = None) -> None:
+    """discord.py's handler and format, at ``level``, with secrets redacted.
+
+    At INFO, discord.py's own chatter (logging in, each shard's session id, resumes) is
+    held back to warnings so the bot's log says what the owner needs: one line at start,
+    one at shutdown, and anything that went wrong. LOG_LEVEL=DEBUG shows everything.
+    """
+    stream = sys.stderr if stream is None else stream
+    handler = logging.StreamHandler(stream)
+    plain = {} if wants_colour(stream) else {"formatter": PLAIN_FORMAT}
+    discord.utils.setup_logging(handler=handler, level=level, root=True, **plain)
+    logging.getLogger("discord").setLevel(
+        level if level < logging.INFO else max(level, logging.WARNING)
+    )
     redact = RedactSecrets(secrets)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redact)
+    for root_handler in logging.getLogger().handlers:
+        root_handler.addFilter(redact)

@@ -160,6 +160,11 @@ class Metrics:
     def api_retries(self) -> int:
         return self._api_retries + sum(_safe_read(r) for r in self._retry_sources.values())
 
+    @property
+    def settled_total(self) -> int:
+        """Generations settled so far, whatever the outcome (the shutdown line's count)."""
+        return sum(self._generations.values())
+
     def generations(self, status: str, error_class: str | None = None) -> int:
         return self._generations.get((status, error_class or ""), 0)
 

@@ -52,7 +52,7 @@ class Operations:
         *,
         health_file: Path | None = None,
         metrics_port: int | None = None,
-        metrics_host: str = "0.0.0.0",
+        metrics_host: str = "127.0.0.1",
         api_retries: Callable[[], int] | None = None,
         registry: Metrics = REGISTRY,
     ) -> None:
@@ -111,7 +111,7 @@ class Operations:
             ) from None
         self._runner = runner
         self.port = int(runner.addresses[0][1]) if runner.addresses else port
-        log.info(
+        log.debug(
             "metrics on http://%s:%d/metrics, readiness on /ready", self._metrics_host, self.port
         )
 

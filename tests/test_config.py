@@ -12,6 +12,7 @@ import pytest
 
 from bot.config import (
     ConfigError,
+    ConfigProblems,
     Secret,
     health_file_setting,
     load_settings,
@@ -182,8 +183,12 @@ def test_log_filter_hides_interaction_tokens_and_the_database_password() -> None
     assert "/webhooks/1234567890/[redacted]/messages/@original" in joined
 
 
-def test_starting_without_a_token_prints_one_line_and_exits_2(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "SIRAYA_API_KEY")}
+def test_starting_without_either_secret_names_both_and_exits_2(tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISCORD_TOKEN", "SIRAYA_API_KEY", "ENV_FILE")
+    }
     result = subprocess.run(
         [sys.executable, "-m", "bot"],
         cwd=tmp_path,
@@ -194,15 +199,60 @@ def test_starting_without_a_token_prints_one_line_and_exits_2(tmp_path: Path) ->
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "DISCORD_TOKEN" in lines[0] and ".env.example" in lines[0]
+    assert len(lines) == 2, result.stderr
+    assert "DISCORD_TOKEN is required" in lines[0] and "SIRAYA_API_KEY is required" in lines[1]
+    assert all(".env.example" in line for line in lines)
+    assert all(f"no {tmp_path / '.env'} found" in line for line in lines), "says where it looked"
     assert "Traceback" not in result.stderr
+
+
+def test_every_bad_setting_is_reported_at_once() -> None:
+    with pytest.raises(ConfigProblems) as caught:
+        settings_from_mapping(
+            {
+                "DISCORD_TOKEN": TOKEN,
+                "MAX_CONCURRENT_JOBS": "four",
+                "LOG_LEVEL": "LOUD",
+                "SHARD_COUNT": "2",
+                "SHARD_IDS": "5",
+            }
+        )
+    assert [p.variable for p in caught.value.problems] == [
+        "SHARD_IDS",
+        "SIRAYA_API_KEY",
+        "MAX_CONCURRENT_JOBS",
+        "LOG_LEVEL",
+    ]
+    assert len(str(caught.value).splitlines()) == 4
+
+
+def test_a_missing_setting_names_the_file_that_was_read(tmp_path: Path) -> None:
+    env_file = tmp_path / "imagine.env"
+    env_file.write_text(f"DISCORD_TOKEN={TOKEN}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"ENV_FILE": str(env_file)})
+    assert str(caught.value).startswith("SIRAYA_API_KEY is required")
+    assert f"not in {env_file} nor in the environment" in str(caught.value)
+
+
+def test_env_file_names_the_file_to_read(tmp_path: Path) -> None:
+    env_file = tmp_path / "elsewhere.env"
+    env_file.write_text(f"DISCORD_TOKEN={TOKEN}\nSIRAYA_API_KEY={KEY}\n")
+    settings = load_settings({"ENV_FILE": str(env_file)})
+    assert settings.siraya_api_key.reveal() == KEY
+
+
+def test_an_env_file_that_does_not_exist_is_a_problem(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**REQUIRED, "ENV_FILE": str(tmp_path / "missing.env")})
+    assert str(caught.value).startswith("ENV_FILE names")
+    assert "missing.env" in str(caught.value)
 
 
 def test_operations_settings_are_off_unless_set() -> None:
     settings = settings_from_mapping(REQUIRED)
     assert settings.metrics_port is None
-    assert settings.metrics_host == "0.0.0.0"
+    assert settings.metrics_host == "127.0.0.1", "metrics stay on loopback unless asked"
     assert settings.health_file is None
 
 
@@ -211,12 +261,12 @@ def test_operations_settings_are_read() -> None:
         {
             **REQUIRED,
             "METRICS_PORT": "9464",
-            "METRICS_HOST": "127.0.0.1",
+            "METRICS_HOST": "0.0.0.0",
             "HEALTH_FILE": "/tmp/imagine-bot.health",
         }
     )
     assert settings.metrics_port == 9464
-    assert settings.metrics_host == "127.0.0.1"
+    assert settings.metrics_host == "0.0.0.0"
     assert settings.health_file == Path("/tmp/imagine-bot.health")
     assert settings_from_mapping({**REQUIRED, "HEALTH_FILE": "off"}).health_file is None
 

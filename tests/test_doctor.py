@@ -48,6 +48,8 @@ BOT_VARIABLES = (
     "COMMAND_GUILD_IDS",
     "HEALTH_FILE",
     "METRICS_PORT",
+    "ENV_FILE",
+    "MAX_CONCURRENT_JOBS",
 )
 
 
@@ -180,9 +182,29 @@ async def test_an_unusable_database_fails_the_database_line(owner: Owner) -> Non
 
 
 async def test_check_with_a_missing_setting_names_it(owner: Owner) -> None:
-    code, lines, err = await owner.run("check", SIRAYA_API_KEY="")
-    assert code == 2 and lines == []
-    assert "SIRAYA_API_KEY is required" in err
+    code, lines, _ = await owner.run("check", SIRAYA_API_KEY="")
+    assert code == 2, "bad configuration"
+    checks = by_check(lines)
+    assert lines[0].startswith("FAIL  setting SIRAYA_API_KEY: is required but not set (no ")
+    assert checks["image api"] == "FAIL  image api: not tried: fix SIRAYA_API_KEY first"
+    assert checks["database"].startswith("PASS") and checks["discord"].startswith("PASS")
+
+
+async def test_check_lists_every_bad_setting_then_runs_what_it_still_can(owner: Owner) -> None:
+    code, lines, _ = await owner.run(
+        "check", SIRAYA_API_KEY="", MAX_CONCURRENT_JOBS="lots", DATABASE_URL="mysql://db/x"
+    )
+    assert code == 2
+    assert [line.split(":")[0] for line in lines] == [
+        "FAIL  setting SIRAYA_API_KEY",
+        "FAIL  setting DATABASE_URL",
+        "FAIL  setting MAX_CONCURRENT_JOBS",
+        "FAIL  database",
+        "PASS  discord",
+        "FAIL  image api",
+    ]
+    assert "not tried: fix DATABASE_URL first" in lines[3]
+    assert not (owner.workdir / "data").exists(), "no database was made from a default"
 
 
 # -- invite -----------------------------------------------------------------------------------
@@ -204,6 +226,21 @@ async def test_invite_prints_the_url_with_both_scopes_and_exactly_the_needed_per
     assert query["client_id"] == [str(owner.discord.application_id)]
     assert sorted(query["scope"][0].split()) == ["applications.commands", "bot"]
     assert query["permissions"] == [str(sum(NEEDED.values()))]
+
+
+async def test_invite_needs_only_the_token(owner: Owner) -> None:
+    code, lines, err = await owner.run(
+        "invite", SIRAYA_API_KEY="", DATABASE_URL="", SIRAYA_BASE_URL="", DISCORD_API_BASE_URL=""
+    )
+    assert code == 0, err
+    assert invite_query(lines)["client_id"] == [str(owner.discord.application_id)]
+
+
+async def test_invite_without_a_token_says_where_it_looked(owner: Owner) -> None:
+    code, lines, err = await owner.run("invite", DISCORD_TOKEN="")
+    assert code == 2 and lines == []
+    assert "DISCORD_TOKEN is required" in err and str(owner.workdir / ".env") in err
+    assert "SIRAYA_API_KEY" not in err
 
 
 async def test_invite_with_a_malformed_token_says_so(owner: Owner) -> None:

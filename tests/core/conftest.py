@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from bot.store import GenerationParams, MemberContext, SqliteStore, Store
+from tests.extras import require_asyncpg
 
 GUILD = 1000
 CHANNEL = 2000
@@ -58,6 +59,7 @@ def postgres_url() -> str:
     url = os.environ.get("TEST_POSTGRES_URL", "").strip()
     if not url:
         pytest.skip(POSTGRES_SKIP_REASON)
+    require_asyncpg()
     return url
 
 

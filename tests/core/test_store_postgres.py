@@ -45,6 +45,7 @@ from tests.core.conftest import (
     params,
     postgres_url,
 )
+from tests.extras import require_asyncpg
 
 REAL = load_migrations(POSTGRES_MIGRATIONS_DIR)
 LATEST = REAL[-1].version
@@ -471,6 +472,7 @@ class TestOpenStore:
         assert "guild_settings" in await tables(schema)
 
     async def test_unreachable_server_error_names_the_server_but_not_the_password(self) -> None:
+        require_asyncpg()  # the error comes from the driver's own connection attempt
         # Port 1 on localhost: refused at once, no server or network needed.
         with pytest.raises(StoreError) as caught:
             await open_store("postgresql://bot:hunter2@127.0.0.1:1/imagine")

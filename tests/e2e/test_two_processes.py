@@ -21,6 +21,7 @@ import pytest_asyncio
 
 from tests.emulators.discord import Channel, DiscordEmulator, Guild, InteractionRecord
 from tests.emulators.siraya import SirayaEmulator
+from tests.extras import require_asyncpg
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 REPO = Path(__file__).resolve().parents[2]
@@ -62,7 +63,7 @@ class Deployment:
 async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
     if not POSTGRES:
         pytest.skip("TEST_POSTGRES_URL not set: the two-process test needs PostgreSQL")
-    import asyncpg
+    asyncpg = require_asyncpg()
 
     schema = f"two_processes_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(POSTGRES)
