@@ -8,12 +8,13 @@ handled once instead of at every call site.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 
 import discord
 
 from bot.jobs import remix
-from bot.jobs.service import CancelOutcome, ChannelNotAllowed, Job
+from bot.jobs.service import CancelOutcome, ChannelNotAllowed, Job, PromptBlocked
 from bot.policy.quota import EffectiveLimit, LimitSource
 from bot.siraya import ErrorKind, GenerationRequest, SirayaError
 from bot.store.base import (
@@ -40,6 +41,69 @@ NOT_CHARGED = "You were not charged for it."
 def clip(text: str, limit: int) -> str:
     """Shorten ``text`` to ``limit`` characters, marking the cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- echoing what members typed ------------------------------------------------------------
+
+_MARKDOWN = re.compile(r"([\\*_~|`>#\-\[\]()<@])|^(\s*\d+)\.", re.MULTILINE)
+"""Every character Discord's markdown gives a meaning (emphasis, spoilers, code, quotes,
+headings, lists, masked links, mentions and timestamps ``<…>``), and an ordered list's
+``1.`` at the start of a line. A backslash before any of them shows it as typed."""
+
+_URL = re.compile(r"(?:https?|steam)://[^\s<]+[^<.,:;\"'\]\s]")
+"""A bare link as Discord spots one: left untouched, because a backslash inside a link
+would be shown (and followed) as part of it."""
+
+_FENCE_BREAK = re.compile(r"(?<=``)(?=`)")
+
+
+def _escape(text: str) -> str:
+    def escape_part(part: str) -> str:
+        return _MARKDOWN.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\.", part)
+
+    pieces: list[str] = []
+    end = 0
+    for link in _URL.finditer(text):
+        pieces += [escape_part(text[end : link.start()]), link[0]]
+        end = link.end()
+    pieces.append(escape_part(text[end:]))
+    return "".join(pieces)
+
+
+def typed(text: str, limit: int) -> str:
+    """Member-written text (a prompt, a style) shown exactly as typed, within ``limit``.
+
+    Escaped, so the bot never authors a masked link, heading, list, spoiler, mention or
+    code block because of what someone typed; cut on the unescaped text, so a cut never
+    leaves half an escape.
+    """
+    shown = _escape(text)
+    if len(shown) <= limit:
+        return shown
+    low, high = 0, len(text)
+    while low < high:  # the longest start of ``text`` whose escaped form fits
+        middle = (low + high + 1) // 2
+        if len(_escape(text[:middle])) <= limit - 1:
+            low = middle
+        else:
+            high = middle - 1
+    return _escape(text[:low]) + "…"
+
+
+def one_line(text: str) -> str:
+    """Text for a one-line list entry: a dialog's line breaks would break the list."""
+    return " ".join(text.splitlines())
+
+
+def code_block(text: str, limit: int) -> str:
+    """``text`` in a code block that its own backticks cannot close.
+
+    Inside a block nothing is rendered, so nothing needs escaping except a run of three
+    backticks, which would end it: a zero-width space after every second backtick keeps
+    the run looking the same.
+    """
+    body = clip(_FENCE_BREAK.sub("\u200b", text), limit - 8)
+    return f"```\n{body}\n```"
 
 
 def relative_time(moment: datetime) -> str:
@@ -82,6 +146,9 @@ def quota_exceeded(error: QuotaExceeded, *, has_count_option: bool = True) -> st
 
 def refusal(error: Exception) -> str:
     """A refusal from the core, in the member's terms (channel names become links)."""
+    if isinstance(error, PromptBlocked):
+        matched = typed(error.matched, 200)
+        return f"Your prompt contains “{matched}”, which this server does not allow."
     if isinstance(error, ChannelNotAllowed) and error.allowed_channel_ids:
         where = ", ".join(f"<#{channel}>" for channel in error.allowed_channel_ids[:10])
         return f"{error} Try {where}."
@@ -113,7 +180,7 @@ def api_failure(error: SirayaError) -> str:
     elif kind is ErrorKind.TIMEOUT:
         text = "⌛ The image service took too long to answer. Please try again."
     elif kind is ErrorKind.BAD_REQUEST:
-        detail = clip(error.api_message or "no reason given", 300)
+        detail = typed(error.api_message or "no reason given", 300)
         text = f"⚠️ The image service rejected these settings: {detail}"
     elif kind is ErrorKind.BAD_RESPONSE:
         text = "⚠️ The image service sent back something that is not a usable image. Try again."
@@ -171,7 +238,7 @@ def result_embeds(
     request = job.request
     gallery_url = f"https://imagine.invalid/generation/{job.generation_id}"
     main = discord.Embed(
-        description=clip(request.prompt, EMBED_DESCRIPTION_LIMIT),
+        description=typed(request.prompt, EMBED_DESCRIPTION_LIMIT),
         colour=BRAND_COLOUR,
         url=gallery_url if len(filenames) > 1 else None,
     )
@@ -446,7 +513,7 @@ def info_embed(record: GenerationRecord) -> discord.Embed:
     params = record.params
     embed = discord.Embed(
         title=f"Generation #{record.id}",
-        description=clip(params.prompt, 1500),
+        description=typed(params.prompt, 1500),
         colour=BRAND_COLOUR,
     )
     size = (
@@ -468,7 +535,7 @@ def info_embed(record: GenerationRecord) -> discord.Embed:
         embed.add_field(name=name, value=value, inline=True)
     embed.add_field(
         name="Reproduce it",
-        value=f"```\n{clip(remix.imagine_command(params), FIELD_VALUE_LIMIT - 8)}\n```",
+        value=code_block(remix.imagine_command(params), FIELD_VALUE_LIMIT),
         inline=False,
     )
     return embed
@@ -491,8 +558,8 @@ def cancel_outcome(outcome: CancelOutcome) -> str:
 
 def queue_line(record: GenerationRecord, state: str, *, show_owner: bool) -> str:
     who = f"<@{record.user_id}> · " if show_owner else ""
-    prompt = clip(record.params.prompt, 60).replace("`", "'")
-    return f"#{record.id} {who}{plural(record.params.count, 'image')} · {state} · `{prompt}`"
+    prompt = typed(one_line(record.params.prompt), 60)
+    return f"#{record.id} {who}{plural(record.params.count, 'image')} · {state} · “{prompt}”"
 
 
 def queue_embed(lines: list[str], *, total: int, whole_server: bool, hidden: int) -> discord.Embed:

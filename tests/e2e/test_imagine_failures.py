@@ -44,7 +44,7 @@ async def failed_request(
 async def assert_told_and_refunded(
     world: Harness, member: Member, message: Message, expected: str
 ) -> None:
-    assert expected in message.content
+    assert expected in message.text()  # as the member reads it
     assert not message.ephemeral, "the failure replaces the public progress line"
     assert not message.attachments and not message.embeds
     assert "Generating" not in message.content

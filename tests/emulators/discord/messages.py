@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.emulators.discord.markdown import rendered
 from tests.emulators.discord.signals import ChangeSignal
 from tests.emulators.discord.snowflake import iso_timestamp
 from tests.emulators.discord.state import Channel, User
@@ -185,14 +186,15 @@ class Message:
         raise KeyError(f"message {self.id} has no attachment {filename!r}: {self.attachments}")
 
     def text(self) -> str:
-        """Content plus embed titles/descriptions/fields: roughly what a reader sees."""
+        """Content plus embed titles/descriptions/fields: roughly what a reader sees
+        (markdown escapes resolved, see :mod:`.markdown`)."""
         parts = [self.content]
         for e in self.embeds:
             parts += [e.get("title") or "", e.get("description") or ""]
             for f in e.get("fields", []):
                 parts += [f.get("name", ""), f.get("value", "")]
             parts.append((e.get("footer") or {}).get("text", ""))
-        return "\n".join(p for p in parts if p)
+        return "\n".join(rendered(p) for p in parts if p)
 
     # -- mutation (emulator side) -------------------------------------------
     def remember_version(self) -> None:
