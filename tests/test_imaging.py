@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Callable
 
 import pytest
 from PIL import Image
 
-from bot.imaging import ImageInfo, NotAnImage, fit_to_size, sniff, verify
+from bot.imaging import (
+    DECODE_WORKERS,
+    ImageInfo,
+    NotAnImage,
+    expect_size,
+    fit_to_size,
+    run_decoder,
+    sniff,
+    verify,
+)
+from tests.emulators import crafted
 
 
 def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
@@ -165,3 +181,195 @@ def test_verify_rejects_jpeg_and_webp_cut_short(fmt: str) -> None:
     assert verify(whole).width == 128
     with pytest.raises(NotAnImage, match="cut short"):
         verify(whole[: len(whole) * 2 // 3])
+
+
+# -- hostile files ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("craft", "reason"),
+    [
+        pytest.param(lambda: crafted.pixel_bomb(), "over the 5308416-pixel cap", id="pixel-bomb"),
+        pytest.param(lambda: crafted.text_bomb(256, 256), "a bomb", id="ztxt-bomb"),
+        pytest.param(lambda: crafted.itxt_bomb(256, 256), "a bomb", id="itxt-bomb"),
+        pytest.param(
+            lambda: crafted.png(
+                64,
+                64,
+                before=[crafted.chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(bytes(2 << 20)))],
+            ),
+            "a bomb",
+            id="iccp-bomb",
+        ),
+        pytest.param(lambda: crafted.overflowing_pixels(256, 256), "a bomb", id="idat-bomb"),
+        pytest.param(lambda: crafted.cut_pixels(256, 256), "cut short", id="pixels-cut"),
+        pytest.param(lambda: crafted.animated_png(64, 64), "animated", id="apng"),
+        pytest.param(lambda: crafted.many_scans_jpeg(64, 64), "scans", id="jpeg-scans"),
+        pytest.param(
+            lambda: crafted.png(64, 64, depth=3), "header is malformed", id="png-bad-depth"
+        ),
+        pytest.param(
+            lambda: crafted.png(
+                64, 64, after=[crafted.chunk(b"tEXt", b"a\x00b"), crafted.chunk(b"IDAT", b"")]
+            ),
+            "split around",
+            id="png-idat-split",
+        ),
+        pytest.param(
+            lambda: crafted.png(64, 64, before=[crafted.chunk(b"tEXt", b"a\x00b")] * 20_001),
+            "chunks",
+            id="png-many-chunks",
+        ),
+    ],
+)
+def test_verify_refuses_bombs_and_odd_structures(craft: Callable[[], bytes], reason: str) -> None:
+    data = craft()
+
+    with pytest.raises(NotAnImage, match=reason):
+        verify(data)
+    with pytest.raises(NotAnImage):  # and never decodes it, even when asked to shrink it
+        fit_to_size(data, 10)
+
+
+def test_verify_refuses_animated_webp() -> None:
+    frames = [Image.new("RGB", (64, 64), colour) for colour in ("red", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, format="WEBP", save_all=True, append_images=frames[1:])
+
+    with pytest.raises(NotAnImage, match="animated"):
+        verify(out.getvalue())
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "I;16"])
+def test_verify_accepts_every_png_pillow_writes(mode: str) -> None:
+    data = encode(noisy(97, 61).convert(mode), "PNG")
+
+    assert verify(data) == ImageInfo("png", 97, 61)
+
+
+def test_verify_counts_interlaced_png_pixel_data_per_pass() -> None:
+    # Pillow cannot write Adam7; build one: 7 passes of zero rows, each with its filter byte.
+    width, height = 37, 23
+    passes = [
+        ((height - y0 + dy - 1) // dy, 1 + ((width - x0 + dx - 1) // dx) * 3)
+        for x0, y0, dx, dy in (
+            (0, 0, 8, 8),
+            (4, 0, 8, 8),
+            (0, 4, 4, 8),
+            (2, 0, 4, 4),
+            (0, 2, 2, 4),
+            (1, 0, 2, 2),
+            (0, 1, 1, 2),
+        )
+    ]
+    raw = b"".join(bytes(rows * row) for rows, row in passes if row > 1)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1)
+    data = (
+        crafted.PNG_SIGNATURE
+        + crafted.chunk(b"IHDR", header)
+        + crafted.chunk(b"IDAT", zlib.compress(raw))
+        + crafted.chunk(b"IEND", b"")
+    )
+    with Image.open(io.BytesIO(data)) as decoded:  # Pillow agrees it is whole
+        decoded.load()
+
+    assert verify(data) == ImageInfo("png", width, height)
+    short = crafted.PNG_SIGNATURE + crafted.chunk(b"IHDR", header)
+    short += crafted.chunk(b"IDAT", zlib.compress(raw[:-1])) + crafted.chunk(b"IEND", b"")
+    with pytest.raises(NotAnImage, match="cut short"):
+        verify(short)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "options"),
+    [("JPEG", {"progressive": True}), ("WEBP", {"quality": 80}), ("WEBP", {"lossless": True})],
+)
+def test_verify_accepts_ordinary_jpeg_and_webp(fmt: str, options: dict[str, object]) -> None:
+    data = encode(noisy(120, 80), fmt, **options)
+
+    assert verify(data) == sniff(data)
+
+
+def test_verify_accepts_webp_with_alpha_and_a_jpeg_with_an_exif_thumbnail() -> None:
+    rgba = noisy(90, 60).convert("RGBA")
+    rgba.putalpha(100)
+    assert verify(encode(rgba, "WEBP", quality=80)) == ImageInfo("webp", 90, 60)
+    thumbnail = encode(noisy(16, 16), "JPEG")  # a whole JPEG (SOS and all) inside APP1
+    exif = Image.Exif()
+    exif[0x010E] = thumbnail.decode("latin-1")
+    assert verify(encode(noisy(64, 48), "JPEG", exif=exif.tobytes())) == ImageInfo("jpeg", 64, 48)
+
+
+def test_verify_refuses_a_webp_whose_frame_is_not_its_canvas() -> None:
+    rgba = Image.new("RGBA", (90, 60), (0, 0, 0, 0))
+    data = bytearray(encode(rgba, "WEBP", quality=80))
+    assert data[12:16] == b"VP8X"
+    data[24:27] = (4999).to_bytes(3, "little")  # canvas says 5000 wide
+
+    with pytest.raises(NotAnImage, match="canvas"):
+        verify(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("got", "ok"),
+    [((1024, 768), True), ((1040, 752), True), ((1024, 700), False), ((2048, 1536), False)],
+)
+def test_expect_size_allows_a_little_rounding_only(got: tuple[int, int], ok: bool) -> None:
+    info = ImageInfo("png", *got)
+    if ok:
+        expect_size(info, 1024, 768)
+    else:
+        with pytest.raises(NotAnImage, match="not the 1024×768 asked for"):
+            expect_size(info, 1024, 768)
+
+
+def test_fit_to_size_refuses_a_bomb_padded_past_the_limit_without_decoding_it() -> None:
+    # ~430 MB of pixels in an 11 MB file: the old code decoded it (2 GB peak) to shrink it.
+    bomb = crafted.pixel_bomb(12_000, 12_000, pad_to=11 * 1024 * 1024)
+    started = time.process_time()
+
+    with pytest.raises(NotAnImage, match="pixel cap"):
+        fit_to_size(bomb, 10 * 1024 * 1024)
+    assert time.process_time() - started < 1.0
+
+
+def test_fit_to_size_refuses_what_pillow_sees_differently(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = encode(noisy(200, 100), "PNG")
+    monkeypatch.setattr("bot.imaging.verify", lambda *_a, **_k: ImageInfo("png", 200, 100))
+    monkeypatch.setattr("bot.imaging.sniff", lambda _d: ImageInfo("png", 100, 100))
+
+    with pytest.raises(NotAnImage, match="decodes as 200×100"):
+        fit_to_size(data, 10)
+
+
+def test_fit_to_size_turns_any_decoder_failure_into_not_an_image() -> None:
+    # Valid structure for verify, but a filter byte of 9 makes Pillow's decoder fail.
+    rows = b"".join(b"\x09" + bytes(64 * 3) for _ in range(64))
+    data = crafted.png(
+        64, 64, stream=zlib.compress(rows), before=[crafted.chunk(b"zzZz", bytes(100))]
+    )
+
+    with pytest.raises(NotAnImage, match="cannot decode"):
+        fit_to_size(data, 10)
+
+
+async def test_decoding_runs_at_most_decode_workers_at_once() -> None:
+    loop = asyncio.get_running_loop()
+    started: asyncio.Queue[int] = asyncio.Queue()
+    release = threading.Event()
+
+    def job(number: int) -> int:
+        loop.call_soon_threadsafe(started.put_nowait, number)
+        release.wait(10)
+        return number
+
+    jobs = [asyncio.ensure_future(run_decoder(job, n)) for n in range(DECODE_WORKERS + 1)]
+    running = {await started.get() for _ in range(DECODE_WORKERS)}
+    try:
+        # The next one must wait for a free worker (no thread of its own).
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(started.get(), 0.2)
+    finally:
+        release.set()
+    assert sorted(await asyncio.gather(*jobs)) == list(range(DECODE_WORKERS + 1))
+    assert len(running) == DECODE_WORKERS
