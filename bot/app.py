@@ -23,7 +23,7 @@ from bot.jobs.scheduler import FairScheduler
 from bot.jobs.service import GenerationService
 from bot.looplag import LoopLagMonitor
 from bot.ops import Operations
-from bot.siraya import RetryPolicy, SirayaClient, create_session
+from bot.siraya import ImageOrigins, RetryPolicy, SirayaClient, create_session
 from bot.store import open_store
 from bot.store.base import JobLimits, Store
 from cogs.common.flow import GenerationFlow
@@ -126,12 +126,18 @@ class ImagineBot(commands.AutoShardedBot):
         self._resources_open = True
         # Each running job holds one connection for the request, then up to four for
         # downloading its images.
-        self.api_session = create_session(max_connections=settings.max_concurrent_jobs * 5)
+        # One download policy for both: the client checks each URL, the session's resolver
+        # each address a name resolves to.
+        origins = ImageOrigins(settings.siraya_base_url, settings.siraya_image_hosts)
+        self.api_session = create_session(
+            max_connections=settings.max_concurrent_jobs * 5, origins=origins
+        )
         self.siraya = SirayaClient(
             self.api_session,
             api_key=settings.siraya_api_key.reveal(),
             base_url=settings.siraya_base_url,
             model=settings.siraya_model,
+            origins=origins,
             retry=RetryPolicy(
                 max_attempts=settings.siraya_max_attempts,
                 deadline=settings.siraya_timeout_seconds,

@@ -141,6 +141,8 @@ class Settings:
     siraya_api_key: Secret
     siraya_base_url: str = "https://image.siraya.pro/v1"
     siraya_model: str = "flux-1-srpo-text-to-image"
+    siraya_image_hosts: tuple[str, ...] = ("resource.siraya.pro",)
+    """Hosts (``host`` or ``host:port``) images may be downloaded from, besides the API's own."""
     discord_api_base_url: str = "https://discord.com/api/v10"
     database_url: str = "sqlite:///data/imagine.db"
     command_guild_ids: tuple[int, ...] = ()
@@ -228,6 +230,35 @@ def _http_url(name: str) -> Callable[[str], str]:
         return raw.rstrip("/")
 
     return parse
+
+
+def _image_hosts(raw: str) -> tuple[str, ...]:
+    """Comma-separated ``host`` or ``host:port``; ``none`` means only the API's own origin."""
+    if raw.lower() == "none":
+        return ()
+    hosts: list[str] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            parts = urlsplit(f"//{part}")
+            valid = (
+                bool(parts.hostname)
+                and parts.port != 0
+                and not (
+                    parts.username or parts.password or parts.path or parts.query or parts.fragment
+                )
+            )
+        except ValueError:
+            valid = False
+        if not valid or any(ch.isspace() for ch in part):
+            raise ConfigError(
+                "SIRAYA_IMAGE_HOSTS",
+                f"must be comma-separated host names (optionally host:port) or none, got {part!r}",
+            )
+        hosts.append(part.lower())
+    return tuple(hosts)
 
 
 def _database_url(raw: str) -> str:
@@ -356,6 +387,9 @@ def read_settings(env: Environment) -> Settings:
             env, "SIRAYA_BASE_URL", Settings.siraya_base_url, _http_url("SIRAYA_BASE_URL")
         ),
         siraya_model=_parse(env, "SIRAYA_MODEL", Settings.siraya_model, str),
+        siraya_image_hosts=_parse(
+            env, "SIRAYA_IMAGE_HOSTS", Settings.siraya_image_hosts, _image_hosts
+        ),
         discord_api_base_url=_parse(
             env,
             "DISCORD_API_BASE_URL",

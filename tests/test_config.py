@@ -30,6 +30,7 @@ def test_defaults_match_the_documented_contract() -> None:
     settings = settings_from_mapping(REQUIRED)
     assert settings.siraya_base_url == "https://image.siraya.pro/v1"
     assert settings.siraya_model == "flux-1-srpo-text-to-image"
+    assert settings.siraya_image_hosts == ("resource.siraya.pro",)
     assert settings.discord_api_base_url == "https://discord.com/api/v10"
     assert settings.database_url == "sqlite:///data/imagine.db"
     assert settings.command_guild_ids == ()
@@ -44,6 +45,7 @@ def test_every_variable_is_read() -> None:
             **REQUIRED,
             "SIRAYA_BASE_URL": "http://localhost:9000/v1/",
             "SIRAYA_MODEL": "other-model",
+            "SIRAYA_IMAGE_HOSTS": "cdn.example.com, Images.Example:8443,",
             "DISCORD_API_BASE_URL": "http://proxy:8080/api/v10",
             "DATABASE_URL": "sqlite:////var/lib/imagine.db",
             "COMMAND_GUILD_IDS": "123, 456",
@@ -55,6 +57,7 @@ def test_every_variable_is_read() -> None:
     )
     assert settings.siraya_base_url == "http://localhost:9000/v1"
     assert settings.siraya_model == "other-model"
+    assert settings.siraya_image_hosts == ("cdn.example.com", "images.example:8443")
     assert settings.discord_api_base_url == "http://proxy:8080/api/v10"
     assert settings.database_url == "sqlite:////var/lib/imagine.db"
     assert settings.command_guild_ids == (123, 456)
@@ -75,6 +78,9 @@ def test_every_variable_is_read() -> None:
         ("DATABASE_URL", "mysql://x", "sqlite:///"),
         ("COMMAND_GUILD_IDS", "12,abc", "server ids"),
         ("SIRAYA_BASE_URL", "image.siraya.pro", "http(s) URL"),
+        ("SIRAYA_IMAGE_HOSTS", "https://cdn.example.com/images", "host names"),
+        ("SIRAYA_IMAGE_HOSTS", "user:pw@cdn.example.com", "host names"),
+        ("SIRAYA_IMAGE_HOSTS", "cdn.example.com:http", "host names"),
         ("LOG_LEVEL", "LOUD", "DEBUG, INFO"),
         ("NSFW_SAFETY_CHECKER", "maybe", "on or off"),
     ],
@@ -86,6 +92,11 @@ def test_a_bad_value_names_the_variable_and_the_fix(variable: str, value: str, s
     assert message.startswith(variable)
     assert says in message
     assert ".env.example" in message
+
+
+def test_image_hosts_none_means_only_the_api_itself() -> None:
+    settings = settings_from_mapping({**REQUIRED, "SIRAYA_IMAGE_HOSTS": "none"})
+    assert settings.siraya_image_hosts == ()
 
 
 def test_a_rejected_database_url_never_echoes_its_password() -> None:

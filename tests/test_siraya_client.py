@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -17,7 +18,10 @@ from typing import Any, TypeVar
 
 import aiohttp
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
+from bot.imaging import run_decoder
 from bot.siraya import (
     ApiTimeout,
     AuthError,
@@ -25,6 +29,8 @@ from bot.siraya import (
     ContentRefused,
     ErrorKind,
     GenerationRequest,
+    GuardedResolver,
+    ImageOrigins,
     InvalidRequest,
     InvalidResponse,
     OutOfCredit,
@@ -35,7 +41,9 @@ from bot.siraya import (
     UpstreamError,
     create_session,
 )
+from bot.siraya.origins import AddressRefused, OriginRefused
 from bot.siraya.retry import parse_retry_after
+from tests.emulators import crafted
 from tests.emulators.siraya import Fault, SirayaEmulator
 
 KEY = "sk-live-SECRET-7f3a9c1e5b2d4086"
@@ -572,6 +580,280 @@ async def test_image_exactly_at_the_cap_is_accepted(
     result = await make_client(max_image_bytes=300_000).generate(GenerationRequest(PROMPT))
 
     assert len(result.images[0].data) == 300_000
+
+
+# -- a hostile image service: where images come from ---------------------------------------
+
+
+class FakeDNS(AbstractResolver):
+    """Answers from a table, like a DNS server the attacker controls."""
+
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        self.table = table
+        self.asked: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.asked.append(host)
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for address in self.table[host]
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+def refusal_logged(caplog: pytest.LogCaptureFixture, host: str) -> str:
+    [line] = [r.getMessage() for r in caplog.records if "Refused to download" in r.getMessage()]
+    assert f"from {host}:" in line or f"from {host} " in line
+    assert "/image/" not in line, "the owner's log names the host, never the path or query"
+    return line
+
+
+@pytest.mark.parametrize("output_format", ["url", "b64_json"])
+async def test_image_on_a_foreign_host_is_refused_without_fetching_it(
+    output_format: str,
+    emulator: SirayaEmulator,
+    make_client: MakeClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # "localhost" reaches the same emulator, but it is not the API's origin nor listed.
+    emulator.fail_next(Fault.image_at(f"http://localhost:{emulator.port}"))
+    request = GenerationRequest(PROMPT, output_format=output_format)
+
+    error = await fails_with(InvalidResponse, make_client().generate(request))
+
+    assert "not a usable image" in str(error)
+    assert emulator.image_downloads == 0
+    assert len(emulator.requests) == 1, "refused, not regenerated"
+    line = refusal_logged(caplog, "localhost")
+    assert "SIRAYA_IMAGE_HOSTS" in line
+
+
+async def test_a_host_the_owner_lists_is_allowed(
+    emulator: SirayaEmulator, make_client: MakeClient
+) -> None:
+    emulator.fail_next(Fault.image_at(f"http://localhost:{emulator.port}"))
+    origins = ImageOrigins(emulator.base_url, [f"localhost:{emulator.port}"])
+
+    result = await make_client(origins=origins).generate(GenerationRequest(PROMPT, seed=5))
+
+    assert result.images[0].data == await emulator.render(PROMPT, 5, 0, 1024, 768)
+    assert emulator.download_headers[0]["Host"] == f"localhost:{emulator.port}"
+
+
+@pytest.mark.parametrize(
+    ("origin", "listed"),
+    [
+        pytest.param("http://user:secret@{api}", (), id="credentials-in-url"),
+        pytest.param("http://169.254.169.254", ("169.254.169.254",), id="link-local-listed"),
+        pytest.param("http://10.0.0.7", ("10.0.0.7",), id="private-listed"),
+        pytest.param("http://169.254.169.254", (), id="metadata-service"),
+        pytest.param("ftp://{api}", (), id="not-http"),
+    ],
+)
+async def test_urls_the_bot_never_fetches(
+    origin: str,
+    listed: tuple[str, ...],
+    emulator: SirayaEmulator,
+    make_client: MakeClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator.fail_next(Fault.image_at(origin.format(api=f"127.0.0.1:{emulator.port}")))
+    client = make_client(origins=ImageOrigins(emulator.base_url, listed))
+
+    error = await fails_with(InvalidResponse, client.generate(GenerationRequest(PROMPT)))
+
+    assert "refused host" in str(error)
+    assert emulator.image_downloads == 0
+    assert client.retries_total == 0, "refused at once: no connection attempted, none retried"
+    assert "secret" not in caplog.text
+
+
+async def test_a_redirect_off_the_allowed_hosts_is_refused(
+    emulator: SirayaEmulator, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.fail_next(Fault.redirect(f"http://localhost:{emulator.port}"))
+
+    await fails_with(InvalidResponse, make_client().generate(GenerationRequest(PROMPT)))
+
+    assert emulator.redirects_served == 1
+    assert emulator.image_downloads == 0, "the hop off the API's origin was never made"
+    refusal_logged(caplog, "localhost")
+
+
+async def test_redirects_on_the_allowed_hosts_are_followed_a_few_times(
+    emulator: SirayaEmulator, make_client: MakeClient
+) -> None:
+    emulator.fail_next(Fault.redirect(hops=3, code=307), Fault.redirect(hops=4))
+    client = make_client()
+
+    result = await client.generate(GenerationRequest(PROMPT, seed=6))
+    assert result.images[0].data == await emulator.render(PROMPT, 6, 0, 1024, 768)
+    assert (emulator.redirects_served, emulator.image_downloads) == (3, 1)
+
+    error = await fails_with(InvalidResponse, client.generate(GenerationRequest(PROMPT)))
+    assert "redirected more than 3 times" in str(error)
+
+
+async def test_a_name_that_resolves_to_loopback_is_refused(
+    emulator: SirayaEmulator, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The API is reached by name here, so loopback is not "where the API lives"; the
+    # listed image host passes the name check but its DNS answer rebinds to 127.0.0.1.
+    api = f"http://api.test:{emulator.port}/v1"
+    origins = ImageOrigins(api, [f"images.test:{emulator.port}"])
+    dns = FakeDNS({"api.test": ["127.0.0.1"], "images.test": ["127.0.0.1"]})
+    emulator.fail_next(Fault.image_at(f"http://images.test:{emulator.port}"))
+    async with create_session(
+        connect_timeout=2, read_timeout=5, origins=origins, resolver=dns
+    ) as http:
+        client = SirayaClient(
+            http,
+            api_key=KEY,
+            base_url=api,
+            model=MODEL,
+            origins=origins,
+            sleep=clock.sleep,
+            monotonic=clock.monotonic,
+        )
+
+        error = await fails_with(InvalidResponse, client.generate(GenerationRequest(PROMPT)))
+
+    assert "loopback" in str(error)
+    assert dns.asked == ["api.test", "images.test"]
+    assert emulator.image_downloads == 0
+    assert client.retries_total == 0
+    refusal_logged(caplog, "images.test")
+
+
+async def test_guarded_resolver_refuses_any_bad_address_in_an_answer() -> None:
+    origins = ImageOrigins("https://image.siraya.pro/v1")
+    dns = FakeDNS(
+        {
+            "resource.siraya.pro": ["93.184.216.34", "127.0.0.1"],  # rebinding: mixed answer
+            "image.siraya.pro": ["10.1.2.3"],  # the API itself: the owner's choice
+            "mapped.test": ["::ffff:169.254.169.254"],
+        }
+    )
+    resolver = GuardedResolver(origins, dns)
+
+    with pytest.raises(AddressRefused, match="loopback"):
+        await resolver.resolve("resource.siraya.pro", 443)
+    assert [r["host"] for r in await resolver.resolve("image.siraya.pro", 443)] == ["10.1.2.3"]
+    with pytest.raises(AddressRefused, match="link-local"):
+        await resolver.resolve("mapped.test", 443)
+
+
+@pytest.mark.parametrize(
+    ("api", "url", "allowed"),
+    [
+        ("https://image.siraya.pro/v1", "https://resource.siraya.pro/image/a.png", True),
+        ("https://image.siraya.pro/v1", "https://RESOURCE.siraya.pro./image/a.png", True),
+        ("https://image.siraya.pro/v1", "https://image.siraya.pro/files/a.png", True),
+        ("https://image.siraya.pro/v1", "http://resource.siraya.pro/image/a.png", False),
+        ("https://image.siraya.pro/v1", "https://resource.siraya.pro:8443/a.png", False),
+        ("https://image.siraya.pro/v1", "https://evil.example/a.png", False),
+        ("https://image.siraya.pro/v1", "https://resource.siraya.pro.evil.example/a", False),
+        ("https://image.siraya.pro/v1", "https://u:p@resource.siraya.pro/a.png", False),
+        ("https://image.siraya.pro/v1", "https://127.0.0.1/a.png", False),
+        ("http://127.0.0.1:8080/v1", "http://127.0.0.1:8080/image/a.png", True),
+        ("http://127.0.0.1:8080/v1", "http://127.0.0.1:9090/image/a.png", False),
+        ("http://127.0.0.1:8080/v1", "http://resource.siraya.pro/image/a.png", True),
+        ("http://localhost:8080/v1", "http://localhost:8080/a.png", True),
+    ],
+)
+def test_image_origins(api: str, url: str, allowed: bool) -> None:
+    origins = ImageOrigins(api)
+    if allowed:
+        origins.check(URL(url))
+    else:
+        with pytest.raises(OriginRefused):
+            origins.check(URL(url))
+
+
+# -- a hostile image service: what it sends --------------------------------------------------
+
+
+@pytest.mark.parametrize("output_format", ["url", "b64_json"])
+@pytest.mark.parametrize(
+    ("craft", "reason"),
+    [
+        pytest.param(lambda: crafted.wrong_size(640, 480), "not the 1024×768", id="wrong-size"),
+        pytest.param(lambda: crafted.pixel_bomb(), "not the 1024×768", id="pixel-bomb"),
+        pytest.param(lambda: crafted.text_bomb(1024, 768), "a bomb", id="ztxt-bomb"),
+        pytest.param(lambda: crafted.itxt_bomb(1024, 768), "a bomb", id="itxt-bomb"),
+        pytest.param(lambda: crafted.overflowing_pixels(1024, 768), "a bomb", id="idat-bomb"),
+        pytest.param(lambda: crafted.cut_pixels(1024, 768), "cut short", id="pixels-cut"),
+        pytest.param(lambda: crafted.animated_png(1024, 768), "animated", id="animated"),
+        pytest.param(lambda: crafted.many_scans_jpeg(1024, 768), "scans", id="jpeg-scans"),
+    ],
+)
+async def test_crafted_files_are_not_usable_images(
+    craft: Callable[[], bytes],
+    reason: str,
+    output_format: str,
+    emulator: SirayaEmulator,
+    make_client: MakeClient,
+) -> None:
+    emulator.fail_next(Fault.crafted(craft()))
+    request = GenerationRequest(PROMPT, output_format=output_format)
+
+    error = await fails_with(InvalidResponse, make_client().generate(request))
+
+    assert "not a usable image" in str(error)
+    assert reason in str(error)
+    assert len(emulator.requests) == 1
+
+
+async def test_a_slightly_rounded_size_is_accepted(
+    emulator: SirayaEmulator, make_client: MakeClient
+) -> None:
+    emulator.fail_next(Fault.crafted(crafted.wrong_size(1024, 760)))
+
+    result = await make_client().generate(GenerationRequest(PROMPT))
+
+    assert (result.images[0].width, result.images[0].height) == (1024, 760)
+
+
+@pytest.mark.parametrize("entries", [20, 5000])
+async def test_an_absurd_number_of_entries_is_refused(
+    entries: int, emulator: SirayaEmulator, make_client: MakeClient
+) -> None:
+    emulator.fail_next(Fault.many_entries(entries))
+
+    error = await fails_with(InvalidResponse, make_client().generate(GenerationRequest(PROMPT)))
+
+    assert "absurd" in str(error)
+    assert emulator.image_downloads == 0
+
+
+async def test_big_answers_are_parsed_and_decoded_in_the_bounded_pool(
+    emulator: SirayaEmulator, make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offloaded: list[str] = []
+
+    async def recording(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        offloaded.append(getattr(fn, "__name__", repr(fn)))
+        return await run_decoder(fn, *args, **kwargs)
+
+    monkeypatch.setattr("bot.siraya.client.run_decoder", recording)
+    emulator.fail_next(Fault.oversize_image(1_000_000))  # a real PNG, padded to 1 MB
+    request = GenerationRequest(PROMPT, output_format="b64_json")
+
+    result = await make_client().generate(request)
+
+    assert len(result.images[0].data) > 256 * 1024  # big enough to matter on the loop
+    assert offloaded == ["_parse_json_object", "b64decode", "verify"]
 
 
 # -- secrets ------------------------------------------------------------------------------

@@ -38,11 +38,13 @@ from .models import (
     GenerationRequest,
     InvalidRequest,
 )
+from .origins import DEFAULT_IMAGE_HOSTS, GuardedResolver, ImageOrigins, parse_host_entry
 from .retry import RetryPolicy
 
 __all__ = [
     "ACCELERATIONS",
     "DEFAULT_GUIDANCE",
+    "DEFAULT_IMAGE_HOSTS",
     "DEFAULT_SIZE",
     "DEFAULT_STEPS",
     "MAX_COUNT",
@@ -66,6 +68,8 @@ __all__ = [
     "GeneratedImage",
     "GenerationRequest",
     "GenerationResult",
+    "GuardedResolver",
+    "ImageOrigins",
     "InvalidRequest",
     "InvalidResponse",
     "OutOfCredit",
@@ -75,4 +79,5 @@ __all__ = [
     "SirayaError",
     "UpstreamError",
     "create_session",
+    "parse_host_entry",
 ]

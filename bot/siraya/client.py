@@ -5,7 +5,7 @@ retry policy, the overall deadline, downloading provider URLs (which expire) wit
 a size cap, checking the bytes really are an image, and turning the provider's
 statuses into a handful of :class:`~bot.siraya.errors.SirayaError` kinds.
 
-Two rules shape the code:
+Three rules shape the code:
 
 * A generation is paid for once the provider answers 200, so nothing after that
   point regenerates: a failed download is retried as a download, and a broken
@@ -13,6 +13,12 @@ Two rules shape the code:
 * The API key only ever travels in the ``Authorization`` header of the POST to
   the API. It is not sent to the image host, not logged, not in any repr, and it
   is scrubbed from the provider's error messages (some providers echo it back).
+* The answer is untrusted. Images are fetched only from the hosts
+  :class:`~bot.siraya.origins.ImageOrigins` allows (every redirect hop checked, every
+  resolved address checked by the session's resolver), must be the size that was
+  asked for, and are verified in :mod:`bot.imaging`'s bounded decoding pool; big
+  answers are parsed there too, off the event loop. Anything else is
+  :class:`~bot.siraya.errors.InvalidResponse` ("not a usable image"), never a crash.
 """
 
 from __future__ import annotations
@@ -29,9 +35,10 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from yarl import URL
 
-from bot.imaging import NotAnImage, sniff, verify
+from bot.imaging import NotAnImage, expect_size, run_decoder, sniff, verify
 
 from .errors import (
     ApiTimeout,
@@ -45,6 +52,7 @@ from .errors import (
     UpstreamError,
 )
 from .models import GenerationRequest
+from .origins import AddressRefused, GuardedResolver, ImageOrigins, OriginRefused
 from .retry import RetryPolicy, parse_retry_after
 
 __all__ = [
@@ -66,6 +74,15 @@ _CHUNK: Final = 64 * 1024
 _ERROR_BODY_CAP: Final = 64 * 1024
 _API_MESSAGE_LIMIT: Final = 500
 _REDACTED: Final = "[redacted]"
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS: Final = 3
+# The provider answers 1-4 entries; far more is an absurd answer, not a bigger gift.
+_MAX_ENTRIES: Final = 16
+# Commas and brackets bound how many values json.loads would build: a few dozen in a
+# real answer (more if a revised prompt is chatty), millions in a memory bomb.
+_MAX_JSON_ITEMS: Final = 10_000
+# Above this, json.loads and base64 decoding take milliseconds: done in the pool.
+_INLINE_PARSE_BYTES: Final = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -110,6 +127,8 @@ def create_session(
     read_timeout: float = 120,
     trust_env: bool = False,
     max_connections: int = 100,
+    origins: ImageOrigins | None = None,
+    resolver: AbstractResolver | None = None,
 ) -> aiohttp.ClientSession:
     """A session whose timeouts suit the API: generation can take a minute, connecting cannot.
 
@@ -118,14 +137,18 @@ def create_session(
     whole call. ``trust_env`` lets self-hosters route through HTTP(S)_PROXY.
     ``max_connections`` must cover MAX_CONCURRENT_JOBS generations plus their image
     downloads, or the connection pool, not the scheduler, would decide how many run.
+    ``origins`` installs a :class:`~bot.siraya.origins.GuardedResolver`, so a name that
+    resolves to an address the download policy forbids is refused before connecting
+    (pass the same object to :class:`SirayaClient`); ``resolver`` is the DNS it wraps.
     Must be called with an event loop running; the caller closes it.
     """
+    guarded = GuardedResolver(origins, resolver) if origins is not None else resolver
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=connect_timeout, sock_read=read_timeout
     )
     return aiohttp.ClientSession(
         timeout=timeout,
-        connector=aiohttp.TCPConnector(limit=max_connections),
+        connector=aiohttp.TCPConnector(limit=max_connections, resolver=guarded),
         trust_env=trust_env,
         headers={"User-Agent": "imagine-bot"},
     )
@@ -161,8 +184,10 @@ class _Retryable(Exception):  # internal signal, never escapes the client
 class SirayaClient:
     """Talks to ``{base_url}/images/generations``. One instance per bot, shared by all jobs.
 
-    ``sleep``, ``monotonic`` and ``rng`` are injectable so tests can drive retries
-    and deadlines without waiting on the wall clock.
+    ``origins`` says where images may be downloaded from (default: the API's origin and
+    the provider's resource host); give the session the same object (``create_session``)
+    so resolved addresses are checked too. ``sleep``, ``monotonic`` and ``rng`` are
+    injectable so tests can drive retries and deadlines without waiting on the wall clock.
     """
 
     def __init__(
@@ -174,6 +199,7 @@ class SirayaClient:
         model: str,
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, safe to share
         max_image_bytes: int = 40 * 1024 * 1024,
+        origins: ImageOrigins | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -194,6 +220,7 @@ class SirayaClient:
         self._model = model
         self._retry = retry
         self._max_image_bytes = max_image_bytes
+        self._origins = origins or ImageOrigins(self._base_url)
         self._sleep = sleep
         self._monotonic = monotonic
         self._rng = rng or random.Random()
@@ -243,7 +270,7 @@ class SirayaClient:
         entries = self._entries(body, request.count)
         if on_generated is not None:
             on_generated()
-        images = await self._collect(entries, deadline)
+        images = await self._collect(entries, deadline, request.dimensions)
         seed = request.seed if request.seed is not None else _reported_seed(body)
         elapsed = self._monotonic() - started
         log.debug("Got %d image(s) in %.2f s after %d attempt(s)", len(images), elapsed, attempts)
@@ -315,7 +342,10 @@ class SirayaClient:
     async def _post(self, payload: Mapping[str, object], count: int) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._key.reveal()}", "Accept": "application/json"}
         try:
-            async with self._session.post(self._endpoint, json=payload, headers=headers) as resp:
+            # No redirects: the key must not follow the API anywhere (a 3xx is a wrong base URL).
+            async with self._session.post(
+                self._endpoint, json=payload, headers=headers, allow_redirects=False
+            ) as resp:
                 status = resp.status
                 retry_after = resp.headers.get("Retry-After")
                 if 200 <= status < 300:
@@ -332,7 +362,7 @@ class SirayaClient:
                 f"connection failed: {type(exc).__name__}",
             ) from exc
         if 200 <= status < 300:
-            return _parse_json_object(raw)
+            return await _parse_answer(raw)
         raise self._status_error(status, raw, retry_after)
 
     def _response_cap(self, count: int) -> int:
@@ -379,6 +409,10 @@ class SirayaClient:
         data = body.get("data")
         if not isinstance(data, list) or not data:
             raise InvalidResponse("the image API answered 200 without any images")
+        if len(data) > _MAX_ENTRIES:
+            raise InvalidResponse(
+                f"the image API gave an absurd answer: {len(data)} images for {count} requested"
+            )
         if not all(isinstance(entry, dict) for entry in data):
             raise InvalidResponse("the image API answered with malformed image entries")
         if len(data) > count:
@@ -393,11 +427,11 @@ class SirayaClient:
     # -- images -----------------------------------------------------------------------------
 
     async def _collect(
-        self, entries: list[Mapping[str, Any]], deadline: float
+        self, entries: list[Mapping[str, Any]], deadline: float, size: tuple[int, int]
     ) -> list[GeneratedImage]:
         """Fetch all images concurrently; the first failure cancels the rest."""
         tasks = [
-            asyncio.create_task(self._image(index, entry, deadline))
+            asyncio.create_task(self._image(index, entry, deadline, size))
             for index, entry in enumerate(entries)
         ]
         try:
@@ -408,27 +442,32 @@ class SirayaClient:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
 
-    async def _image(self, index: int, entry: Mapping[str, Any], deadline: float) -> GeneratedImage:
+    async def _image(
+        self, index: int, entry: Mapping[str, Any], deadline: float, size: tuple[int, int]
+    ) -> GeneratedImage:
         encoded = entry.get("b64_json")
         url = entry.get("url")
+        what = f"image {index + 1}"
         if isinstance(encoded, str) and encoded:
-            data = self._decode_b64(encoded)
+            data = await self._decode_b64(encoded)
         elif isinstance(url, str) and url:
             data, _ = await self._with_retries(
-                lambda: self._download(url), what=f"image {index + 1} download", deadline=deadline
+                lambda: self._download(url, what), what=f"{what} download", deadline=deadline
             )
         else:
-            raise InvalidResponse(f"image {index + 1} has neither a url nor b64_json")
+            raise InvalidResponse(f"{what} has neither a url nor b64_json")
         if len(data) > self._max_image_bytes:
-            raise InvalidResponse(_too_big(f"image {index + 1}", len(data), self._max_image_bytes))
+            raise InvalidResponse(_too_big(what, len(data), self._max_image_bytes))
         try:
-            sniff(data)  # cheap: reject HTML error pages before spending a thread on them
-            info = await asyncio.to_thread(verify, data)
+            # Cheap, on the loop: reject HTML error pages and wrong or giant sizes from the
+            # header before any decoding is queued.
+            expect_size(sniff(data), *size)
+            info = await run_decoder(verify, data)
         except NotAnImage as exc:
-            raise InvalidResponse(f"image {index + 1} is not a usable image ({exc})") from None
+            raise InvalidResponse(f"{what} is not a usable image ({exc})") from None
         return GeneratedImage(data=data, format=info.format, width=info.width, height=info.height)
 
-    def _decode_b64(self, encoded: str) -> bytes:
+    async def _decode_b64(self, encoded: str) -> bytes:
         if encoded.startswith("data:"):  # tolerate a data: URL in place of bare base64
             encoded = encoded.partition(",")[2]
         if len(encoded) // 4 * 3 > self._max_image_bytes + 3:
@@ -436,36 +475,90 @@ class SirayaClient:
                 _too_big("base64 image", len(encoded) // 4 * 3, self._max_image_bytes)
             )
         try:
+            if len(encoded) > _INLINE_PARSE_BYTES:
+                return await run_decoder(base64.b64decode, encoded, validate=False)
             return base64.b64decode(encoded, validate=False)
         except (binascii.Error, ValueError):
             raise InvalidResponse("the image API sent b64_json that is not base64") from None
 
-    async def _download(self, url: str) -> bytes:
+    def _allowed(self, target: URL, what: str) -> None:
+        """Refuse ``target`` unless the download policy allows it; tell the owner which host."""
+        try:
+            self._origins.check(target)
+        except OriginRefused as refused:
+            self._refused(what, refused.host, refused.reason)
+
+    def _refused(self, what: str, host: str, reason: str) -> None:
+        # Only the host: a URL's path and query can carry the provider's signed tokens.
+        log.warning(
+            "Refused to download %s from %s: %s. Images are fetched only from %s "
+            "(set SIRAYA_IMAGE_HOSTS to allow another host).",
+            what,
+            host,
+            reason,
+            self._origins.describe(),
+        )
+        raise InvalidResponse(f"{what} is not a usable image (refused host {host}: {reason})")
+
+    async def _download(self, url: str, what: str) -> bytes:
+        """GET an image, following at most a few redirects, each hop checked first."""
         # encoded=True: send the provider's URL byte for byte (its paths contain %2F).
         target = URL(url, encoded=True)
-        if not target.is_absolute() or target.scheme not in ("http", "https"):
-            raise InvalidResponse("the image API returned an image URL that is not http(s)")
+        for _ in range(_MAX_REDIRECTS + 1):
+            self._allowed(target, what)
+            status, body, location, retry_after = await self._fetch(target, what)
+            if body is not None:
+                return body
+            if status not in _REDIRECTS:
+                break
+            if not location:
+                raise InvalidResponse(f"image host answered HTTP {status} without a Location")
+            try:
+                target = target.join(URL(location, encoded=True))
+            except ValueError:
+                raise InvalidResponse("image host redirected to a malformed URL") from None
+        else:
+            raise InvalidResponse(f"{what} redirected more than {_MAX_REDIRECTS} times")
+        if status in (408, 429) or status >= 500:
+            error = UpstreamError(f"image host answered HTTP {status}", status=status)
+            raise _Retryable(error, f"image HTTP {status}", parse_retry_after(retry_after))
+        # 404/410: the file is gone (URLs expire); regenerating would bill the user again.
+        raise InvalidResponse(f"image host answered HTTP {status}", status=status)
+
+    async def _fetch(
+        self, target: URL, what: str
+    ) -> tuple[int, bytes | None, str | None, str | None]:
+        """One hop: (status, body if 2xx, Location, Retry-After)."""
         try:
             # No Authorization header: the image host is a different service.
-            async with self._session.get(target, headers={"Accept": "image/*"}) as resp:
+            async with self._session.get(
+                target, headers={"Accept": "image/*"}, allow_redirects=False
+            ) as resp:
                 status = resp.status
-                retry_after = resp.headers.get("Retry-After")
                 if 200 <= status < 300:
-                    return await _read_capped(resp, self._max_image_bytes, "image")
+                    return (
+                        status,
+                        await _read_capped(resp, self._max_image_bytes, "image"),
+                        None,
+                        None,
+                    )
+                return status, None, resp.headers.get("Location"), resp.headers.get("Retry-After")
         except TimeoutError as exc:
             raise _Retryable(
                 ApiTimeout("the image host did not answer in time"), "image read timed out"
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, AddressRefused):
+                self._refused(what, exc.os_error.host, str(exc.os_error))
+            raise _Retryable(
+                UpstreamError(f"downloading the image failed ({type(exc).__name__})"),
+                f"image connection failed: {type(exc).__name__}",
             ) from exc
         except aiohttp.ClientError as exc:
             raise _Retryable(
                 UpstreamError(f"downloading the image failed ({type(exc).__name__})"),
                 f"image connection failed: {type(exc).__name__}",
             ) from exc
-        if status in (408, 429) or status >= 500:
-            error = UpstreamError(f"image host answered HTTP {status}", status=status)
-            raise _Retryable(error, f"image HTTP {status}", parse_retry_after(retry_after))
-        # 404/410: the file is gone (URLs expire); regenerating would bill the user again.
-        raise InvalidResponse(f"image host answered HTTP {status}", status=status)
 
 
 def _too_big(what: str, size: int, cap: int) -> str:
@@ -492,10 +585,20 @@ async def _read_error_body(resp: aiohttp.ClientResponse) -> bytes:
         return b""  # the status alone decides what happens next
 
 
+async def _parse_answer(raw: bytes) -> dict[str, Any]:
+    """Parse a 200 answer: refuse absurd ones unparsed, parse big ones in the pool."""
+    items = raw.count(b",") + raw.count(b"[") + raw.count(b"{")
+    if items > _MAX_JSON_ITEMS:
+        raise InvalidResponse(f"the image API answered 200 with absurd JSON ({items} values)")
+    if len(raw) > _INLINE_PARSE_BYTES:
+        return await run_decoder(_parse_json_object, raw)
+    return _parse_json_object(raw)
+
+
 def _parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise InvalidResponse("the image API answered 200 with malformed JSON") from None
     if not isinstance(body, dict):
         raise InvalidResponse("the image API answered 200 with JSON that is not an object")

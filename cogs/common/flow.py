@@ -22,7 +22,7 @@ from typing import Any, Literal
 import discord
 
 from bot import metrics
-from bot.imaging import NotAnImage, fit_to_size
+from bot.imaging import NotAnImage, fit_to_size, run_decoder
 from bot.joblog import job_context
 from bot.jobs.service import GenerationService, Job, JobCancelled, JobState, Refusal, Requester
 from bot.siraya import (
@@ -575,13 +575,13 @@ class GenerationFlow:
 
 
 async def _fit_all(images: Sequence[GeneratedImage], limit: int) -> list[GeneratedImage] | None:
-    """Re-encode any image over the upload limit (in a thread: it is CPU work)."""
+    """Re-encode any image over the upload limit (in the bounded decoding pool: CPU work)."""
     fitted: list[GeneratedImage] = []
     for image in images:
         if len(image.data) <= limit:
             fitted.append(image)
             continue
-        shrunk = await asyncio.to_thread(fit_to_size, image.data, limit)
+        shrunk = await run_decoder(fit_to_size, image.data, limit)
         if shrunk is None:
             return None
         data, info = shrunk

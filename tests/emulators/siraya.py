@@ -4,7 +4,9 @@ It follows /work/shared/siraya-api.md, not the bot's code: it keeps its own copy
 the presets and the provider's (wider) bounds, so a drift between what the bot
 sends and what the API accepts shows up as a failing test instead of being
 mirrored. It is strict where the provider is strict, returns real PNGs of the
-requested size, and can be told to misbehave in every way the client must survive.
+requested size, and can be told to misbehave in every way the client must survive,
+including as a hostile service would: crafted files (bombs, wrong or giant sizes; see
+``tests/emulators/crafted.py``), image URLs on foreign hosts, redirects, absurd answers.
 
     async with SirayaEmulator() as emulator:        # emulator.base_url is ready
         emulator.fail_next(Fault.status(503), Fault.rate_limited(retry_after=2))
@@ -31,6 +33,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, Self
+from urllib.parse import quote
 
 from aiohttp import web
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -76,6 +79,10 @@ class FaultKind(StrEnum):
     IMAGE_STATUS = "image_status"
     OVERSIZE_IMAGE = "oversize_image"
     SLOW = "slow"
+    CRAFTED = "crafted"
+    IMAGE_AT = "image_at"
+    REDIRECT = "redirect"
+    MANY_ENTRIES = "many_entries"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +97,8 @@ class Fault:
     size: int = 0
     chunked: bool = False
     times: int = 1
+    data: bytes = b""
+    origin: str = ""
 
     @classmethod
     def status(
@@ -141,6 +150,28 @@ class Fault:
     def oversize_image(cls, size: int, *, chunked: bool = False) -> Fault:
         """The image is ``size`` bytes (a real PNG, padded). ``chunked`` hides the length."""
         return cls(FaultKind.OVERSIZE_IMAGE, size=size, chunked=chunked)
+
+    @classmethod
+    def crafted(cls, data: bytes) -> Fault:
+        """Every image is exactly ``data`` (a bomb, a wrong size …), as URL or b64_json."""
+        return cls(FaultKind.CRAFTED, data=data)
+
+    @classmethod
+    def image_at(cls, origin: str) -> Fault:
+        """The image URLs name ``origin`` (e.g. ``http://localhost:PORT``) instead of the
+        emulator's own; the file is served wherever that reaches."""
+        return cls(FaultKind.IMAGE_AT, origin=origin.rstrip("/"))
+
+    @classmethod
+    def redirect(cls, to: str | None = None, *, hops: int = 1, code: int = 302) -> Fault:
+        """The image URL answers ``code`` ``hops`` times, finally pointing at the file on
+        origin ``to`` (default: the emulator itself)."""
+        return cls(FaultKind.REDIRECT, origin=(to or "").rstrip("/"), times=hops, code=code)
+
+    @classmethod
+    def many_entries(cls, count: int) -> Fault:
+        """200 with ``count`` image entries, whatever ``n`` was asked for."""
+        return cls(FaultKind.MANY_ENTRIES, size=count)
 
     @classmethod
     def slow(cls, seconds: float) -> Fault:
@@ -207,6 +238,7 @@ class SirayaEmulator:
         self.image_downloads = 0
         self.download_headers: list[dict[str, str]] = []
         self.oversize_bytes_sent = 0
+        self.redirects_served = 0
         """Bytes actually written for oversize chunked images (shows the client hung up early)."""
         self._faults: deque[Fault] = deque()
         self._files: OrderedDict[str, _File] = OrderedDict()
@@ -225,6 +257,7 @@ class SirayaEmulator:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post("/v1/images/generations", self._handle_generation)
         app.router.add_get("/image/{name}", self._handle_download)
+        app.router.add_get("/redirect/{name}", self._handle_redirect)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -246,6 +279,19 @@ class SirayaEmulator:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._runner is None:
+            raise RuntimeError("the emulator is not started")
+        return int(self._runner.addresses[0][1])
+
+    @property
+    def origin(self) -> str:
+        """``http://127.0.0.1:PORT``: where the API and its files are."""
+        if not self._origin:
+            raise RuntimeError("the emulator is not started")
+        return self._origin
 
     @property
     def base_url(self) -> str:
@@ -335,6 +381,8 @@ class SirayaEmulator:
         if self.credit is not None:
             self.credit -= job.n
         entries = [self._entry(data, job.output_format, fault) for data in images]
+        if fault is not None and fault.kind is FaultKind.MANY_ENTRIES:
+            entries = [entries[0]] * fault.size
         return web.json_response({"data": entries, "created": int(time.time())})
 
     async def _early_fault(self, fault: Fault, request: web.Request) -> web.StreamResponse | None:
@@ -369,10 +417,14 @@ class SirayaEmulator:
         elif kind is FaultKind.IMAGE_STATUS:
             assert fault is not None and fault.code is not None
             file = _File(png, failures_left=fault.times, failure_status=fault.code)
+        elif kind is FaultKind.CRAFTED:
+            assert fault is not None
+            file = _File(fault.data)
 
         if kind is FaultKind.IMAGE_404:
             return {"url": self._url(f"generated/siraya_{uuid.uuid4()}.png"), **_BLANK}
-        if output_format == "b64_json" and kind is not FaultKind.IMAGE_STATUS:
+        url_only = (FaultKind.IMAGE_STATUS, FaultKind.IMAGE_AT, FaultKind.REDIRECT)
+        if output_format == "b64_json" and kind not in url_only:
             return {
                 "url": "",
                 "b64_json": base64.b64encode(file.data).decode(),
@@ -382,11 +434,24 @@ class SirayaEmulator:
         self._files[name] = file
         while len(self._files) > _FILES_KEPT:
             self._files.popitem(last=False)
+        if kind is FaultKind.IMAGE_AT:
+            assert fault is not None
+            return {"url": self._url(name, fault.origin), **_BLANK}
+        if kind is FaultKind.REDIRECT:
+            assert fault is not None
+            return {"url": self._redirect_url(name, fault.times, fault), **_BLANK}
         return {"url": self._url(name), **_BLANK}
 
-    def _url(self, name: str) -> str:
+    def _url(self, name: str, origin: str | None = None) -> str:
         # Like the real host: the "/" inside the file name is percent-encoded.
-        return f"{self._origin}/image/{name.replace('/', '%2F')}"
+        return f"{origin or self._origin}/image/{name.replace('/', '%2F')}"
+
+    def _redirect_url(self, name: str, hops: int, fault: Fault) -> str:
+        target = quote(fault.origin or self._origin, safe="")
+        return (
+            f"{self._origin}/redirect/{name.replace('/', '%2F')}"
+            f"?hops={hops}&to={target}&code={fault.code or 302}"
+        )
 
     def _blocked(self, prompt: str) -> bool:
         words = set(re.findall(r"\w+", prompt.casefold()))
@@ -498,6 +563,21 @@ class SirayaEmulator:
         except ConnectionError:
             pass  # the client hung up, as it should once over its cap
         return response
+
+    async def _handle_redirect(self, request: web.Request) -> web.StreamResponse:
+        self.redirects_served += 1
+        name = request.match_info["name"]
+        hops = int(request.query.get("hops", "1"))
+        to = request.query.get("to", self._origin)
+        code = int(request.query.get("code", "302"))
+        if hops > 1:
+            location = (
+                f"/redirect/{name.replace('/', '%2F')}"
+                f"?hops={hops - 1}&to={quote(to, safe='')}&code={code}"
+            )
+        else:
+            location = self._url(name, to)
+        return web.Response(status=code, headers={"Location": location})
 
     # -- images -----------------------------------------------------------------------------
 
