@@ -44,6 +44,8 @@ Usage (inside an async test)::
         form = await opened.wait_for_modal()                 # the ModalRecord the bot sent
         done = await emu.submit_modal(alice, form, {"Prompt": "a blue fox"})  # label or custom_id
         reply = await done.wait_for_original()               # reply.ephemeral, reply.content
+        forged = await emu.press_forged_button(alice, msg, "imagine:again:-1")  # a hostile client
+        # (submit_forged_modal likewise sends a dialog back under a custom id of its choosing)
 
         emu.clock.advance(15 * 60)                           # tokens expire without sleeping
         assert emu.interaction_failures == []                # nobody saw "This interaction failed"

@@ -34,6 +34,7 @@ from tests.emulators.discord.interactions import (
 from tests.emulators.discord.invocations import (
     build_slash_data,
     button_data,
+    check_can_see,
     interaction_base,
     modal_submit_data,
     select_data,
@@ -375,6 +376,41 @@ class DiscordEmulator:
             source=message,
         )
 
+    async def press_forged_button(
+        self,
+        member: Member,
+        message: Message,
+        custom_id: str,
+        *,
+        shown_on_message: bool = True,
+        locale: str = "en-US",
+    ) -> InteractionRecord:
+        """A crafted press: ``member``'s modified client sends ``custom_id`` for ``message``.
+
+        A real client only sends the buttons a message has; this plays a hostile one, so
+        a test can check that the bot trusts nothing a custom id says. With
+        ``shown_on_message`` the interaction's copy of the message carries the forged
+        button too (as if Discord had not checked), so discord.py dispatches it like a
+        real press; without, the copy is the message as posted. The stored message never
+        changes, and everything else (who may see the message) stays checked.
+        """
+        check_can_see(member, message)
+        data: JSON = {"custom_id": custom_id, "component_type": 2}
+        shown = message.payload()
+        if shown_on_message:
+            forged = {"type": 2, "style": 2, "label": "Forged", "custom_id": custom_id}
+            shown["components"] = [*shown["components"], {"type": 1, "components": [forged]}]
+        return await self._send(
+            MESSAGE_COMPONENT,
+            custom_id,
+            member,
+            message.channel,
+            data,
+            locale=locale,
+            source=message,
+            source_payload=shown,
+        )
+
     async def choose(
         self,
         member: Member,
@@ -423,6 +459,35 @@ class DiscordEmulator:
             source=opener.source_message,
         )
 
+    async def submit_forged_modal(
+        self,
+        member: Member,
+        modal: ModalRecord,
+        values: Mapping[str, str | list[str]],
+        custom_id: str,
+        *,
+        locale: str = "en-US",
+    ) -> InteractionRecord:
+        """Submit ``modal`` as a hostile client would: filled in, but under ``custom_id``.
+
+        A modal's custom id comes back from the client as it pleases; nothing on
+        Discord's side ties it to the dialog the bot opened.
+        """
+        opener = modal.opened_by
+        if member is not opener.member:
+            raise ClientRejected(f"only {opener.member.name} sees {modal!r}, not {member.name}")
+        data = modal_submit_data(modal, values)
+        data["custom_id"] = custom_id
+        return await self._send(
+            MODAL_SUBMIT,
+            modal.title,
+            member,
+            opener.channel,
+            data,
+            locale=locale,
+            source=opener.source_message,
+        )
+
     async def send_message(
         self, member: Member, channel: Channel, content: str, *, reply_to: Message | None = None
     ) -> Message:
@@ -456,6 +521,7 @@ class DiscordEmulator:
         locale: str,
         limit: int | None = None,
         source: Message | None = None,
+        source_payload: JSON | None = None,
     ) -> InteractionRecord:
         guild = channel.guild
         if self.gateway.connection_for(guild) is None:
@@ -477,7 +543,7 @@ class DiscordEmulator:
             data=data,
         )
         if source is not None:
-            payload["message"] = source.payload()
+            payload["message"] = source_payload or source.payload()
         record = InteractionRecord(
             id=interaction_id,
             token=token,
