@@ -14,6 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.jobs.service import Refusal
 from cogs.common import messages
 from cogs.common.flow import send_ephemeral
 
@@ -43,6 +44,10 @@ class Errors(commands.Cog):
             text = "This command only works inside a server."
         elif isinstance(error, app_commands.CheckFailure):
             text = str(error) or "You cannot use this command here."
+        elif isinstance(error, app_commands.CommandInvokeError) and isinstance(
+            error.original, Refusal
+        ):  # e.g. the database too slow to answer before the deadline (cogs/common/budget)
+            text = messages.refusal(error.original)
         elif isinstance(error, app_commands.TransformerError):
             text = f"I could not understand the value `{messages.clip(str(error.value), 100)}`."
         else:

@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot.reports import daily_chart_png, usage_csv
 from bot.store.base import MemberContext
 from cogs.common import messages
+from cogs.common.budget import in_time
 from cogs.common.checks import ModeratorOnly
 
 if TYPE_CHECKING:
@@ -55,8 +56,11 @@ class Quota(
     async def set_user(
         self, interaction: discord.Interaction, member: discord.Member, limit: Limit | None = None
     ) -> None:
-        old = await self.bot.store.set_member_limit(
-            member.guild.id, member.id, limit, actor_id=interaction.user.id
+        old = await in_time(
+            interaction,
+            self.bot.store.set_member_limit(
+                member.guild.id, member.id, limit, actor_id=interaction.user.id
+            ),
         )
         await self._reply(
             interaction, messages.limit_changed(f"{member.mention}'s limit", old, limit)
@@ -69,8 +73,11 @@ class Quota(
     async def set_role(
         self, interaction: discord.Interaction, role: discord.Role, limit: Limit | None = None
     ) -> None:
-        old = await self.bot.store.set_role_limit(
-            role.guild.id, role.id, limit, actor_id=interaction.user.id
+        old = await in_time(
+            interaction,
+            self.bot.store.set_role_limit(
+                role.guild.id, role.id, limit, actor_id=interaction.user.id
+            ),
         )
         await self._reply(
             interaction, messages.limit_changed(f"the limit for {role.mention}", old, limit)
@@ -83,8 +90,11 @@ class Quota(
     async def set_default(
         self, interaction: discord.Interaction, limit: Limit | None = None
     ) -> None:
-        old = await self.bot.store.set_default_limit(
-            interaction.guild_id or 0, limit, actor_id=interaction.user.id
+        old = await in_time(
+            interaction,
+            self.bot.store.set_default_limit(
+                interaction.guild_id or 0, limit, actor_id=interaction.user.id
+            ),
         )
         await self._reply(interaction, messages.limit_changed("the server default", old, limit))
 
@@ -95,16 +105,22 @@ class Quota(
     async def set_server(
         self, interaction: discord.Interaction, limit: Limit | None = None
     ) -> None:
-        old = await self.bot.store.set_server_budget(
-            interaction.guild_id or 0, limit, actor_id=interaction.user.id
+        old = await in_time(
+            interaction,
+            self.bot.store.set_server_budget(
+                interaction.guild_id or 0, limit, actor_id=interaction.user.id
+            ),
         )
         await self._reply(interaction, messages.limit_changed("the server budget", old, limit))
 
     @app_commands.command(name="reset", description="Clear a member's usage for today")
     @app_commands.describe(member="The member whose images today should not count")
     async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
-        cleared = await self.bot.store.reset_member_usage(
-            member.guild.id, member.id, actor_id=interaction.user.id
+        cleared = await in_time(
+            interaction,
+            self.bot.store.reset_member_usage(
+                member.guild.id, member.id, actor_id=interaction.user.id
+            ),
         )
         await self._reply(
             interaction,
@@ -121,14 +137,15 @@ class Quota(
         store = self.bot.store
         default = self.bot.settings.default_daily_limit
         if member is not None:
-            summary = await store.usage(
-                _member_context(interaction, member), bot_default_limit=default
+            summary = await in_time(
+                interaction,
+                store.usage(_member_context(interaction, member), bot_default_limit=default),
             )
             embed = messages.member_quota_embed(member.id, summary)
         else:
             guild_id = interaction.guild_id or 0
-            policy = await store.guild_policy(guild_id)
-            audit = await store.audit_log(guild_id, limit=10)
+            policy = await in_time(interaction, store.guild_policy(guild_id))
+            audit = await in_time(interaction, store.audit_log(guild_id, limit=10))
             embed = messages.policy_embed(policy, audit, bot_default=default)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 

@@ -8,8 +8,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.jobs.service import Busy
 from bot.policy.rules import normalize_blocked_word
 from cogs.common import messages
+from cogs.common.budget import in_time
 from cogs.common.checks import ModeratorOnly
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ class Settings(
 
     @app_commands.command(name="show", description="Show this server's image settings")
     async def show(self, interaction: discord.Interaction) -> None:
-        policy = await self.bot.store.guild_policy(interaction.guild_id or 0)
+        policy = await in_time(interaction, self.bot.store.guild_policy(interaction.guild_id or 0))
         embed = messages.settings_embed(
             policy, env_nsfw_safety=self.bot.settings.nsfw_safety_checker
         )
@@ -43,8 +45,11 @@ class Settings(
     async def allow_channel(
         self, interaction: discord.Interaction, channel: discord.TextChannel
     ) -> None:
-        changed = await self.bot.store.allow_channel(
-            channel.guild.id, channel.id, actor_id=interaction.user.id
+        changed = await in_time(
+            interaction,
+            self.bot.store.allow_channel(
+                channel.guild.id, channel.id, actor_id=interaction.user.id
+            ),
         )
         text = (
             f"/imagine now works in {channel.mention}."
@@ -58,16 +63,22 @@ class Settings(
     async def disallow_channel(
         self, interaction: discord.Interaction, channel: discord.TextChannel
     ) -> None:
-        changed = await self.bot.store.disallow_channel(
-            channel.guild.id, channel.id, actor_id=interaction.user.id
+        changed = await in_time(
+            interaction,
+            self.bot.store.disallow_channel(
+                channel.guild.id, channel.id, actor_id=interaction.user.id
+            ),
         )
         if not changed:
             await self._reply(interaction, f"{channel.mention} was not on the allowed list.")
             return
-        policy = await self.bot.store.guild_policy(channel.guild.id)
+        try:  # the change is made: a slow read now only shortens the answer
+            policy = await in_time(interaction, self.bot.store.guild_policy(channel.guild.id))
+        except Busy:
+            policy = None
         tail = (
             " No channels are listed any more, so /imagine works everywhere."
-            if not policy.allowed_channel_ids
+            if policy is not None and not policy.allowed_channel_ids
             else ""
         )
         await self._reply(interaction, f"Removed {channel.mention} from the allowed list.{tail}")
@@ -83,8 +94,11 @@ class Settings(
     ) -> None:
         try:
             rule = normalize_blocked_word(word)
-            changed = await self.bot.store.block_word(
-                interaction.guild_id or 0, word, actor_id=interaction.user.id
+            changed = await in_time(
+                interaction,
+                self.bot.store.block_word(
+                    interaction.guild_id or 0, word, actor_id=interaction.user.id
+                ),
             )
         except ValueError as error:  # empty, too long once normalised, or the list is full
             await self._reply(interaction, messages.word_not_changed(str(error)))
@@ -106,8 +120,11 @@ class Settings(
     ) -> None:
         try:
             rule = normalize_blocked_word(word)
-            changed = await self.bot.store.unblock_word(
-                interaction.guild_id or 0, word, actor_id=interaction.user.id
+            changed = await in_time(
+                interaction,
+                self.bot.store.unblock_word(
+                    interaction.guild_id or 0, word, actor_id=interaction.user.id
+                ),
             )
         except ValueError as error:  # a word that could never have been blocked
             await self._reply(interaction, messages.word_not_changed(str(error)))
@@ -124,8 +141,11 @@ class Settings(
         self, interaction: discord.Interaction, state: Literal["on", "off"]
     ) -> None:
         enabled = state == "on"
-        await self.bot.store.set_nsfw_safety(
-            interaction.guild_id or 0, enabled, actor_id=interaction.user.id
+        await in_time(
+            interaction,
+            self.bot.store.set_nsfw_safety(
+                interaction.guild_id or 0, enabled, actor_id=interaction.user.id
+            ),
         )
         await self._reply(
             interaction,

@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs.common import messages
+from cogs.common.budget import in_time
 from cogs.common.flow import requester_from
 
 if TYPE_CHECKING:
@@ -22,9 +23,12 @@ class Usage(commands.Cog):
     @app_commands.command(name="usage", description="See how many images you can still make today")
     @app_commands.guild_only()
     async def usage(self, interaction: discord.Interaction[ImagineBot]) -> None:
-        summary = await self.bot.store.usage(
-            requester_from(interaction).member,
-            bot_default_limit=self.bot.settings.default_daily_limit,
+        summary = await in_time(
+            interaction,
+            self.bot.store.usage(
+                requester_from(interaction).member,
+                bot_default_limit=self.bot.settings.default_daily_limit,
+            ),
         )
         await interaction.response.send_message(embed=messages.usage_embed(summary), ephemeral=True)
 

@@ -44,6 +44,7 @@ def interaction(error: BaseException) -> Any:
         channel=None,
         user=SimpleNamespace(id=3),
         response=FailingResponse(error),
+        extras={},  # discord.py's per-interaction dict (the acknowledgement deadline lives there)
     )
 
 

@@ -50,6 +50,16 @@ SETTLE_RETRY_DELAYS = (0.5, 2.0, 5.0)
 
 T = TypeVar("T")
 
+ACKNOWLEDGE_BUDGET = 1.5
+"""Seconds the work before an interaction's acknowledgement may take, database included.
+
+Discord kills an interaction not answered within 3 s of being sent; network time both
+ways and the callback itself come out of those 3 s too, so the checks and the
+reservation get half. Past it the member is told the bot is busy (:class:`Busy`) and
+nothing is reserved. Independent of SQLite's busy timeout, which is longer so that the
+writes after the acknowledgement (settlements) ride out a lock instead of failing.
+"""
+
 
 class ImageGenerator(Protocol):
     """What the service needs from the API client (a stub in unit tests)."""
@@ -92,6 +102,13 @@ class QueueFull(Refusal):
             f"The bot is very busy: {limit} requests are already waiting. "
             "Please try again in a few minutes."
         )
+
+
+class Busy(Refusal):
+    """The database did not answer within the acknowledgement budget; nothing was reserved."""
+
+    def __init__(self) -> None:
+        super().__init__("⏳ The bot is busy right now. Please try again in a moment.")
 
 
 class ShuttingDown(Refusal):
@@ -171,6 +188,7 @@ class GenerationService:
         job_limits: JobLimits | None = None,
         leases: LeaseKeeper | None = None,
         settle_retry_delays: Sequence[float] = SETTLE_RETRY_DELAYS,
+        acknowledge_budget: float = ACKNOWLEDGE_BUDGET,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -181,6 +199,7 @@ class GenerationService:
         self._nsfw_safety_default = nsfw_safety_default
         self._job_limits = job_limits or JobLimits()
         self.retry_delays = tuple(settle_retry_delays)
+        self._acknowledge_budget = acknowledge_budget
         self.leases = leases or LeaseKeeper(store)
         self._rng = rng or random.SystemRandom()
         self._monotonic = monotonic
@@ -224,15 +243,42 @@ class GenerationService:
         *,
         parent_id: int | None = None,
         interaction: InteractionRef | None = None,
+        deadline: float | None = None,
     ) -> Job:
         """Check everything local and reserve quota; raise a user-readable refusal otherwise.
 
         ``parent_id`` links a re-roll, variation or edit to the generation it came from.
+        ``deadline`` (event-loop time) is when the caller must acknowledge the member;
+        by default :data:`ACKNOWLEDGE_BUDGET` from now. A database too slow for it gives
+        :class:`Busy`, and a reservation that lands later is refunded by the store
+        (``Store.reserve`` undoes what an abandoned call reserved).
         Raises ``InvalidRequest``, :class:`Refusal` or ``QuotaExceeded``.
         """
         if self.draining:
             raise ShuttingDown()
         request.validate()
+        loop = asyncio.get_running_loop()
+        if deadline is None:
+            deadline = loop.time() + self._acknowledge_budget
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._check_and_reserve(requester, request, parent_id, interaction)
+        except TimeoutError:
+            log.warning(
+                "the database was too slow to answer before the acknowledgement; "
+                "told user %s the bot is busy",
+                requester.user_id,
+            )
+            raise Busy() from None
+
+    async def _check_and_reserve(
+        self,
+        requester: Requester,
+        request: GenerationRequest,
+        parent_id: int | None,
+        interaction: InteractionRef | None,
+    ) -> Job:
+        """The part of :meth:`submit` that reads and writes the database."""
         policy = await self._store.guild_policy(requester.guild_id)
         if not rules.channel_allowed(
             requester.channel_id,
@@ -429,10 +475,23 @@ class GenerationService:
         self._scheduler.release(job.ticket)
         await asyncio.get_running_loop().create_future()  # ends when shutdown cancels us
 
-    def cancel(self, generation_id: int, *, actor_id: int, is_moderator: bool) -> CancelOutcome:
-        """Cancel a waiting job for its owner or a moderator; it is refunded as it leaves."""
+    def cancel(
+        self,
+        generation_id: int,
+        *,
+        actor_id: int,
+        is_moderator: bool,
+        guild_id: int | None = None,
+    ) -> CancelOutcome:
+        """Cancel a waiting job for its owner or a moderator; it is refunded as it leaves.
+
+        ``guild_id`` is where the press came from: a job of another server is unknown
+        there, whoever presses (being a moderator here says nothing about elsewhere).
+        """
         job = self._jobs.get(generation_id)
         if job is None or job.state is JobState.FINISHED:
+            return CancelOutcome.UNKNOWN
+        if guild_id is not None and job.guild_id != guild_id:
             return CancelOutcome.UNKNOWN
         if actor_id != job.user_id and not is_moderator:
             return CancelOutcome.NOT_ALLOWED

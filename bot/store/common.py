@@ -17,6 +17,7 @@ index that way) and convert every value, so one helper serves both drivers' type
 from __future__ import annotations
 
 import asyncio
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,11 @@ __all__ = [
     "switch_text",
     "utcnow",
 ]
+
+log = logging.getLogger(__name__)
+
+REFUND_RETRY_DELAYS: Final = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+"""Pauses between attempts to refund an abandoned reservation (about 16 s in all)."""
 
 GENERATION_COLUMNS: Final = (
     "id, parent_id, guild_id, channel_id, user_id, prompt, width, height, size_preset, steps, "
@@ -331,7 +337,7 @@ class StoreCommon(ABC, Generic[Conn]):
 
     def __init__(self, *, clock: Callable[[], datetime]) -> None:
         self._clock = clock
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Future[None]] = set()
         self._closed = False
 
     async def close(self) -> None:
@@ -339,9 +345,18 @@ class StoreCommon(ABC, Generic[Conn]):
         if self._closed:
             return
         self._closed = True
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.refunds_settled()
         await self._close_connections()
+
+    def _track(self, work: asyncio.Future[None]) -> None:
+        """Keep background clean-up (refunds, rollbacks) alive until it is done."""
+        self._background.add(work)
+        work.add_done_callback(self._background.discard)
+
+    async def refunds_settled(self) -> None:
+        """Wait until the clean-up after abandoned calls is done: refunds, rollbacks."""
+        while pending := [task for task in self._background if not task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     def _now(self, now: datetime | None) -> datetime:
         return as_utc(self._clock() if now is None else now)
@@ -462,17 +477,41 @@ class StoreCommon(ABC, Generic[Conn]):
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            refund = asyncio.ensure_future(self._refund_when_done(task))
-            self._background.add(refund)
-            refund.add_done_callback(self._background.discard)
+            self._track(asyncio.ensure_future(self._refund_when_done(task)))
             raise
 
     async def _refund_when_done(self, task: asyncio.Future[Reservation]) -> None:
+        """Cancel what an abandoned ``reserve`` produced, riding out a busy database.
+
+        The caller gave up because the database was slow (the acknowledgement budget)
+        or the interaction went away, so the refund is likely to meet the same lock;
+        it is retried with growing pauses instead of leaving the images held.
+        """
         try:
             reservation = await task
         except (Exception, asyncio.CancelledError):
             return  # refused or failed: nothing was held
-        await self.cancel(reservation.generation_id)
+        generation_id = reservation.generation_id
+        for delay in (*REFUND_RETRY_DELAYS, None):
+            try:
+                await self.cancel(generation_id)
+                return
+            except GenerationStateError:
+                return  # already settled by someone else: nothing left to undo
+            except Exception:
+                if delay is None:
+                    log.exception(
+                        "could not refund abandoned reservation %s; the next start will",
+                        generation_id,
+                    )
+                    return
+                log.warning(
+                    "refunding abandoned reservation %s failed; retrying in %.1f s",
+                    generation_id,
+                    delay,
+                    exc_info=True,
+                )
+                await asyncio.sleep(delay)
 
     async def fail(
         self, generation_id: int, *, error_class: str, now: datetime | None = None

@@ -321,22 +321,44 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
 
     @contextlib.asynccontextmanager
     async def _write(self, *, transaction: bool = True) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._write_lock:
+        await self._write_lock.acquire()
+        release = True
+        try:
             if not transaction:
                 yield self._writer
                 return
-            await self._writer.execute("BEGIN IMMEDIATE")
             try:
+                # Inside the try: a caller that gives up while BEGIN waits for the file
+                # lock (the acknowledgement budget) must still queue the ROLLBACK, or
+                # the BEGIN would later succeed and leave the connection in a transaction.
+                await self._writer.execute("BEGIN IMMEDIATE")
                 yield self._writer
                 await self._writer.execute("COMMIT")
+            except asyncio.CancelledError:
+                # The caller gave up, perhaps while the writer thread still waits for the
+                # file lock: the ROLLBACK queues behind that wait. Run it in the
+                # background, holding the write lock until it is done, so the caller is
+                # free at once and no other write can slip in between.
+                release = False
+                self._track(asyncio.ensure_future(self._roll_back_and_release()))
+                raise
             except BaseException:
                 # Never leave the shared connection inside a transaction. The ROLLBACK is
-                # queued behind whatever the body already sent, so it also runs when the
-                # body was cancelled mid-await; "no transaction is active" means the
-                # COMMIT had already gone through.
+                # queued behind whatever the body already sent; "no transaction is
+                # active" means the COMMIT had already gone through.
                 with contextlib.suppress(sqlite3.OperationalError):
                     await self._writer.execute("ROLLBACK")
                 raise
+        finally:
+            if release:
+                self._write_lock.release()
+
+    async def _roll_back_and_release(self) -> None:
+        try:
+            with contextlib.suppress(sqlite3.OperationalError):
+                await self._writer.execute("ROLLBACK")
+        finally:
+            self._write_lock.release()
 
     @staticmethod
     async def _fetchall(

@@ -36,6 +36,7 @@ from bot.siraya import (
 )
 from bot.store.base import GenerationRecord, InteractionRef, QuotaExceeded
 from cogs.common import messages
+from cogs.common.budget import acknowledgement_deadline
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,9 @@ async def apologising(interaction: discord.Interaction, what: str) -> AsyncItera
     """
     try:
         yield
+    except Refusal as refusal:  # e.g. the database too slow to answer before the deadline
+        with contextlib.suppress(discord.HTTPException):
+            await send_ephemeral(interaction, messages.refusal(refusal))
     except Exception:
         log.exception("%s by user %s failed", what, interaction.user.id)
         with contextlib.suppress(discord.HTTPException):
@@ -244,7 +248,11 @@ class GenerationFlow:
         reach = InteractionRef(interaction.token, interaction.created_at + TOKEN_LIFETIME)
         try:
             job = await self._service.submit(
-                requester_from(interaction), request, parent_id=parent_id, interaction=reach
+                requester_from(interaction),
+                request,
+                parent_id=parent_id,
+                interaction=reach,
+                deadline=acknowledgement_deadline(interaction),
             )
         except (InvalidRequest, Refusal) as refusal:
             await send_ephemeral(interaction, messages.refusal(refusal))
