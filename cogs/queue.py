@@ -6,6 +6,8 @@ result buttons, so it keeps working for jobs resumed after a restart.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -14,19 +16,29 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.jobs.service import Job, JobState
+from bot.policy.places import NO_SERVER, valid_record_id
 from bot.store.base import GenerationRecord
 from cogs.common import messages
-from cogs.common.flow import apologising
+from cogs.common.budget import in_time
+from cogs.common.checks import component_custom_id, reaches_item
+from cogs.common.flow import apologising, send_ephemeral
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
 
+log = logging.getLogger(__name__)
+
 QUEUE_LINES = 15
+
+
+PREFIX = "job:"
+CANCEL_BUTTON = re.compile(r"job:cancel:(?P<id>[0-9]{1,19})")
+"""Presses the Cancel button answers; any other ``job:`` press gets a private refusal."""
 
 
 class CancelButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"job:cancel:(?P<id>[0-9]{1,19})",
+    template=CANCEL_BUTTON,
 ):
     """Withdraw a request that is still waiting; it is refunded."""
 
@@ -53,11 +65,15 @@ class CancelButton(
 
     async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
         async with apologising(interaction, "the cancel button"):
+            if not valid_record_id(self.generation_id):  # 19 digits can exceed 2^63-1
+                await send_ephemeral(interaction, messages.button_not_valid())
+                return
             perms = interaction.permissions
             outcome = interaction.client.generations.cancel(
                 self.generation_id,
                 actor_id=interaction.user.id,
                 is_moderator=perms.manage_messages or perms.manage_guild,
+                guild_id=interaction.guild_id or NO_SERVER,
             )
             await interaction.response.send_message(
                 messages.cancel_outcome(outcome), ephemeral=True
@@ -80,11 +96,28 @@ class Queue(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(CancelButton)
 
+    @commands.Cog.listener("on_interaction")
+    async def on_unknown_button(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        """Refuse a ``job:`` press the Cancel button will not answer (forged or garbled)."""
+        custom_id = component_custom_id(interaction)
+        if custom_id is None or not custom_id.startswith(PREFIX):
+            return
+        if reaches_item(interaction, CANCEL_BUTTON):
+            return
+        log.warning(
+            "refused custom id %r from user %s in guild %s: not a valid press here",
+            messages.clip(custom_id, 120),
+            interaction.user.id,
+            interaction.guild_id,
+        )
+        with contextlib.suppress(discord.HTTPException):
+            await send_ephemeral(interaction, messages.button_not_valid())
+
     @app_commands.command(name="queue", description="See your images waiting or being generated")
     @app_commands.guild_only()
     async def queue(self, interaction: discord.Interaction[ImagineBot]) -> None:
         moderator = interaction.permissions.manage_guild
-        records = await self.bot.store.in_flight(interaction.guild_id)
+        records = await in_time(interaction, self.bot.store.in_flight(interaction.guild_id))
         if not moderator:
             records = [r for r in records if r.user_id == interaction.user.id]
         lines = [self._line(record, show_owner=moderator) for record in records[:QUEUE_LINES]]

@@ -11,6 +11,7 @@ the database, so a dialog left open while the bot restarted still works.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -20,9 +21,12 @@ import discord
 from discord.ext import commands
 
 from bot.jobs import remix
+from bot.policy.places import belongs_here, parse_record_id, valid_record_id
 from bot.siraya import MAX_SEED, PROMPT_MAX_LENGTH, GenerationRequest
 from bot.store.base import GenerationRecord
 from cogs.common import messages
+from cogs.common.budget import in_time
+from cogs.common.checks import component_custom_id, reaches_item
 from cogs.common.flow import apologising, send_ephemeral
 
 if TYPE_CHECKING:
@@ -39,9 +43,14 @@ ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
 }
 
 
+PREFIX = "gen:"
+RESULT_BUTTON = re.compile(r"gen:(?P<action>reroll|vary|edit|info|delete):(?P<id>[0-9]{1,19})")
+"""Presses the buttons answer; any other ``gen:`` press gets a private refusal."""
+
+
 class ResultButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"gen:(?P<action>reroll|vary|edit|info|delete):(?P<id>[0-9]{1,19})",
+    template=RESULT_BUTTON,
 ):
     """One action on one generation; the custom_id is all the state there is."""
 
@@ -74,12 +83,19 @@ class ResultButton(
 
     async def _act(self, interaction: discord.Interaction[ImagineBot]) -> None:
         bot = interaction.client
-        record = await bot.store.get_generation(self.generation_id)
+        if not valid_record_id(self.generation_id):  # 19 digits can exceed 2^63-1
+            await send_ephemeral(interaction, messages.button_not_valid())
+            return
+        record = await in_time(interaction, bot.store.get_generation(self.generation_id))
         if record is None and self.action == "delete" and interaction.permissions.manage_messages:
             await _delete(interaction, None)  # a moderator can still tidy up a result
             return
         if record is None:
             await send_ephemeral(interaction, messages.record_missing())
+            return
+        if not _belongs_here(record, interaction):
+            _log_refused(self.custom_id, interaction)
+            await send_ephemeral(interaction, messages.button_not_valid())
             return
         source_url = interaction.message.jump_url if interaction.message else None
         if self.action == "reroll":
@@ -103,6 +119,15 @@ class ResultButton(
             await _delete(interaction, record)
 
 
+def _belongs_here(record: GenerationRecord, interaction: discord.Interaction) -> bool:
+    return belongs_here(
+        record_guild_id=record.guild_id,
+        record_user_id=record.user_id,
+        guild_id=interaction.guild_id,
+        user_id=interaction.user.id,
+    )
+
+
 def result_view(generation_id: int) -> discord.ui.View:
     """The row of buttons under a result (no timeout: they live as long as the message)."""
     view = discord.ui.View(timeout=None)
@@ -112,7 +137,16 @@ def result_view(generation_id: int) -> discord.ui.View:
 
 
 async def _delete(interaction: discord.Interaction, record: GenerationRecord | None) -> None:
-    """Delete a result for its owner or a moderator (only a moderator once the record is gone)."""
+    """Delete a result for its owner or a moderator (only a moderator once the record is gone).
+
+    Only the result's own message: a Delete naming one generation on another message
+    (a forged custom id) would otherwise let a member delete anything the bot posted.
+    """
+    pressed = interaction.message.id if interaction.message else None
+    if record is not None and (record.message_id is None or record.message_id != pressed):
+        _log_refused(f"gen:delete:{record.id}", interaction)
+        await send_ephemeral(interaction, messages.button_not_valid())
+        return
     is_owner = record is not None and interaction.user.id == record.user_id
     if not (is_owner or interaction.permissions.manage_messages):
         assert record is not None
@@ -133,7 +167,7 @@ async def _delete(interaction: discord.Interaction, record: GenerationRecord | N
     await interaction.followup.send("🗑️ Deleted.", ephemeral=True)
 
 
-EDIT_FORM = re.compile(r"gen:edit-form:(?P<id>[0-9]{1,19})")
+EDIT_FORM_PREFIX = "gen:edit-form:"
 GUIDANCE_MAX_CHARS = 24
 """Room for any float's shortest exact text (``repr``), so a precise guidance fits."""
 
@@ -146,7 +180,7 @@ class EditModal(discord.ui.Modal, title="Edit and generate again"):
     """
 
     def __init__(self, record: GenerationRecord) -> None:
-        super().__init__(timeout=15 * 60, custom_id=f"gen:edit-form:{record.id}")
+        super().__init__(timeout=15 * 60, custom_id=f"{EDIT_FORM_PREFIX}{record.id}")
         params = record.params
         self.add_item(
             discord.ui.TextInput(
@@ -227,13 +261,22 @@ class Results(commands.Cog):
         if interaction.type is not discord.InteractionType.modal_submit:
             return
         data = cast("Mapping[str, Any]", interaction.data or {})
-        match = EDIT_FORM.fullmatch(str(data.get("custom_id", "")))
-        if match is None:
+        custom_id = data.get("custom_id")
+        if not isinstance(custom_id, str) or not custom_id.startswith(PREFIX):
             return
-        try:
-            record = await self.bot.store.get_generation(int(match["id"]))
+        async with apologising(interaction, "the edit dialog"):
+            generation_id = parse_record_id(custom_id.removeprefix(EDIT_FORM_PREFIX))
+            if not custom_id.startswith(EDIT_FORM_PREFIX) or generation_id is None:
+                _log_refused(custom_id, interaction)
+                await send_ephemeral(interaction, messages.button_not_valid())
+                return
+            record = await in_time(interaction, self.bot.store.get_generation(generation_id))
             if record is None:
                 await send_ephemeral(interaction, messages.record_missing())
+                return
+            if not _belongs_here(record, interaction):
+                _log_refused(custom_id, interaction)
+                await send_ephemeral(interaction, messages.button_not_valid())
                 return
             try:
                 request = edit_request(record, submitted_values(data.get("components") or []))
@@ -244,18 +287,33 @@ class Results(commands.Cog):
             await self.bot.flow.start(
                 interaction, request, parent_id=record.id, source_url=source_url
             )
-        except Exception:
-            log.exception("edit dialog for generation %s failed", match["id"])
-            try:
-                await send_ephemeral(interaction, messages.unexpected_error())
-            except discord.HTTPException:
-                log.warning("could not report a failed edit to user %s", interaction.user.id)
+
+    @commands.Cog.listener("on_interaction")
+    async def on_unknown_button(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        """Refuse a ``gen:`` press no button will answer (a forged or garbled custom id)."""
+        custom_id = component_custom_id(interaction)
+        if custom_id is None or not custom_id.startswith(PREFIX):
+            return
+        if reaches_item(interaction, RESULT_BUTTON):
+            return
+        _log_refused(custom_id, interaction)
+        with contextlib.suppress(discord.HTTPException):
+            await send_ephemeral(interaction, messages.button_not_valid())
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ResultButton)
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ResultButton)
+
+
+def _log_refused(custom_id: str, interaction: discord.Interaction) -> None:
+    log.warning(
+        "refused custom id %r from user %s in guild %s: not a valid press here",
+        messages.clip(custom_id, 120),
+        interaction.user.id,
+        interaction.guild_id,
+    )
 
 
 async def setup(bot: ImagineBot) -> None:

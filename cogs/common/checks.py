@@ -4,9 +4,16 @@
 the interaction if an admin grants the command to a role in Server Settings →
 Integrations. Moderator commands therefore check the member's resolved permissions
 from the interaction payload on every call.
+
+The same distrust applies to button presses: a custom id is whatever the member's client
+sent, so :func:`reaches_item` tells the listeners which presses no button will answer.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, cast
 
 import discord
 from discord import app_commands
@@ -33,3 +40,40 @@ class ModeratorOnly:
 
     async def _reply(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.response.send_message(text, ephemeral=True)
+
+
+def component_custom_id(interaction: discord.Interaction) -> str | None:
+    """The custom id of a pressed button or chosen menu; None for other interactions."""
+    if interaction.type is not discord.InteractionType.component:
+        return None
+    data = cast("Mapping[str, Any]", interaction.data or {})
+    custom_id = data.get("custom_id")
+    return custom_id if isinstance(custom_id, str) else None
+
+
+def reaches_item(interaction: discord.Interaction, template: re.Pattern[str]) -> bool:
+    """Whether discord.py hands this press to the ``DynamicItem`` built on ``template``.
+
+    It does only when the custom id matches the template and a component with that id
+    and type is on the message pressed; any other press would meet silence ("This
+    interaction failed"), so a listener answers those (a forged or stale custom id).
+    """
+    custom_id = component_custom_id(interaction)
+    message = interaction.message
+    if custom_id is None or message is None or template.fullmatch(custom_id) is None:
+        return False
+    data = cast("Mapping[str, Any]", interaction.data or {})
+    kind = data.get("component_type")
+    return any(
+        getattr(component, "custom_id", None) == custom_id and component.type.value == kind
+        for component in _walk(message.components)
+    )
+
+
+def _walk(components: Iterable[discord.Component]) -> Iterator[discord.Component]:
+    for component in components:
+        yield component
+        yield from _walk(getattr(component, "children", ()) or ())
+        accessory = getattr(component, "accessory", None)
+        if isinstance(accessory, discord.Component):
+            yield accessory

@@ -497,6 +497,11 @@ def record_missing() -> str:
     )
 
 
+def button_not_valid() -> str:
+    """A press whose custom id names nothing this button may act on here (forged or garbled)."""
+    return "This button does not belong to a result here, so I cannot act on it."
+
+
 def delete_refused(owner_id: int) -> str:
     return (
         f"Only <@{owner_id}>, who asked for this image, or someone with "

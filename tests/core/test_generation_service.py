@@ -10,6 +10,8 @@ import pytest
 
 from bot.jobs.scheduler import FairScheduler
 from bot.jobs.service import (
+    Busy,
+    CancelOutcome,
     ChannelNotAllowed,
     GenerationService,
     PromptBlocked,
@@ -273,3 +275,32 @@ async def test_a_database_hiccup_while_recording_the_outcome_is_ridden_out(
     record = await store.get_generation(job.generation_id)
     assert record is not None and record.delivered == 2 and failures == []
     assert await used(store) == 2
+
+
+async def test_a_cancel_pressed_in_another_server_knows_no_such_job(
+    service: GenerationService, store: SqliteStore
+) -> None:
+    first = await service.submit(requester(), GenerationRequest(prompt="a"))
+    waiting = await service.submit(requester(), GenerationRequest(prompt="b"))
+    third = await service.submit(requester(), GenerationRequest(prompt="c"))
+    assert service.position(third) > 0 and first and waiting
+
+    elsewhere = service.cancel(third.generation_id, actor_id=MOD, is_moderator=True, guild_id=1)
+
+    assert elsewhere is CancelOutcome.UNKNOWN, "a moderator elsewhere is nobody here"
+    assert not third.cancel_requested.is_set()
+    here = service.cancel(third.generation_id, actor_id=ALICE, is_moderator=False, guild_id=GUILD)
+    assert here is CancelOutcome.CANCELLED
+
+
+async def test_a_deadline_already_past_refuses_as_busy_and_reserves_nothing(
+    service: GenerationService, store: SqliteStore
+) -> None:
+    past = asyncio.get_running_loop().time() - 1
+
+    with pytest.raises(Busy):
+        await service.submit(requester(), GenerationRequest(prompt="late"), deadline=past)
+
+    await store.refunds_settled()
+    assert await used(store) == 0
+    assert await store.in_flight() == []
