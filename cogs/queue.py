@@ -6,8 +6,6 @@ result buttons, so it keeps working for jobs resumed after a restart.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -20,13 +18,11 @@ from bot.policy.places import NO_SERVER, valid_record_id
 from bot.store.base import GenerationRecord
 from cogs.common import messages
 from cogs.common.budget import in_time
-from cogs.common.checks import component_custom_id, reaches_item
+from cogs.common.checks import refuse_stray_press
 from cogs.common.flow import apologising, send_ephemeral
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
-
-log = logging.getLogger(__name__)
 
 QUEUE_LINES = 15
 
@@ -97,21 +93,9 @@ class Queue(commands.Cog):
         self.bot.remove_dynamic_items(CancelButton)
 
     @commands.Cog.listener("on_interaction")
-    async def on_unknown_button(self, interaction: discord.Interaction[ImagineBot]) -> None:
+    async def on_stray_press(self, interaction: discord.Interaction[ImagineBot]) -> None:
         """Refuse a ``job:`` press the Cancel button will not answer (forged or garbled)."""
-        custom_id = component_custom_id(interaction)
-        if custom_id is None or not custom_id.startswith(PREFIX):
-            return
-        if reaches_item(interaction, CANCEL_BUTTON):
-            return
-        log.warning(
-            "refused custom id %r from user %s in guild %s: not a valid press here",
-            messages.clip(custom_id, 120),
-            interaction.user.id,
-            interaction.guild_id,
-        )
-        with contextlib.suppress(discord.HTTPException):
-            await send_ephemeral(interaction, messages.button_not_valid())
+        await refuse_stray_press(interaction, PREFIX, CANCEL_BUTTON)
 
     @app_commands.command(name="queue", description="See your images waiting or being generated")
     @app_commands.guild_only()

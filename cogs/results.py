@@ -11,7 +11,6 @@ the database, so a dialog left open while the bot restarted still works.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -26,7 +25,7 @@ from bot.siraya import MAX_SEED, PROMPT_MAX_LENGTH, GenerationRequest
 from bot.store.base import GenerationRecord
 from cogs.common import messages
 from cogs.common.budget import in_time
-from cogs.common.checks import component_custom_id, reaches_item
+from cogs.common.checks import log_refused_press, refuse_stray_press
 from cogs.common.flow import apologising, send_ephemeral
 
 if TYPE_CHECKING:
@@ -94,7 +93,7 @@ class ResultButton(
             await send_ephemeral(interaction, messages.record_missing())
             return
         if not _belongs_here(record, interaction):
-            _log_refused(self.custom_id, interaction)
+            log_refused_press(self.custom_id, interaction)
             await send_ephemeral(interaction, messages.button_not_valid())
             return
         source_url = interaction.message.jump_url if interaction.message else None
@@ -144,7 +143,7 @@ async def _delete(interaction: discord.Interaction, record: GenerationRecord | N
     """
     pressed = interaction.message.id if interaction.message else None
     if record is not None and (record.message_id is None or record.message_id != pressed):
-        _log_refused(f"gen:delete:{record.id}", interaction)
+        log_refused_press(f"gen:delete:{record.id}", interaction)
         await send_ephemeral(interaction, messages.button_not_valid())
         return
     is_owner = record is not None and interaction.user.id == record.user_id
@@ -267,7 +266,7 @@ class Results(commands.Cog):
         async with apologising(interaction, "the edit dialog"):
             generation_id = parse_record_id(custom_id.removeprefix(EDIT_FORM_PREFIX))
             if not custom_id.startswith(EDIT_FORM_PREFIX) or generation_id is None:
-                _log_refused(custom_id, interaction)
+                log_refused_press(custom_id, interaction)
                 await send_ephemeral(interaction, messages.button_not_valid())
                 return
             record = await in_time(interaction, self.bot.store.get_generation(generation_id))
@@ -275,7 +274,7 @@ class Results(commands.Cog):
                 await send_ephemeral(interaction, messages.record_missing())
                 return
             if not _belongs_here(record, interaction):
-                _log_refused(custom_id, interaction)
+                log_refused_press(custom_id, interaction)
                 await send_ephemeral(interaction, messages.button_not_valid())
                 return
             try:
@@ -289,31 +288,15 @@ class Results(commands.Cog):
             )
 
     @commands.Cog.listener("on_interaction")
-    async def on_unknown_button(self, interaction: discord.Interaction[ImagineBot]) -> None:
+    async def on_stray_press(self, interaction: discord.Interaction[ImagineBot]) -> None:
         """Refuse a ``gen:`` press no button will answer (a forged or garbled custom id)."""
-        custom_id = component_custom_id(interaction)
-        if custom_id is None or not custom_id.startswith(PREFIX):
-            return
-        if reaches_item(interaction, RESULT_BUTTON):
-            return
-        _log_refused(custom_id, interaction)
-        with contextlib.suppress(discord.HTTPException):
-            await send_ephemeral(interaction, messages.button_not_valid())
+        await refuse_stray_press(interaction, PREFIX, RESULT_BUTTON)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ResultButton)
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ResultButton)
-
-
-def _log_refused(custom_id: str, interaction: discord.Interaction) -> None:
-    log.warning(
-        "refused custom id %r from user %s in guild %s: not a valid press here",
-        messages.clip(custom_id, 120),
-        interaction.user.id,
-        interaction.guild_id,
-    )
 
 
 async def setup(bot: ImagineBot) -> None:

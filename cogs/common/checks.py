@@ -11,12 +11,19 @@ sent, so :func:`reaches_item` tells the listeners which presses no button will a
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, cast
 
 import discord
 from discord import app_commands
+
+from cogs.common import messages
+from cogs.common.flow import send_ephemeral
+
+log = logging.getLogger(__name__)
 
 
 def require_manage_guild(interaction: discord.Interaction) -> bool:
@@ -40,6 +47,32 @@ class ModeratorOnly:
 
     async def _reply(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.response.send_message(text, ephemeral=True)
+
+
+async def refuse_stray_press(
+    interaction: discord.Interaction, prefix: str, template: re.Pattern[str]
+) -> None:
+    """Answer privately a ``prefix`` press that the item built on ``template`` will not.
+
+    A forged, garbled or out-of-range custom id would otherwise meet silence.
+    """
+    custom_id = component_custom_id(interaction)
+    if custom_id is None or not custom_id.startswith(prefix):
+        return
+    if reaches_item(interaction, template):
+        return
+    log_refused_press(custom_id, interaction)
+    with contextlib.suppress(discord.HTTPException):
+        await send_ephemeral(interaction, messages.button_not_valid())
+
+
+def log_refused_press(custom_id: str, interaction: discord.Interaction) -> None:
+    log.warning(
+        "refused custom id %r from user %s in guild %s: not a valid press here",
+        messages.clip(custom_id, 120),
+        interaction.user.id,
+        interaction.guild_id,
+    )
 
 
 def component_custom_id(interaction: discord.Interaction) -> str | None:
