@@ -1079,3 +1079,57 @@ async def test_callbacks_without_with_response_get_204_and_empty_answers_50006(
         )
         assert await answer(emu, it.id, it.token, {"type": 5}, query="") == (204, None)
         assert it.original is not None and it.original.loading and it.ack_latency is not None
+
+
+async def test_a_direct_message_opens_one_channel_and_reaches_the_member(scene: Scene) -> None:
+    emu, bot = scene.emu, scene.bot
+    channel = await bot.create_dm(discord.Object(scene.bob.id))
+    assert isinstance(channel, discord.DMChannel)
+    sent = await channel.send("psst, bob")
+    assert sent.content == "psst, bob" and sent.guild is None
+    data = await bot.http.start_private_message(scene.bob.id)
+    assert int(data["id"]) == channel.id and data["type"] == 1, "the same DM channel again"
+    told = await emu.wait_for_direct_message(scene.bob, lambda m: m.content == "psst, bob")
+    assert told.author.id == emu.application_id
+    assert emu.errors == []
+
+
+async def test_a_member_who_refuses_direct_messages_gets_none_50007(scene: Scene) -> None:
+    emu, bot = scene.emu, scene.bot
+    stranger = emu.world.add_user("stranger")  # shares no server with the bot
+    shy = scene.guild.add_member("shy")
+    emu.refuse_direct_messages(shy)
+    for user_id in (stranger.id, shy.id):
+        channel = await bot.create_dm(discord.Object(user_id))
+        with pytest.raises(discord.Forbidden) as refused:
+            await channel.send("hello?")
+        assert refused.value.code == 50007
+    with pytest.raises(discord.NotFound):
+        await bot.http.start_private_message(123)
+    assert emu.direct_messages(shy) == []
+    emu.clear_records()
+
+
+async def test_a_stalled_route_never_answers_until_released(scene: Scene) -> None:
+    emu = scene.emu
+    emu.stall("POST /api/v10/channels/")
+    channel = scene.bot.get_partial_messageable(scene.general.id)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(channel.send("into the void"), timeout=0.3)
+    await emu.wait_until_stalled(1)
+    assert not [m for m in emu.messages(scene.general) if m.content == "into the void"]
+    emu.release_stalls()
+    sent = await asyncio.wait_for(channel.send("heard"), timeout=5)
+    assert sent.content == "heard", "nothing stalls once released"
+
+
+async def test_a_stall_after_handling_applies_the_change_and_loses_the_answer(
+    scene: Scene,
+) -> None:
+    emu = scene.emu
+    emu.stall("POST /api/v10/channels/", after_handling=True)
+    channel = scene.bot.get_partial_messageable(scene.general.id)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(channel.send("landed anyway"), timeout=0.3)
+    await emu.wait_for_message(scene.general, lambda m: m.content == "landed anyway")
+    emu.release_stalls()

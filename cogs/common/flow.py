@@ -64,11 +64,21 @@ TOKEN_SAFETY_MARGIN = timedelta(seconds=30)
 EXPIRED_TOKEN_CODES = frozenset({50027, 10015, 10062})
 """Codes meaning the interaction token can no longer be used: post in the channel instead."""
 
+DISCORD_CALL_TIMEOUT = 60.0
+"""Seconds one Discord call on a job's way may take, whatever holds it (a hung connection,
+an answer that never comes, a 429 asking to wait an absurd time, which discord.py would
+sleep through): past it the flow falls back (a channel post, a direct message) or refunds.
+Generous for a 25 MiB upload, short next to a member's patience."""
+
 ViewFactory = Callable[[Job], discord.ui.View | None]
 
 
 class TokenExpired(Exception):
     """The interaction can no longer be edited; the channel is the only way left."""
+
+
+class CallStalled(Exception):
+    """A Discord call took longer than its bound; whether it took effect is unknown."""
 
 
 @dataclass
@@ -77,6 +87,7 @@ class _Delivery:
 
     posted: discord.Message | None = None
     count: int = 0
+    in_channel: bool = False  # posted as a new channel message, not into the acknowledgement
 
 
 def requester_from(interaction: discord.Interaction) -> Requester:
@@ -140,6 +151,7 @@ class Audience:
     filesize_limit: int
     editor: Callable[..., Awaitable[discord.Message]] | None
     acknowledgement_id: int | None = None  # the message the result will be edited into
+    call_timeout: float = DISCORD_CALL_TIMEOUT
 
     @classmethod
     def of_interaction(
@@ -176,18 +188,29 @@ class Audience:
             requester_avatar=user.display_avatar.url if user else None,
             filesize_limit=DEFAULT_FILESIZE_LIMIT,
             editor=editor,
+            acknowledgement_id=record.message_id,
         )
 
     @property
     def mention(self) -> str:
         return f"<@{self.user_id}>"
 
+    @contextlib.asynccontextmanager
+    async def _bounded(self) -> AsyncIterator[None]:
+        """Give one call at most ``call_timeout`` seconds; :class:`CallStalled` past that."""
+        try:
+            async with asyncio.timeout(self.call_timeout):
+                yield
+        except TimeoutError as error:
+            raise CallStalled() from error
+
     async def edit(self, **fields: Any) -> discord.Message:
         """Edit the acknowledgement; :class:`TokenExpired` when that is no longer possible."""
         if self.editor is None:
             raise TokenExpired()
         try:
-            return await self.editor(**fields)
+            async with self._bounded():
+                return await self.editor(**fields)
         except discord.HTTPException as error:
             if error.code in EXPIRED_TOKEN_CODES:
                 self.editor = None
@@ -202,11 +225,26 @@ class Audience:
             if isinstance(found, discord.abc.Messageable)
             else self.client.get_partial_messageable(self.channel_id)
         )
-        return await channel.send(
-            content,
-            allowed_mentions=discord.AllowedMentions(users=[discord.Object(self.user_id)]),
-            **fields,
-        )
+        async with self._bounded():
+            return await channel.send(
+                content,
+                allowed_mentions=discord.AllowedMentions(users=[discord.Object(self.user_id)]),
+                **fields,
+            )
+
+    async def direct_message(self, content: str) -> discord.Message:
+        """A private message, when neither the interaction nor the channel can be used."""
+        async with self._bounded():
+            channel = await self.client.create_dm(discord.Object(self.user_id))
+            return await channel.send(content, allowed_mentions=discord.AllowedMentions.none())
+
+    async def fetch_acknowledgement(self) -> discord.Message | None:
+        """The acknowledgement message as it is now (by the bot's own token), if known."""
+        if self.acknowledgement_id is None:
+            return None
+        channel = self.client.get_partial_messageable(self.channel_id)
+        async with self._bounded():
+            return await channel.fetch_message(self.acknowledgement_id)
 
 
 class GenerationFlow:
@@ -223,6 +261,8 @@ class GenerationFlow:
         self._cancel_view_factory = cancel_view_factory
         self._active: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        #: The bound of every Discord call on a job's way (tests shorten it).
+        self.call_timeout = DISCORD_CALL_TIMEOUT
 
     def tasks_in_memory(self) -> int:
         """Tasks working on a job right now (health and tests)."""
@@ -290,6 +330,7 @@ class GenerationFlow:
         task = asyncio.current_task()
         if task is not None:
             self._active.add(task)
+        audience.call_timeout = self.call_timeout
         try:
             with job_context(job.generation_id):
                 await self._see_through(audience, job, source_url)
@@ -370,7 +411,7 @@ class GenerationFlow:
             self._service.leave(job)  # another process has it; it settles it
             return
         try:
-            message = await self._post_result(audience, job, images, source_url)
+            message = await self._post_result(audience, job, images, source_url, delivery)
         except Exception:
             log.exception("could not post generation %s", job.generation_id)
             await self._service.failed(job, "delivery")
@@ -378,6 +419,20 @@ class GenerationFlow:
             return
         delivery.posted, delivery.count = message, len(images)
         await self._service.delivered(job, len(images), message_id=message.id)
+        if delivery.in_channel:
+            await self._point_to(audience, job, message)
+
+    async def _point_to(self, audience: Audience, job: Job, message: discord.Message) -> None:
+        """The result went out as a new message: the progress line says where, if it still
+        can be edited (a stalled call, not an expired token), rather than "Generating…"."""
+        if audience.editor is None:
+            return
+        try:
+            await audience.edit(content=messages.posted_below(message.jump_url), view=None)
+        except (TokenExpired, CallStalled, discord.HTTPException) as error:
+            log.info(
+                "could not point generation %s's progress line at it: %r", job.generation_id, error
+            )
 
     async def _settle_unexpected(self, audience: Audience, job: Job, delivery: _Delivery) -> None:
         """An error nobody foresaw: charge what the member can already see, else refund,
@@ -405,7 +460,7 @@ class GenerationFlow:
                     view = self._cancel_view_factory(job)
                 try:
                     await audience.edit(content=text, view=view)
-                except (TokenExpired, discord.HTTPException):
+                except (TokenExpired, CallStalled, discord.HTTPException):
                     return  # the result still gets posted; progress is a courtesy
                 shown = text
             with contextlib.suppress(TimeoutError):
@@ -423,6 +478,7 @@ class GenerationFlow:
         job: Job,
         images: Sequence[GeneratedImage],
         source_url: str | None,
+        delivery: _Delivery,
     ) -> discord.Message:
         filenames = [
             f"imagine-{job.generation_id}-{index}.{image.extension}"
@@ -444,9 +500,19 @@ class GenerationFlow:
                 for image, name in zip(images, filenames, strict=True)
             ]
 
-        with contextlib.suppress(TokenExpired):
+        try:
             return await audience.edit(content=None, embeds=embeds, attachments=files(), view=view)
-        log.info("token expired for generation %s; posting in the channel", job.generation_id)
+        except TokenExpired:
+            log.info("token expired for generation %s; posting in the channel", job.generation_id)
+        except CallStalled:
+            landed = await self._result_in_acknowledgement(audience, job)
+            if landed is not None:
+                return landed  # the edit took effect; only its answer was lost
+            log.warning(
+                "editing generation %s's acknowledgement stalled; posting in the channel",
+                job.generation_id,
+            )
+        delivery.in_channel = True
         return await audience.post(
             messages.ready_in_channel(audience.mention),
             embeds=embeds,
@@ -454,21 +520,41 @@ class GenerationFlow:
             view=view or discord.utils.MISSING,
         )
 
+    async def _result_in_acknowledgement(
+        self, audience: Audience, job: Job
+    ) -> discord.Message | None:
+        """The acknowledgement, if a stalled edit did put the result into it after all."""
+        try:
+            message = await audience.fetch_acknowledgement()
+        except (CallStalled, discord.HTTPException):
+            return None
+        footer = messages.generation_footer(job.generation_id)
+        if message is not None and any(e.footer.text == footer for e in message.embeds):
+            return message
+        return None
+
     async def _tell(self, audience: Audience, job: Job, text: str) -> None:
-        """Put an outcome where the progress line was; if the token expired, mention the member."""
+        """Put an outcome where the progress line was; failing that, mention the member in
+        the channel; failing that too, tell them in private. Each try is bounded."""
         try:
             await audience.edit(content=text, embeds=[], attachments=[], view=None)
             return
         except TokenExpired:
             pass
-        except discord.HTTPException as error:
-            log.warning("could not show outcome of generation %s: %s", job.generation_id, error)
-            return
+        except (CallStalled, discord.HTTPException) as error:
+            log.warning("could not show outcome of generation %s: %r", job.generation_id, error)
         try:
             await audience.post(f"{audience.mention} {text}")
-        except discord.HTTPException as error:
+            return
+        except (CallStalled, discord.HTTPException) as error:
+            log.warning("could not post outcome of generation %s: %r", job.generation_id, error)
+        try:
+            await audience.direct_message(messages.told_in_private(audience.channel_id, text))
+        except (CallStalled, discord.HTTPException) as error:
             log.warning(
-                "could not tell the member about generation %s: %s", job.generation_id, error
+                "could not tell the member about generation %s anywhere: %r",
+                job.generation_id,
+                error,
             )
 
     # -- restarts ----------------------------------------------------------------------

@@ -266,6 +266,16 @@ def generation_footer(generation_id: int) -> str:
     return f"FLUX.1 SRPO · generation #{generation_id}"
 
 
+def posted_below(jump_url: str) -> str:
+    """The progress line, once the result had to go out as a new message."""
+    return f"✅ Your image is ready: {jump_url}"
+
+
+def told_in_private(channel_id: int, text: str) -> str:
+    """An outcome sent as a direct message, when the channel could not take it."""
+    return clip(f"About your request in <#{channel_id}>: {text}", CONTENT_LIMIT)
+
+
 def ready_in_channel(mention: str) -> str:
     return f"{mention}, your image is ready."
 

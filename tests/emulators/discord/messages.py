@@ -126,6 +126,11 @@ class Message:
         return self.channel.guild.id
 
     @property
+    def jump_url(self) -> str:
+        """The link Discord's clients open this message by."""
+        return f"https://discord.com/channels/{self.guild_id}/{self.channel.id}/{self.id}"
+
+    @property
     def author_id(self) -> int:
         return self.author.id
 

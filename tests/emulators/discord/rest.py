@@ -118,6 +118,7 @@ class RestApi:
         bot, url_token = True, False
         routes: list[tuple[str, str, Handler, bool]] = [
             ("GET", "/users/@me", self.get_me, bot),
+            ("POST", "/users/@me/channels", self.open_direct_channel, bot),
             ("GET", "/users/{user_id}", self.get_user, bot),
             ("GET", "/oauth2/applications/@me", self.get_application, bot),
             ("GET", "/applications/@me", self.get_application, bot),
@@ -225,10 +226,17 @@ class RestApi:
                 return json_response(
                     429, body, self.emu.rate_limiter.headers_429(route_key, injection)
                 )
+            stall = self.emu.stalls.take(method, request.path)
+            if stall is not None and not stall.after_handling:
+                await self.emu.stalls.hold(f"{method} {redact(request.path)}")
+                self._record(request, template, 503, None)
+                return json_response(503, {"message": "upstream stalled", "code": 0})
             try:
                 if needs_bot and not self._authorized(request):
                     raise unauthorized()
                 status, body = await handler(request)
+                if stall is not None:  # applied; the answer is what never comes
+                    await self.emu.stalls.hold(f"{method} {redact(request.path)}")
             except ApiError as error:
                 self._record(request, template, error.status, error)
                 response = json_response(error.status, error.body())
@@ -380,7 +388,13 @@ class RestApi:
             return 200, [m.payload() for m in reversed(messages[:limit])]
         return 200, [m.payload() for m in reversed(messages[-limit:])]
 
+    async def open_direct_channel(self, request: web.Request) -> Reply:
+        return 200, self.emu.direct.open(await read_json(request)).payload()
+
     async def post_message(self, request: web.Request) -> Reply:
+        direct = self.emu.direct.get(_snowflake(request, "channel_id"))
+        if direct is not None:
+            return 200, self.emu.direct.send(direct, await read_body(request)).payload()
         channel = self._channel(request)
         body = await read_body(request)
         perms = channel.guild.me.permissions_in(channel)

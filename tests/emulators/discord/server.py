@@ -20,6 +20,7 @@ from aiohttp import web
 
 from tests.emulators.discord.clock import EmulatorClock
 from tests.emulators.discord.commands import CommandRegistry
+from tests.emulators.discord.direct import DirectMessage, DirectMessages
 from tests.emulators.discord.errors import ClientRejected
 from tests.emulators.discord.gateway import GatewayConnection, GatewayHub
 from tests.emulators.discord.interactions import (
@@ -45,6 +46,7 @@ from tests.emulators.discord.permissions import Permission
 from tests.emulators.discord.ratelimit import RateLimiter, RateLimitServed
 from tests.emulators.discord.responses import InteractionResponder
 from tests.emulators.discord.rest import RestApi, ServedRequest
+from tests.emulators.discord.stalls import Stalls
 from tests.emulators.discord.state import Channel, Guild, Member, User, World
 from tests.emulators.discord.uploads import MAX_REQUEST_BYTES, RequestBody
 
@@ -89,6 +91,8 @@ class DiscordEmulator:
         self.rate_limiter = RateLimiter(
             self.clock, bucket_limit=bucket_limit, bucket_window=bucket_window
         )
+        self.stalls = Stalls()
+        self.direct = DirectMessages(self.world, self.clock, self.world.snowflakes)
         self.gateway = GatewayHub(
             self.world,
             heartbeat_interval_ms=heartbeat_interval_ms,
@@ -171,6 +175,7 @@ class DiscordEmulator:
         return self.base_url
 
     async def stop(self) -> None:
+        self.stalls.release()
         await self.gateway.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -219,6 +224,49 @@ class DiscordEmulator:
             route_substring, retry_after=retry_after, global_=global_, count=count, scope=scope
         )
 
+    # -- stalls ---------------------------------------------------------------------------
+    def stall(self, route_substring: str, *, count: int = 1, after_handling: bool = False) -> None:
+        """Hold the next ``count`` requests whose ``"METHOD /api/v10/path"`` contains
+        ``route_substring`` open without an answer (a hung connection). With
+        ``after_handling`` the request takes effect and only its answer never comes.
+        For "an answer that says wait an absurd time", use :meth:`inject_rate_limit`
+        with a huge ``retry_after``."""
+        self.stalls.add(route_substring, count=count, after_handling=after_handling)
+
+    async def wait_until_stalled(self, count: int = 1, *, timeout: float = 10.0) -> None:
+        """Returns once ``count`` requests in all have been held."""
+        await self.stalls.wait_for_held(count, timeout=timeout)
+
+    def release_stalls(self) -> None:
+        self.stalls.release()
+
+    # -- direct messages --------------------------------------------------------------
+    def refuse_direct_messages(self, member: Member) -> None:
+        """``member`` turned off direct messages from server members."""
+        self.direct.closed.add(member.id)
+
+    def direct_messages(self, member: Member) -> list[DirectMessage]:
+        """What the bot wrote to ``member`` in private, oldest first."""
+        return self.direct.to(member.id)
+
+    async def wait_for_direct_message(
+        self,
+        member: Member,
+        predicate: Callable[[DirectMessage], bool] | None = None,
+        *,
+        timeout: float = 10.0,
+    ) -> DirectMessage:
+        def check() -> DirectMessage | None:
+            return next(
+                (m for m in self.direct.to(member.id) if predicate is None or predicate(m)), None
+            )
+
+        return await self.direct.changed.wait_for(
+            check,
+            timeout=timeout,
+            describe=lambda: f"direct messages to {member.name}: {self.direct.to(member.id)}",
+        )
+
     # -- what the bot did ------------------------------------------------------------
     @property
     def errors(self) -> list[ServedRequest]:
@@ -248,6 +296,8 @@ class DiscordEmulator:
         self.unknown_routes.clear()
         self.internal_errors.clear()
         self.rate_limiter.served.clear()
+        self.stalls.release()
+        self.stalls.held.clear()
         self.invalid_request_count = 0
 
     def assert_no_errors(self) -> None:
