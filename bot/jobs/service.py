@@ -517,6 +517,19 @@ class GenerationService:
             job, partial(self._store.begin_delivery, job.generation_id, message_id=message_id)
         )
 
+    async def record_post(self, job: Job, message_id: int) -> None:
+        """Keep the id of the channel message the result just went out as, before the charge.
+
+        Best effort: if the database stays away, the charge that follows records the id as
+        well, and only a crash in between leaves recovery to search the channel.
+        """
+        try:
+            await self.retrying(
+                job, partial(self._store.record_post, job.generation_id, message_id)
+            )
+        except Exception:
+            log.exception("could not record where generation %s was posted", job.generation_id)
+
     async def delivered(self, job: Job, count: int, *, message_id: int | None = None) -> None:
         """Charge the images the member actually received; refund the rest."""
         await self._settle(

@@ -163,6 +163,7 @@ class GenerationRecord:
     interaction_token: str | None = field(default=None, repr=False)  # a credential
     owner: str | None = None
     lease_until: datetime | None = None
+    posted_message_id: int | None = None  # the channel message it went out as (token expired)
 
     @property
     def charged(self) -> int:
@@ -345,6 +346,11 @@ class Store(Protocol):
         acknowledgement), kept so a process resuming after a crash can look at exactly
         that message to learn whether the result got there.
         """
+        ...
+
+    async def record_post(self, generation_id: int, message_id: int) -> None:
+        """Record the channel message a result was just posted as (the token had expired),
+        before it is charged, so recovery after a crash fetches exactly that message."""
         ...
 
     async def in_flight(self, guild_id: int | None = None) -> list[GenerationRecord]:

@@ -74,7 +74,7 @@ GENERATION_COLUMNS: Final = (
     "guidance, acceleration, seed, safety_checker, count, status, reserved, delivered, "
     "error_class, latency_ms, message_id, created_at, started_at, finished_at, "
     "token_expires_at, delivery_started_at, interaction_token, "
-    "owner, lease_until"
+    "owner, lease_until, posted_message_id"
 )
 """The ``generations`` columns in the order ``generation_record`` unpacks them."""
 
@@ -202,6 +202,7 @@ def generation_record(
         interaction_token,
         owner,
         lease_until,
+        posted_message_id,
     ) = row
     created = parse_ts(created_at)
     assert created is not None  # NOT NULL in every dialect's schema
@@ -237,6 +238,7 @@ def generation_record(
         interaction_token=interaction_token,
         owner=owner,
         lease_until=parse_ts(lease_until),
+        posted_message_id=optional_int(posted_message_id),
     )
 
 
@@ -438,10 +440,29 @@ class StoreCommon(ABC, Generic[Conn]):
         """Run ``sql`` after ``before`` in one settings transaction; audit it if a row changed."""
 
     @abstractmethod
+    async def get_generation(self, generation_id: int) -> GenerationRecord | None: ...
+
+    @abstractmethod
+    async def _record_post(self, generation_id: int, message_id: int) -> bool:
+        """Set ``posted_message_id`` on a job whose delivery has begun and is not settled."""
+
+    @abstractmethod
     async def _scalar(self, conn: Conn, sql: str, *args: Any) -> Any:
         """The first column of the first row, or None when there is no row."""
 
     # -- quota and usage log -------------------------------------------------------------
+
+    async def record_post(self, generation_id: int, message_id: int) -> None:
+        """Keep the id of the channel message a result went out as, the moment it exists.
+
+        Only a job being delivered takes it: a row already settled (or never claimed) says
+        something else happened to it, which is a :class:`GenerationStateError`.
+        """
+        if not await self._record_post(generation_id, message_id):
+            record = await self.get_generation(generation_id)
+            if record is None:
+                raise GenerationNotFound(f"no generation {generation_id}")
+            raise GenerationStateError(generation_id, record.status, "record the post of")
 
     async def reserve(
         self,

@@ -502,6 +502,16 @@ class PostgresStore(StoreCommon[Any]):
             )
         return _rowcount(status) == 1
 
+    async def _record_post(self, generation_id: int, message_id: int) -> bool:
+        async with self._connection() as conn:
+            status = await conn.execute(
+                "UPDATE generations SET posted_message_id = $2 WHERE id = $1"
+                " AND status IN ('queued', 'running') AND delivery_started_at IS NOT NULL",
+                generation_id,
+                message_id,
+            )
+        return _rowcount(status) == 1
+
     async def in_flight(self, guild_id: int | None = None) -> list[GenerationRecord]:
         async with self._connection() as conn:
             rows = await conn.fetch(

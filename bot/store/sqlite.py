@@ -516,6 +516,15 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
             )
             return cursor.rowcount == 1
 
+    async def _record_post(self, generation_id: int, message_id: int) -> bool:
+        async with self._write(transaction=False) as conn:
+            cursor = await conn.execute(
+                "UPDATE generations SET posted_message_id = ? WHERE id = ?"
+                " AND status IN ('queued', 'running') AND delivery_started_at IS NOT NULL",
+                (message_id, generation_id),
+            )
+            return cursor.rowcount == 1
+
     async def in_flight(self, guild_id: int | None = None) -> list[GenerationRecord]:
         where = "status IN ('queued', 'running')"
         params: tuple[int, ...] = ()

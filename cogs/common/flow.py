@@ -52,8 +52,12 @@ REQUEST_OVERHEAD = 256 * 1024
 DEFAULT_FILESIZE_LIMIT = 10 * 1024 * 1024
 """The upload limit of an unboosted server, used when no interaction told us better."""
 
-HISTORY_SEARCHED = 100
-"""Recent channel messages searched for a result a crash may have posted already."""
+HISTORY_SEARCHED = 200
+"""Channel messages searched, oldest first from the delivery claim on, for a result a crash
+may have posted before its id was recorded (``posted_message_id``)."""
+
+HISTORY_CLOCK_MARGIN = timedelta(minutes=2)
+"""How far before the claim that search starts: our clock and Discord's may disagree."""
 
 SWEEP_EVERY = 30.0
 """Seconds between looks for jobs abandoned by a dead process (several processes only)."""
@@ -79,6 +83,14 @@ class TokenExpired(Exception):
 
 class CallStalled(Exception):
     """A Discord call took longer than its bound; whether it took effect is unknown."""
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A result a previous process posted: the message, and how many images it holds."""
+
+    message_id: int
+    images: int
 
 
 @dataclass
@@ -513,12 +525,14 @@ class GenerationFlow:
                 job.generation_id,
             )
         delivery.in_channel = True
-        return await audience.post(
+        message = await audience.post(
             messages.ready_in_channel(audience.mention),
             embeds=embeds,
             files=files(),
             view=view or discord.utils.MISSING,
         )
+        await self._service.record_post(job, message.id)
+        return message
 
     async def _result_in_acknowledgement(
         self, audience: Audience, job: Job
@@ -583,6 +597,7 @@ class GenerationFlow:
     async def _resume_one(self, client: discord.Client, record: GenerationRecord) -> int:
         """Finish one job a dead process left; 1 if it was put back in line."""
         audience = Audience.of_stored_job(client, record)
+        audience.call_timeout = self.call_timeout
         if record.delivery_started_at is not None:
             posted = await self._find_posted_result(audience, record)
             if posted is None:
@@ -593,12 +608,12 @@ class GenerationFlow:
                 )
                 await self._service.store.fail(record.id, error_class="interrupted")
                 return 0
-            if isinstance(posted, discord.Message):
+            if isinstance(posted, _Found):
                 await self._service.store.complete(
                     record.id,
-                    delivered=min(len(posted.attachments), record.params.count) or 1,
+                    delivered=min(posted.images, record.params.count) or 1,
                     latency_ms=0,
-                    message_id=posted.id,
+                    message_id=posted.message_id,
                 )
                 return 0
         job = self._service.resume(record)
@@ -609,26 +624,45 @@ class GenerationFlow:
 
     async def _find_posted_result(
         self, audience: Audience, record: GenerationRecord
-    ) -> discord.Message | Literal[False] | None:
-        """The result message if it was posted, False if surely not, None if unknowable."""
+    ) -> _Found | Literal[False] | None:
+        """Where the result was posted, False if surely nowhere, None if unknowable.
+
+        First the message its id was recorded for (a channel post), then the
+        acknowledgement it was being edited into, then (a crash between posting and
+        recording) the channel's messages from the claim on, oldest first: so a busy
+        channel since then does not hide it. Every call is bounded.
+        """
         footer = messages.generation_footer(record.id)
 
         def is_result(message: discord.Message) -> bool:
             return any(embed.footer.text == footer for embed in message.embeds)
 
         me = audience.client.user.id if audience.client.user else 0
+        channel = audience.client.get_partial_messageable(record.channel_id)
         try:
-            channel = audience.client.get_partial_messageable(record.channel_id)
-            if record.message_id is not None:  # the acknowledgement it was being posted into
-                with contextlib.suppress(discord.NotFound):
-                    acknowledgement = await channel.fetch_message(record.message_id)
-                    if is_result(acknowledgement):
-                        return acknowledgement
-            async for message in channel.history(limit=HISTORY_SEARCHED):
-                if message.author.id == me and is_result(message):
-                    return message
-        except discord.HTTPException as error:
-            log.warning("could not look for the result of generation %s: %s", record.id, error)
+            async with asyncio.timeout(self.call_timeout):
+                if record.posted_message_id is not None:
+                    try:
+                        posted = await channel.fetch_message(record.posted_message_id)
+                    except discord.NotFound:  # it was there; someone deleted it since
+                        return _Found(record.posted_message_id, record.params.count)
+                    return _Found(posted.id, len(posted.attachments))
+                if record.message_id is not None:
+                    with contextlib.suppress(discord.NotFound):
+                        acknowledgement = await channel.fetch_message(record.message_id)
+                        if is_result(acknowledgement):
+                            return _Found(acknowledgement.id, len(acknowledgement.attachments))
+                assert record.delivery_started_at is not None
+                since = discord.Object(
+                    discord.utils.time_snowflake(record.delivery_started_at - HISTORY_CLOCK_MARGIN)
+                )
+                async for message in channel.history(
+                    limit=HISTORY_SEARCHED, after=since, oldest_first=True
+                ):
+                    if message.author.id == me and is_result(message):
+                        return _Found(message.id, len(message.attachments))
+        except (discord.HTTPException, TimeoutError) as error:
+            log.warning("could not look for the result of generation %s: %r", record.id, error)
             return None
         return False
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.store import GenerationNotFound, InteractionRef, JobLimitReached, JobLimits, SqliteStore
+from bot.store.base import GenerationStateError
 from tests.core.conftest import ALICE, BOB, NOON, member, params
 
 
@@ -115,3 +116,20 @@ async def test_requests_arriving_together_fail_or_succeed_one_by_one(store: Sqli
     assert all(not isinstance(o, BaseException) for o in outcomes[:5])
     assert isinstance(outcomes[5], GenerationNotFound)
     assert len(await store.in_flight()) == 5
+
+
+async def test_a_channel_post_is_recorded_only_while_its_delivery_is_under_way(
+    store: SqliteStore,
+) -> None:
+    held = await store.reserve(member(), params(), bot_default_limit=50)
+    with pytest.raises(GenerationStateError):
+        await store.record_post(held.generation_id, 1234)  # not being delivered yet
+    assert await store.begin_delivery(held.generation_id) is True
+    await store.record_post(held.generation_id, 1234)
+    (record,) = await store.in_flight()
+    assert record.posted_message_id == 1234
+    await store.complete(held.generation_id, delivered=1, latency_ms=10, message_id=1234)
+    with pytest.raises(GenerationStateError):
+        await store.record_post(held.generation_id, 99)  # settled: the row says so
+    with pytest.raises(GenerationNotFound):
+        await store.record_post(987654, 1)
