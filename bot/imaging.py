@@ -50,6 +50,8 @@ _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 MAX_PIXELS: Final = 2304 * 2304
 """The most pixels the bot will decode: its largest request (2048×2048) with room for the
 size tolerance. About 21 MB as RGBA; a decode holds a few such buffers at most."""
+MAX_SIDE: Final = 8192
+"""The longest side the bot will decode (WebP cannot encode past 16383; asks stop at 2048)."""
 DECODE_WORKERS: Final = 2
 """Images decoded or re-encoded at once, bot-wide (see :func:`run_decoder`)."""
 SIZE_TOLERANCE: Final = 0.05
@@ -157,6 +159,8 @@ def verify(data: bytes, *, max_pixels: int = MAX_PIXELS) -> ImageInfo:
         raise NotAnImage(
             f"the {info.format} is {info.width}×{info.height}, over the {max_pixels}-pixel cap"
         )
+    if max(info.width, info.height) > MAX_SIDE:
+        raise NotAnImage(f"the {info.format} is {info.width}×{info.height}, a side over {MAX_SIDE}")
     if info.format == "png":
         _verify_png(data, info)
     elif info.format == "jpeg":
@@ -454,9 +458,8 @@ def fit_to_size(
     if len(data) <= max_bytes:
         return data, info
     verify(data, max_pixels=max_pixels)
-    image = _decode(data, info)
     use_webp = bool(features.check("webp"))
-    image = _prepare(image, keep_alpha=use_webp)
+    image = _decode(data, info, keep_alpha=use_webp)
     scale = 1.0
     while True:
         width = max(1, round(info.width * scale))
@@ -475,8 +478,8 @@ def fit_to_size(
         scale *= _SCALE_STEP
 
 
-def _decode(data: bytes, info: ImageInfo) -> Image.Image:
-    """Decode bytes ``verify`` accepted; Pillow must see the same format and size.
+def _decode(data: bytes, info: ImageInfo, *, keep_alpha: bool) -> Image.Image:
+    """Decode bytes ``verify`` accepted into RGB(A); Pillow must see the same format and size.
 
     Only the sniffed format's plugin may open it, so the bytes cannot be taken for
     some other format. Any failure inside Pillow (its plugins raise OSError,
@@ -491,7 +494,7 @@ def _decode(data: bytes, info: ImageInfo) -> Image.Image:
                     f"but decodes as {opened.size[0]}×{opened.size[1]}"
                 )
             opened.load()
-            return opened.copy()
+            return _prepare(opened, keep_alpha=keep_alpha)  # a new image: no extra copy
     except NotAnImage:
         raise
     except Exception as error:  # untrusted bytes: every failure means the same

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import random
 import struct
@@ -190,6 +191,7 @@ def test_verify_rejects_jpeg_and_webp_cut_short(fmt: str) -> None:
     ("craft", "reason"),
     [
         pytest.param(lambda: crafted.pixel_bomb(), "over the 5308416-pixel cap", id="pixel-bomb"),
+        pytest.param(lambda: crafted.wrong_size(20_000, 4), "a side over 8192", id="long-side"),
         pytest.param(lambda: crafted.text_bomb(256, 256), "a bomb", id="ztxt-bomb"),
         pytest.param(lambda: crafted.itxt_bomb(256, 256), "a bomb", id="itxt-bomb"),
         pytest.param(
@@ -373,3 +375,35 @@ async def test_decoding_runs_at_most_decode_workers_at_once() -> None:
         release.set()
     assert sorted(await asyncio.gather(*jobs)) == list(range(DECODE_WORKERS + 1))
     assert len(running) == DECODE_WORKERS
+
+
+def test_whatever_the_bytes_only_not_an_image_comes_out() -> None:
+    """Mutated files (flipped, cut, inserted, deleted bytes) never escape as other errors:
+    the member must read "not a usable image", not "something went wrong on my side"."""
+    rng = random.Random(7)
+    seeds = [
+        encode(noisy(48, 32), fmt, **options)
+        for fmt, options in (
+            ("PNG", {}),
+            ("JPEG", {"progressive": True}),
+            ("JPEG", {}),
+            ("WEBP", {"quality": 50}),
+            ("WEBP", {"lossless": True}),
+        )
+    ]
+    for _ in range(1500):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(data)) if data else 0
+            action = rng.randrange(4)
+            if action == 0 and data:
+                data[at] = rng.randrange(256)
+            elif action == 1:
+                del data[at:]
+            elif action == 2:
+                data[at:at] = rng.randbytes(rng.randint(1, 8))
+            else:
+                del data[at : at + rng.randint(1, 16)]
+        for attempt in (verify, lambda d: fit_to_size(d, 10)):
+            with contextlib.suppress(NotAnImage):
+                attempt(bytes(data))
