@@ -58,10 +58,10 @@ async def statuses(world: Harness, user_id: int) -> list[str]:
 
 
 async def busy(it: InteractionRecord) -> None:
-    """A private "busy" answer, well within Discord's 3 s."""
+    """A private "busy" answer within Discord's 3 s (about 1.5 s: the budget, then the reply)."""
     reply = await private_answer(await it.acknowledged(timeout=WAIT))
     assert BUSY in reply.text(), reply.text()
-    assert it.ack_latency is not None and it.ack_latency < 2.5, it.ack_latency
+    assert it.ack_latency is not None and it.ack_latency < 3.0, it.ack_latency
 
 
 async def test_a_locked_database_makes_requests_busy_and_reserves_nothing(
