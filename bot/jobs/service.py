@@ -250,8 +250,8 @@ class GenerationService:
         ``parent_id`` links a re-roll, variation or edit to the generation it came from.
         ``deadline`` (event-loop time) is when the caller must acknowledge the member;
         by default :data:`ACKNOWLEDGE_BUDGET` from now. A database too slow for it gives
-        :class:`Busy`, and a reservation that lands later is refunded by the store
-        (``Store.reserve`` undoes what an abandoned call reserved).
+        :class:`Busy`; ``Store.reserve`` then drops the reservation if it had not been
+        written yet, or refunds it if it was being committed that instant.
         Raises ``InvalidRequest``, :class:`Refusal` or ``QuotaExceeded``.
         """
         if self.draining:

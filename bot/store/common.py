@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -51,8 +52,10 @@ __all__ = [
     "GUILD_SETTING_COLUMNS",
     "ModerationSql",
     "QuotaState",
+    "ReservationAbandoned",
     "StoreCommon",
     "audit_entry",
+    "check_abandoned",
     "check_job_limits",
     "daily_totals_from_rows",
     "explain_settle_miss",
@@ -136,6 +139,16 @@ class QuotaState:
         self.server_budget: int | None = optional_int(server_budget)
         self.used = int(used)
         self.server_used = int(server_used or 0)
+
+
+class ReservationAbandoned(Exception):
+    """The caller of ``reserve`` gave up before its row was written: nothing is inserted."""
+
+
+def check_abandoned(abandoned: threading.Event) -> None:
+    """Raise :class:`ReservationAbandoned` once the caller has given up (see ``reserve``)."""
+    if abandoned.is_set():
+        raise ReservationAbandoned()
 
 
 def check_job_limits(mine: int, everyone: int, limits: JobLimits) -> None:
@@ -380,6 +393,7 @@ class StoreCommon(ABC, Generic[Conn]):
         job_limits: JobLimits | None,
         interaction: InteractionRef | None,
         lease: Lease | None,
+        abandoned: threading.Event,
     ) -> Reservation: ...
 
     @abstractmethod
@@ -479,10 +493,13 @@ class StoreCommon(ABC, Generic[Conn]):
         """Check job limits and both quotas, and insert the queued row, as one atomic step.
 
         How it is atomic is the dialect's business (``_reserve``). If the caller is
-        cancelled while this runs, the transaction still finishes and a reservation it
-        produced is cancelled (refunded) in the background, so an abandoned interaction
-        never leaves images held by nobody until the next restart.
+        cancelled while this runs (the acknowledgement budget ran out, the interaction
+        went away), a reservation still waiting for the database is dropped before it
+        writes (``abandoned``, checked inside the transaction), and one that committed
+        in the last instant is cancelled (refunded) in the background, so an abandoned
+        interaction never leaves images held by nobody until the next restart.
         """
+        abandoned = threading.Event()  # set on the event loop, read in SQLite's thread
         task = asyncio.ensure_future(
             self._reserve(
                 member,
@@ -493,11 +510,13 @@ class StoreCommon(ABC, Generic[Conn]):
                 job_limits=job_limits,
                 interaction=interaction,
                 lease=lease,
+                abandoned=abandoned,
             )
         )
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
+            abandoned.set()
             self._track(asyncio.ensure_future(self._refund_when_done(task)))
             raise
 

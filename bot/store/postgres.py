@@ -85,6 +85,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any, Final
@@ -115,6 +116,7 @@ from bot.store.common import (
     QuotaState,
     StoreCommon,
     audit_entry,
+    check_abandoned,
     check_job_limits,
     daily_totals_from_rows,
     explain_settle_miss,
@@ -404,6 +406,7 @@ class PostgresStore(StoreCommon[Any]):
         job_limits: JobLimits | None,
         interaction: InteractionRef | None,
         lease: Lease | None,
+        abandoned: threading.Event,
     ) -> Reservation:
         """Decide without the lock first, then again and insert under the guild lock."""
         moment = self._now(now)
@@ -426,6 +429,7 @@ class PostgresStore(StoreCommon[Any]):
             locks.append(advisory_key(self._schema, "queue"))
         async with self._transaction(*locks) as conn:
             state, remaining = await admit(conn)  # again: only this decision is exact
+            check_abandoned(abandoned)  # its caller gave up while the locks were awaited
             try:
                 generation_id = await conn.fetchval(
                     _INSERT_GENERATION_SQL,

@@ -40,6 +40,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -71,6 +72,7 @@ from bot.store.common import (
     QuotaState,
     StoreCommon,
     audit_entry,
+    check_abandoned,
     check_job_limits,
     daily_totals_from_rows,
     explain_settle_miss,
@@ -436,6 +438,7 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
         job_limits: JobLimits | None,
         interaction: InteractionRef | None,
         lease: Lease | None,
+        abandoned: threading.Event,
     ) -> Reservation:
         """Check, decide and insert inside ``BEGIN IMMEDIATE`` (see :class:`_GroupCommit`).
 
@@ -478,6 +481,7 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
         )
 
         def reserve_one(db: sqlite3.Connection) -> Reservation:
+            check_abandoned(abandoned)  # its caller gave up while BEGIN waited for the lock
             if job_limits is not None:
                 mine, everyone = db.execute(
                     _JOB_LIMITS_SQL, (member.guild_id, member.user_id)

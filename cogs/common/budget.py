@@ -9,7 +9,7 @@ left. Past it the member is told privately that the bot is busy
 (:class:`~bot.jobs.service.Busy`), which is kinder than "This interaction failed".
 
 What may go through here: reads (cancelled half-way, they change nothing), the
-reservation (the store undoes one that lands too late, ``Store.reserve``) and the
+reservation (the store drops or refunds an abandoned one, ``Store.reserve``) and the
 moderators' settings writes (each one transaction, rolled back when abandoned). Nothing
 else that writes: an abandoned write must never be half-done.
 """

@@ -6,11 +6,14 @@ Every test taking ``store`` or ``backend`` runs on SQLite and on PostgreSQL (see
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 from bot.store import (
@@ -22,9 +25,12 @@ from bot.store import (
     QuotaExceeded,
     Store,
     StoreConfigError,
+    common,
     open_store,
     sqlite_path_from_url,
 )
+from bot.store.base import Reservation
+from bot.store.common import StoreCommon
 from tests.core.conftest import (
     ALICE,
     BOB,
@@ -32,6 +38,8 @@ from tests.core.conftest import (
     GUILD,
     MOD,
     NOON,
+    PostgresBackend,
+    SqliteBackend,
     StoreBackend,
     member,
     params,
@@ -290,11 +298,84 @@ class TestCharging:
         await store.close()  # waits for the background refund
         reopened = await backend.open()
         try:
+            # Dropped before it was written, or written and refunded: never left held.
             records = await reopened.export_usage(GUILD, days=1, now=NOON)
-            assert [r.status for r in records] == [GenerationStatus.CANCELLED]
+            assert {r.status for r in records} <= {GenerationStatus.CANCELLED}
             assert await used(reopened) == 0
         finally:
             await reopened.close()
+
+    async def test_a_reserve_abandoned_while_the_database_is_busy_writes_nothing(
+        self, store: Store, backend: StoreBackend
+    ) -> None:
+        # The acknowledgement budget runs out while another connection holds the lock
+        # the reservation needs; by the time it gets the lock, its caller is gone.
+        async with held_reservation_lock(backend, store):
+            task = asyncio.ensure_future(
+                store.reserve(member(), params(3), bot_default_limit=DEFAULT, now=NOON)
+            )
+            for _ in range(5):
+                await asyncio.sleep(0)  # let it reach the lock
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert isinstance(store, StoreCommon)
+        await store.refunds_settled()
+
+        assert await store.export_usage(GUILD, days=1, now=NOON) == []
+        assert await used(store) == 0
+        again = await store.reserve(member(), params(3), bot_default_limit=DEFAULT, now=NOON)
+        assert again.remaining_after == DEFAULT - 3, "the store still works"
+
+    async def test_a_refund_rides_out_a_busy_database(
+        self, store: Store, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        assert isinstance(store, StoreCommon)
+        held = await store.reserve(member(), params(2), bot_default_limit=DEFAULT, now=NOON)
+        real_cancel, attempts = store.cancel, []
+
+        async def locked_twice(generation_id: int, now: datetime | None = None) -> None:
+            attempts.append(generation_id)
+            if len(attempts) <= 2:
+                raise sqlite3.OperationalError("database is locked")
+            await real_cancel(generation_id, now=now)
+
+        monkeypatch.setattr(common, "REFUND_RETRY_DELAYS", (0.0, 0.0, 0.0))
+        monkeypatch.setattr(store, "cancel", locked_twice)
+        done: asyncio.Future[Reservation] = asyncio.get_running_loop().create_future()
+        done.set_result(held)
+
+        await store._refund_when_done(done)
+
+        assert attempts == [held.generation_id] * 3
+        assert await used(store) == 0
+
+
+@contextlib.asynccontextmanager
+async def held_reservation_lock(backend: StoreBackend, store: Store) -> AsyncIterator[None]:
+    """Another connection holds what a reservation must wait for, until the block ends."""
+    if isinstance(backend, SqliteBackend):
+        async with aiosqlite.connect(backend.path, isolation_level=None) as other:
+            await other.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                await other.execute("ROLLBACK")
+        return
+    import asyncpg
+
+    from bot.store.postgres import PostgresStore
+
+    assert isinstance(store, PostgresStore) and isinstance(backend, PostgresBackend)
+    other = await asyncpg.connect(backend.url, timeout=10)
+    try:
+        await other.execute("SELECT pg_advisory_lock($1)", store._lock_key("quota", GUILD))
+        try:
+            yield
+        finally:
+            await other.execute("SELECT pg_advisory_unlock_all()")
+    finally:
+        await other.close()
 
 
 class TestDays:
