@@ -13,6 +13,7 @@ import asyncio
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from bot.policy.spend import Price
 from bot.store.base import (
     AuditAction,
     AuditEntry,
@@ -31,6 +32,7 @@ from bot.store.base import (
     LimitSource,
     MemberContext,
     MemberTotal,
+    PruneBatch,
     QuotaExceeded,
     Reservation,
     Store,
@@ -62,6 +64,7 @@ __all__ = [
     "MemberContext",
     "MemberTotal",
     "MigrationError",
+    "PruneBatch",
     "QuotaExceeded",
     "Reservation",
     "SqliteStore",
@@ -114,7 +117,7 @@ def sqlite_path_from_url(database_url: str) -> Path:
     return Path(location)
 
 
-async def open_store(database_url: str) -> Store:
+async def open_store(database_url: str, *, price: Price | None = None) -> Store:
     """Open (creating if needed) the database ``database_url`` names, fully migrated.
 
     For SQLite the parent folder is created, so ``sqlite:///data/bot.db`` works on a fresh
@@ -124,16 +127,18 @@ async def open_store(database_url: str) -> Store:
     by lease); it does not call ``release_orphans``, which would refund live jobs of other
     processes sharing the database.
 
-    Errors (``StoreError``) never repeat the URL's password.
+    ``price`` (SIRAYA_PRICE_PER_MEGAPIXEL) is recorded as each settled generation's
+    estimated cost; None records none. Errors (``StoreError``) never repeat the URL's
+    password.
     """
     if is_postgres_url(database_url):
-        return await _open_postgres(database_url)
+        return await _open_postgres(database_url, price)
     path = sqlite_path_from_url(database_url)
     await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-    return await SqliteStore.open(path)
+    return await SqliteStore.open(path, price=price)
 
 
-async def _open_postgres(database_url: str) -> Store:
+async def _open_postgres(database_url: str, price: Price | None) -> Store:
     try:
         import asyncpg  # noqa: F401  (only to give a clear message when it is missing)
     except ImportError:
@@ -143,4 +148,4 @@ async def _open_postgres(database_url: str) -> Store:
         ) from None
     from bot.store.postgres import PostgresStore
 
-    return await PostgresStore.open(database_url)
+    return await PostgresStore.open(database_url, price=price)

@@ -34,6 +34,7 @@ __all__ = [
     "LimitSource",
     "MemberContext",
     "MemberTotal",
+    "PruneBatch",
     "QuotaExceeded",
     "Reservation",
     "Store",
@@ -100,6 +101,7 @@ class AuditAction(StrEnum):
     BLOCK_WORD = "block_word"  # new = the word
     UNBLOCK_WORD = "unblock_word"  # old = the word
     NSFW_SAFETY = "nsfw_safety"  # values "on" / "off", None = not set
+    LOG_CHANNEL = "log_channel"  # target_id = the new channel (None = off); values channel ids
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ class GenerationRecord:
     owner: str | None = None
     lease_until: datetime | None = None
     posted_message_id: int | None = None  # the channel message it went out as (token expired)
+    cost_pico_usd: int | None = None  # estimated, 10^-12 USD; None when no price was set
 
     @property
     def charged(self) -> int:
@@ -258,6 +261,7 @@ class GuildPolicy:
     allowed_channel_ids: frozenset[int] = frozenset()
     blocked_words: tuple[str, ...] = ()
     nsfw_safety: bool | None = None
+    log_channel_id: int | None = None  # the moderation log; None = off
 
     def effective_limit(
         self, user_id: int, role_ids: tuple[int, ...], *, bot_default_limit: int
@@ -286,12 +290,18 @@ class AuditEntry:
 
 @dataclass(frozen=True)
 class DailyTotal:
-    """One UTC day of a guild: images charged (delivered + still reserved), requests, failures."""
+    """One UTC day of a guild: images charged (delivered + still reserved), requests, failures.
+
+    ``cost_pico_usd`` is the estimated spend in 10^-12 US dollars (exact integers, so sums
+    never drift; ``bot.policy.spend`` turns it into dollars). Pruned rows still count:
+    statistics read their archived totals.
+    """
 
     day: date
     images: int
     generations: int
     failures: int
+    cost_pico_usd: int = 0
 
 
 @dataclass(frozen=True)
@@ -299,6 +309,15 @@ class MemberTotal:
     user_id: int
     images: int
     generations: int
+    cost_pico_usd: int = 0
+
+
+@dataclass(frozen=True)
+class PruneBatch:
+    """What one pruning step removed: how many rows, and whether older ones remain."""
+
+    deleted: int
+    more: bool
 
 
 class Store(Protocol):
@@ -466,6 +485,12 @@ class Store(Protocol):
         self, guild_id: int, enabled: bool | None, *, actor_id: int
     ) -> bool | None: ...
 
+    async def set_log_channel(
+        self, guild_id: int, channel_id: int | None, *, actor_id: int
+    ) -> int | None:
+        """Where each generation is also posted (None: nowhere); returns the previous one."""
+        ...
+
     # -- statistics ------------------------------------------------------------------------
     async def daily_totals(
         self, guild_id: int, *, days: int, now: datetime | None = None
@@ -480,5 +505,19 @@ class Store(Protocol):
     async def export_usage(
         self, guild_id: int, *, days: int, now: datetime | None = None
     ) -> list[GenerationRecord]:
-        """Every generation of the last ``days`` UTC days, oldest first."""
+        """Every generation of the last ``days`` UTC days still kept, oldest first."""
+        ...
+
+    # -- retention -------------------------------------------------------------------------
+    async def prune_generations(self, before: datetime, *, limit: int) -> PruneBatch:
+        """Delete up to ``limit`` settled rows created before ``before``, in one transaction
+        that first folds them into the archived daily totals statistics read.
+
+        In-flight rows are never deleted, whatever their age. Call it repeatedly (small
+        batches keep each write short, off the hot path) while ``more`` is True.
+        """
+        ...
+
+    async def prune_audit_log(self, before: datetime, *, limit: int) -> PruneBatch:
+        """Delete up to ``limit`` audit entries older than ``before``."""
         ...

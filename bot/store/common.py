@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Final, Generic, NoReturn, TypeVar
 
 from bot.policy.quota import as_utc, reset_at, resolve_limit, validate_limit
 from bot.policy.rules import normalize_blocked_word
+from bot.policy.spend import Price
 from bot.store.base import (
     AuditAction,
     AuditEntry,
@@ -43,6 +44,7 @@ from bot.store.base import (
     JobLimits,
     Lease,
     MemberContext,
+    MemberTotal,
     Reservation,
     UsageSummary,
 )
@@ -59,9 +61,11 @@ __all__ = [
     "check_job_limits",
     "daily_totals_from_rows",
     "explain_settle_miss",
+    "fold_pruned",
     "generation_record",
     "guild_policy_from_row",
     "limit_text",
+    "member_totals_from_rows",
     "optional_int",
     "switch_text",
     "utcnow",
@@ -77,11 +81,13 @@ GENERATION_COLUMNS: Final = (
     "guidance, acceleration, seed, safety_checker, count, status, reserved, delivered, "
     "error_class, latency_ms, message_id, created_at, started_at, finished_at, "
     "token_expires_at, delivery_started_at, interaction_token, "
-    "owner, lease_until, posted_message_id"
+    "owner, lease_until, posted_message_id, cost_pico_usd"
 )
 """The ``generations`` columns in the order ``generation_record`` unpacks them."""
 
-GUILD_SETTING_COLUMNS: Final = frozenset({"default_limit", "server_budget", "nsfw_safety"})
+GUILD_SETTING_COLUMNS: Final = frozenset(
+    {"default_limit", "server_budget", "nsfw_safety", "log_channel_id"}
+)
 """The only columns ``_set_guild_setting`` may name: the name is interpolated into SQL."""
 
 Conn = TypeVar("Conn")
@@ -216,6 +222,7 @@ def generation_record(
         owner,
         lease_until,
         posted_message_id,
+        cost_pico_usd,
     ) = row
     created = parse_ts(created_at)
     assert created is not None  # NOT NULL in every dialect's schema
@@ -252,6 +259,7 @@ def generation_record(
         owner=owner,
         lease_until=parse_ts(lease_until),
         posted_message_id=optional_int(posted_message_id),
+        cost_pico_usd=optional_int(cost_pico_usd),
     )
 
 
@@ -283,10 +291,10 @@ def guild_policy_from_row(
     """A guild's settings from the dialect's one-statement policy query.
 
     The row is (default limit, server budget, nsfw safety, role limits, member limits,
-    allowed channels, blocked words in byte order); the dialect says how it aggregated
-    the keyed limits (``decode_limits``) and the lists (``decode_list``).
+    allowed channels, blocked words in byte order, log channel); the dialect says how it
+    aggregated the keyed limits (``decode_limits``) and the lists (``decode_list``).
     """
-    default_limit, server_budget, nsfw, roles, members, channels, words = row
+    default_limit, server_budget, nsfw, roles, members, channels, words, log_channel = row
     return GuildPolicy(
         guild_id=guild_id,
         default_limit=optional_int(default_limit),
@@ -296,6 +304,7 @@ def guild_policy_from_row(
         allowed_channel_ids=frozenset(int(c) for c in decode_list(channels)),
         blocked_words=tuple(str(w) for w in decode_list(words)),
         nsfw_safety=None if nsfw is None else bool(nsfw),
+        log_channel_id=optional_int(log_channel),
     )
 
 
@@ -308,17 +317,44 @@ def daily_totals_from_rows(
 ) -> list[DailyTotal]:
     """One total per day from ``first_day`` on, zeros where the query returned no row.
 
-    Rows are (day, images, generations, failures) for the days that had any request; a
-    chart or export then has no gaps.
+    Rows are (day, images, generations, failures, cost) for the days that had any request
+    (live or archived); a chart or export then has no gaps.
     """
     by_day: dict[date, DailyTotal] = {}
     for row in rows:
         day = parse_day(row[0])
-        by_day[day] = DailyTotal(day, int(row[1]), int(row[2]), int(row[3]))
+        by_day[day] = DailyTotal(day, int(row[1]), int(row[2]), int(row[3]), int(row[4] or 0))
     return [
         by_day.get(day, DailyTotal(day, 0, 0, 0))
         for day in (first_day + timedelta(days=offset) for offset in range(days))
     ]
+
+
+def member_totals_from_rows(rows: Iterable[Sequence[Any]]) -> list[MemberTotal]:
+    """Rows of (user, images, requests, cost), already ordered and limited by the query."""
+    return [MemberTotal(int(row[0]), int(row[1]), int(row[2]), int(row[3] or 0)) for row in rows]
+
+
+ArchiveKey = tuple[int, Any, int]
+"""(guild, day as the dialect stores it, user): one ``usage_archive`` row."""
+
+
+def fold_pruned(rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """Sum the rows a pruning batch deleted into ``usage_archive`` increments.
+
+    Each deleted row is (guild, day, user, images, status, cost); the result is one
+    (guild, day, user, images, generations, failures, cost) per key, in key order so
+    concurrent upserts always touch archive rows in the same order. The same fold the
+    live statistics queries do, so archived and live numbers add up exactly.
+    """
+    totals: dict[ArchiveKey, list[int]] = {}
+    for guild_id, day, user_id, images, status, cost in rows:
+        entry = totals.setdefault((int(guild_id), day, int(user_id)), [0, 0, 0, 0])
+        entry[0] += int(images)
+        entry[1] += 1
+        entry[2] += 1 if status == GenerationStatus.FAILED.value else 0
+        entry[3] += int(cost or 0)
+    return [(*key, *values) for key, values in sorted(totals.items(), key=lambda kv: kv[0])]
 
 
 @dataclass(frozen=True)
@@ -350,8 +386,10 @@ class StoreCommon(ABC, Generic[Conn]):
 
     _moderation_sql: ClassVar[ModerationSql]
 
-    def __init__(self, *, clock: Callable[[], datetime]) -> None:
+    def __init__(self, *, clock: Callable[[], datetime], price: Price | None = None) -> None:
         self._clock = clock
+        # Recorded with each settled row as its estimated cost; None records no cost.
+        self._price_micro = None if price is None else price.micro_usd_per_megapixel
         self._background: set[asyncio.Future[None]] = set()
         self._closed = False
 
@@ -642,6 +680,19 @@ class StoreCommon(ABC, Generic[Conn]):
             render=switch_text,
         )
         return None if old is None else bool(old)
+
+    async def set_log_channel(
+        self, guild_id: int, channel_id: int | None, *, actor_id: int
+    ) -> int | None:
+        old = await self._set_guild_setting(
+            guild_id,
+            "log_channel_id",
+            channel_id,
+            actor_id=actor_id,
+            action=AuditAction.LOG_CHANNEL,
+            render=limit_text,
+        )
+        return optional_int(old)
 
     async def allow_channel(self, guild_id: int, channel_id: int, *, actor_id: int) -> bool:
         return await self._toggle(

@@ -93,6 +93,7 @@ from typing import Any, Final
 import asyncpg
 
 from bot.policy.quota import as_utc, check_quota, day_start, day_window, reset_at, validate_limit
+from bot.policy.spend import Price
 from bot.store.base import (
     AuditAction,
     AuditEntry,
@@ -106,6 +107,7 @@ from bot.store.base import (
     Lease,
     MemberContext,
     MemberTotal,
+    PruneBatch,
     Reservation,
     StoreError,
 )
@@ -120,9 +122,11 @@ from bot.store.common import (
     check_job_limits,
     daily_totals_from_rows,
     explain_settle_miss,
+    fold_pruned,
     generation_record,
     guild_policy_from_row,
     limit_text,
+    member_totals_from_rows,
     utcnow,
 )
 from bot.store.locks import LocalGates, advisory_key
@@ -162,7 +166,67 @@ SELECT
     (SELECT array_agg(ARRAY[role_id, daily_limit]) FROM role_limits WHERE guild_id = $1),
     (SELECT array_agg(ARRAY[user_id, daily_limit]) FROM member_limits WHERE guild_id = $1),
     ARRAY(SELECT channel_id FROM allowed_channels WHERE guild_id = $1),
-    ARRAY(SELECT word FROM blocked_words WHERE guild_id = $1 ORDER BY word COLLATE "C")
+    ARRAY(SELECT word FROM blocked_words WHERE guild_id = $1 ORDER BY word COLLATE "C"),
+    (SELECT log_channel_id FROM guild_settings WHERE guild_id = $1)
+"""
+
+# Statistics read the live rows and the totals of pruned ones (usage_archive, 0008) in
+# one statement, so a pruning batch (one transaction) is never counted twice or not at
+# all. $2/$3 bound created_at, $4/$5 the archive's days.
+_DAILY_TOTALS_SQL = """
+SELECT day, SUM(images)::bigint, SUM(generations)::bigint, SUM(failures)::bigint,
+       SUM(cost)::bigint
+FROM (
+    SELECT (created_at AT TIME ZONE 'UTC')::date AS day, SUM(reserved + delivered) AS images,
+           COUNT(*) AS generations, COUNT(*) FILTER (WHERE status = 'failed') AS failures,
+           COALESCE(SUM(cost_pico_usd), 0) AS cost
+    FROM generations WHERE guild_id = $1 AND created_at >= $2 AND created_at < $3
+    GROUP BY 1
+    UNION ALL
+    SELECT day, SUM(images), SUM(generations), SUM(failures), SUM(cost_pico_usd)
+    FROM usage_archive WHERE guild_id = $1 AND day >= $4 AND day < $5
+    GROUP BY day
+) AS both_sources GROUP BY day
+"""
+
+_TOP_MEMBERS_SQL = """
+SELECT user_id, SUM(images)::bigint AS images, SUM(requests)::bigint AS requests,
+       SUM(cost)::bigint
+FROM (
+    SELECT user_id, SUM(reserved + delivered) AS images, COUNT(*) AS requests,
+           COALESCE(SUM(cost_pico_usd), 0) AS cost
+    FROM generations WHERE guild_id = $1 AND created_at >= $2 AND created_at < $3
+    GROUP BY user_id
+    UNION ALL
+    SELECT user_id, SUM(images), SUM(generations), SUM(cost_pico_usd)
+    FROM usage_archive WHERE guild_id = $1 AND day >= $4 AND day < $5
+    GROUP BY user_id
+) AS both_sources
+GROUP BY user_id ORDER BY images DESC, requests DESC, user_id LIMIT $6
+"""
+
+# One pruning batch: the oldest settled rows before $1 (rows another transaction holds
+# are skipped, not waited for), deleted and returned so the same transaction folds
+# exactly them into usage_archive.
+_PRUNE_GENERATIONS_SQL = """
+DELETE FROM generations WHERE id IN (
+    SELECT id FROM generations
+    WHERE created_at < $1 AND status NOT IN ('queued', 'running')
+    ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+RETURNING guild_id, (created_at AT TIME ZONE 'UTC')::date, user_id, reserved + delivered,
+          status, cost_pico_usd
+"""
+
+_ARCHIVE_UPSERT_SQL = """
+INSERT INTO usage_archive AS archive
+    (guild_id, day, user_id, images, generations, failures, cost_pico_usd)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (guild_id, day, user_id) DO UPDATE SET
+    images = archive.images + EXCLUDED.images,
+    generations = archive.generations + EXCLUDED.generations,
+    failures = archive.failures + EXCLUDED.failures,
+    cost_pico_usd = archive.cost_pico_usd + EXCLUDED.cost_pico_usd
 """
 
 _INSERT_GENERATION_SQL = """
@@ -235,8 +299,9 @@ class PostgresStore(StoreCommon[Any]):
         schema: str,
         clock: Callable[[], datetime] = utcnow,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        price: Price | None = None,
     ) -> None:
-        super().__init__(clock=clock)
+        super().__init__(clock=clock, price=price)
         self._pool = pool
         self._schema = schema
         self._timeout = timeout
@@ -253,6 +318,7 @@ class PostgresStore(StoreCommon[Any]):
         schema: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         command_timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        price: Price | None = None,
     ) -> PostgresStore:
         """Connect a pool, bring the schema up to date, and return a ready store.
 
@@ -287,7 +353,7 @@ class PostgresStore(StoreCommon[Any]):
         except BaseException:
             pool.terminate()
             raise
-        return cls(pool, schema=current_schema, clock=clock, timeout=command_timeout)
+        return cls(pool, schema=current_schema, clock=clock, timeout=command_timeout, price=price)
 
     async def _close_connections(self) -> None:
         try:
@@ -606,12 +672,14 @@ class PostgresStore(StoreCommon[Any]):
             " status = CASE WHEN $2::integer > 0 THEN 'succeeded' ELSE 'failed' END,"
             " error_class = CASE WHEN $2::integer > 0 THEN NULL ELSE 'no_images' END,"
             " reserved = 0, delivered = $2, latency_ms = $3, message_id = $4, finished_at = $5,"
-            " interaction_token = NULL"
+            " interaction_token = NULL,"
+            " cost_pico_usd = width::bigint * height * $2::bigint * $6::bigint"
             " WHERE id = $1 AND status IN ('queued', 'running') AND $2::integer <= count",
             delivered,
             latency_ms,
             message_id,
             self._now(now),
+            self._price_micro,
             delivered=delivered,
         )
 
@@ -627,11 +695,12 @@ class PostgresStore(StoreCommon[Any]):
             generation_id,
             action,
             "UPDATE generations SET status = $2, error_class = $3, reserved = 0,"
-            " finished_at = $4, interaction_token = NULL"
+            " finished_at = $4, interaction_token = NULL, cost_pico_usd = $5::bigint * 0"
             " WHERE id = $1 AND status IN ('queued', 'running')",
             status,
             error_class,
             self._now(now),
+            self._price_micro,  # nothing delivered costs 0 (NULL: no price)
         )
 
     async def release_orphans(self, now: datetime | None = None) -> int:
@@ -824,38 +893,25 @@ class PostgresStore(StoreCommon[Any]):
     def _window(self, days: int, now: datetime | None) -> tuple[datetime, datetime]:
         return day_window(self._now(now), days)
 
+    def _stats_args(self, days: int, now: datetime | None) -> tuple[Any, ...]:
+        start, end = self._window(days, now)
+        return start, end, start.date(), end.date()
+
     async def daily_totals(
         self, guild_id: int, *, days: int, now: datetime | None = None
     ) -> list[DailyTotal]:
-        start, end = self._window(days, now)
+        args = self._stats_args(days, now)
         async with self._connection() as conn:
-            rows = await conn.fetch(
-                "SELECT (created_at AT TIME ZONE 'UTC')::date AS day,"
-                " SUM(reserved + delivered) AS images, COUNT(*) AS generations,"
-                " COUNT(*) FILTER (WHERE status = 'failed') AS failures"
-                " FROM generations WHERE guild_id = $1 AND created_at >= $2 AND created_at < $3"
-                " GROUP BY 1",
-                guild_id,
-                start,
-                end,
-            )
-        return daily_totals_from_rows(rows, start.date(), days, parse_day=_same_day)
+            rows = await conn.fetch(_DAILY_TOTALS_SQL, guild_id, *args)
+        return daily_totals_from_rows(rows, args[2], days, parse_day=_same_day)
 
     async def top_members(
         self, guild_id: int, *, days: int, limit: int = 10, now: datetime | None = None
     ) -> list[MemberTotal]:
-        start, end = self._window(days, now)
+        args = self._stats_args(days, now)
         async with self._connection() as conn:
-            rows = await conn.fetch(
-                "SELECT user_id, SUM(reserved + delivered) AS images, COUNT(*) AS requests"
-                " FROM generations WHERE guild_id = $1 AND created_at >= $2 AND created_at < $3"
-                " GROUP BY user_id ORDER BY images DESC, requests DESC, user_id LIMIT $4",
-                guild_id,
-                start,
-                end,
-                max(0, limit),
-            )
-        return [MemberTotal(int(row[0]), int(row[1]), int(row[2])) for row in rows]
+            rows = await conn.fetch(_TOP_MEMBERS_SQL, guild_id, *args, max(0, limit))
+        return member_totals_from_rows(rows)
 
     async def export_usage(
         self, guild_id: int, *, days: int, now: datetime | None = None
@@ -871,6 +927,32 @@ class PostgresStore(StoreCommon[Any]):
             )
         # A year of a busy server is ~10^5 rows, ~1 s of Python: not on the event loop.
         return await asyncio.to_thread(lambda: [_record(row) for row in rows])
+
+    # -- retention -----------------------------------------------------------------------
+
+    async def prune_generations(self, before: datetime, *, limit: int) -> PruneBatch:
+        """Delete, fold into ``usage_archive`` and commit, as one short transaction.
+
+        The prune lock keeps two processes' batches from interleaving their archive
+        upserts; reservations and settlements never wait for it.
+        """
+        async with self._transaction(advisory_key(self._schema, "prune")) as conn:
+            deleted = await conn.fetch(_PRUNE_GENERATIONS_SQL, as_utc(before), max(1, limit))
+            folded = fold_pruned(deleted)
+            if folded:
+                await conn.executemany(_ARCHIVE_UPSERT_SQL, folded)
+        return PruneBatch(deleted=len(deleted), more=len(deleted) >= limit)
+
+    async def prune_audit_log(self, before: datetime, *, limit: int) -> PruneBatch:
+        async with self._connection() as conn:
+            status = await conn.execute(
+                "DELETE FROM audit_log WHERE id IN"
+                " (SELECT id FROM audit_log WHERE at < $1 ORDER BY id LIMIT $2)",
+                as_utc(before),
+                max(1, limit),
+            )
+        deleted = _rowcount(status)
+        return PruneBatch(deleted=deleted, more=deleted >= limit)
 
 
 def _record(row: Any) -> GenerationRecord:

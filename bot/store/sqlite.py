@@ -50,6 +50,7 @@ from typing import Any, Final, TypeVar
 import aiosqlite
 
 from bot.policy.quota import as_utc, check_quota, day_start, day_window, reset_at, validate_limit
+from bot.policy.spend import Price
 from bot.store.base import (
     AuditAction,
     AuditEntry,
@@ -63,6 +64,7 @@ from bot.store.base import (
     Lease,
     MemberContext,
     MemberTotal,
+    PruneBatch,
     Reservation,
 )
 from bot.store.common import (
@@ -76,9 +78,11 @@ from bot.store.common import (
     check_job_limits,
     daily_totals_from_rows,
     explain_settle_miss,
+    fold_pruned,
     generation_record,
     guild_policy_from_row,
     limit_text,
+    member_totals_from_rows,
     utcnow,
 )
 from bot.store.migrate import Migration, apply_migrations, load_migrations
@@ -125,7 +129,60 @@ SELECT
     (SELECT json_group_object(user_id, daily_limit) FROM member_limits WHERE guild_id = :guild),
     (SELECT json_group_array(channel_id) FROM allowed_channels WHERE guild_id = :guild),
     (SELECT json_group_array(word)
-       FROM (SELECT word FROM blocked_words WHERE guild_id = :guild ORDER BY word))
+       FROM (SELECT word FROM blocked_words WHERE guild_id = :guild ORDER BY word)),
+    (SELECT log_channel_id FROM guild_settings WHERE guild_id = :guild)
+"""
+
+# Statistics read the live rows and the totals of pruned ones (usage_archive, 0008) in
+# one statement, so a pruning batch (one transaction) can never be counted twice or not
+# at all. :start/:end bound created_at, :first_day/:end_day the archive's days.
+_DAILY_TOTALS_SQL = """
+SELECT day, SUM(images), SUM(generations), SUM(failures), SUM(cost) FROM (
+    SELECT substr(created_at, 1, 10) AS day, SUM(reserved + delivered) AS images,
+           COUNT(*) AS generations, SUM(status = 'failed') AS failures,
+           COALESCE(SUM(cost_pico_usd), 0) AS cost
+    FROM generations WHERE guild_id = :guild AND created_at >= :start AND created_at < :end
+    GROUP BY substr(created_at, 1, 10)
+    UNION ALL
+    SELECT day, SUM(images), SUM(generations), SUM(failures), SUM(cost_pico_usd)
+    FROM usage_archive WHERE guild_id = :guild AND day >= :first_day AND day < :end_day
+    GROUP BY day
+) GROUP BY day
+"""
+
+_TOP_MEMBERS_SQL = """
+SELECT user_id, SUM(images) AS images, SUM(requests) AS requests, SUM(cost) FROM (
+    SELECT user_id, SUM(reserved + delivered) AS images, COUNT(*) AS requests,
+           COALESCE(SUM(cost_pico_usd), 0) AS cost
+    FROM generations WHERE guild_id = :guild AND created_at >= :start AND created_at < :end
+    GROUP BY user_id
+    UNION ALL
+    SELECT user_id, SUM(images), SUM(generations), SUM(cost_pico_usd)
+    FROM usage_archive WHERE guild_id = :guild AND day >= :first_day AND day < :end_day
+    GROUP BY user_id
+) GROUP BY user_id ORDER BY images DESC, requests DESC, user_id LIMIT :limit
+"""
+
+# One pruning batch: the oldest settled rows before :before, deleted and returned so the
+# same transaction can fold exactly them into usage_archive.
+_PRUNE_GENERATIONS_SQL = """
+DELETE FROM generations WHERE id IN (
+    SELECT id FROM generations
+    WHERE created_at < :before AND status NOT IN ('queued', 'running')
+    ORDER BY created_at LIMIT :limit
+)
+RETURNING guild_id, substr(created_at, 1, 10), user_id, reserved + delivered, status,
+          cost_pico_usd
+"""
+
+_ARCHIVE_UPSERT_SQL = """
+INSERT INTO usage_archive (guild_id, day, user_id, images, generations, failures, cost_pico_usd)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (guild_id, day, user_id) DO UPDATE SET
+    images = images + excluded.images,
+    generations = generations + excluded.generations,
+    failures = failures + excluded.failures,
+    cost_pico_usd = cost_pico_usd + excluded.cost_pico_usd
 """
 
 _MODERATION_SQL: Final = ModerationSql(
@@ -283,8 +340,9 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
         reader: aiosqlite.Connection,
         *,
         clock: Callable[[], datetime] = utcnow,
+        price: Price | None = None,
     ) -> None:
-        super().__init__(clock=clock)
+        super().__init__(clock=clock, price=price)
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
@@ -298,10 +356,12 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
         migrations: list[Migration] | None = None,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
         clock: Callable[[], datetime] = utcnow,
+        price: Price | None = None,
     ) -> SqliteStore:
         """Connect, bring the schema up to date, and return a ready store.
 
-        The parent folder must exist (``open_store`` creates it).
+        The parent folder must exist (``open_store`` creates it). ``price`` is recorded
+        as each settled generation's estimated cost (None: no cost recorded).
         """
         if migrations is None:
             migrations = await asyncio.to_thread(load_migrations)
@@ -313,7 +373,7 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
         except BaseException:
             await writer.close()
             raise
-        return cls(writer, reader, clock=clock)
+        return cls(writer, reader, clock=clock, price=price)
 
     async def _close_connections(self) -> None:
         await self._reader.close()
@@ -643,13 +703,15 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
                 " status = CASE WHEN :delivered > 0 THEN 'succeeded' ELSE 'failed' END,"
                 " error_class = CASE WHEN :delivered > 0 THEN NULL ELSE 'no_images' END,"
                 " reserved = 0, delivered = :delivered, latency_ms = :latency,"
-                " message_id = :message, finished_at = :now, interaction_token = NULL"
+                " message_id = :message, finished_at = :now, interaction_token = NULL,"
+                " cost_pico_usd = width * height * :delivered * :price"
                 " WHERE id = :id AND status IN ('queued', 'running') AND :delivered <= count",
                 {
                     "delivered": delivered,
                     "latency": latency_ms,
                     "message": message_id,
                     "now": _ts(self._now(now)),
+                    "price": self._price_micro,
                 },
                 conn=conn,
             )
@@ -667,9 +729,14 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
                 generation_id,
                 action,
                 "UPDATE generations SET status = :status, error_class = :error, reserved = 0,"
-                " finished_at = :now, interaction_token = NULL"
+                " finished_at = :now, interaction_token = NULL, cost_pico_usd = :price * 0"
                 " WHERE id = :id AND status IN ('queued', 'running')",
-                {"status": status, "error": error_class, "now": _ts(self._now(now))},
+                {
+                    "status": status,
+                    "error": error_class,
+                    "now": _ts(self._now(now)),
+                    "price": self._price_micro,  # nothing delivered costs 0 (NULL: no price)
+                },
                 conn=conn,
             )
 
@@ -854,34 +921,29 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
         start, end = day_window(self._now(now), days)
         return _ts(start), _ts(end), start.date()
 
+    def _stats_args(self, guild_id: int, days: int, now: datetime | None) -> dict[str, Any]:
+        start, end = day_window(self._now(now), days)
+        return {
+            "guild": guild_id,
+            "start": _ts(start),
+            "end": _ts(end),
+            "first_day": start.date().isoformat(),
+            "end_day": end.date().isoformat(),
+        }
+
     async def daily_totals(
         self, guild_id: int, *, days: int, now: datetime | None = None
     ) -> list[DailyTotal]:
-        start, end, first_day = self._window(days, now)
-        conn = self._reader
-        rows = await self._fetchall(
-            conn,
-            "SELECT substr(created_at, 1, 10), SUM(reserved + delivered), COUNT(*),"
-            " SUM(status = 'failed') FROM generations"
-            " WHERE guild_id = ? AND created_at >= ? AND created_at < ?"
-            " GROUP BY substr(created_at, 1, 10)",
-            (guild_id, start, end),
-        )
+        args = self._stats_args(guild_id, days, now)
+        rows = await self._fetchall(self._reader, _DAILY_TOTALS_SQL, args)
+        first_day = date.fromisoformat(args["first_day"])
         return daily_totals_from_rows(rows, first_day, days, parse_day=date.fromisoformat)
 
     async def top_members(
         self, guild_id: int, *, days: int, limit: int = 10, now: datetime | None = None
     ) -> list[MemberTotal]:
-        start, end, _ = self._window(days, now)
-        conn = self._reader
-        rows = await self._fetchall(
-            conn,
-            "SELECT user_id, SUM(reserved + delivered) AS images, COUNT(*) AS requests"
-            " FROM generations WHERE guild_id = ? AND created_at >= ? AND created_at < ?"
-            " GROUP BY user_id ORDER BY images DESC, requests DESC, user_id LIMIT ?",
-            (guild_id, start, end, max(0, limit)),
-        )
-        return [MemberTotal(int(row[0]), int(row[1]), int(row[2])) for row in rows]
+        args = {**self._stats_args(guild_id, days, now), "limit": max(0, limit)}
+        return member_totals_from_rows(await self._fetchall(self._reader, _TOP_MEMBERS_SQL, args))
 
     async def export_usage(
         self, guild_id: int, *, days: int, now: datetime | None = None
@@ -896,6 +958,29 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
         )
         # A year of a busy server is ~10^5 rows, ~1 s of Python: not on the event loop.
         return await asyncio.to_thread(lambda: [_record(row) for row in rows])
+
+    # -- retention -----------------------------------------------------------------------
+
+    async def prune_generations(self, before: datetime, *, limit: int) -> PruneBatch:
+        """Delete, fold into ``usage_archive`` and commit, as one short write transaction."""
+        async with self._write() as conn:
+            deleted = await self._fetchall(
+                conn, _PRUNE_GENERATIONS_SQL, {"before": _ts(before), "limit": max(1, limit)}
+            )
+            folded = fold_pruned(deleted)
+            if folded:
+                await conn.executemany(_ARCHIVE_UPSERT_SQL, folded)
+        return PruneBatch(deleted=len(deleted), more=len(deleted) >= limit)
+
+    async def prune_audit_log(self, before: datetime, *, limit: int) -> PruneBatch:
+        async with self._write(transaction=False) as conn:
+            cursor = await conn.execute(
+                "DELETE FROM audit_log WHERE id IN"
+                " (SELECT id FROM audit_log WHERE at < ? ORDER BY id LIMIT ?)",
+                (_ts(before), max(1, limit)),
+            )
+            deleted = max(0, cursor.rowcount)
+        return PruneBatch(deleted=deleted, more=deleted >= limit)
 
 
 def _record(row: Sequence[Any]) -> GenerationRecord:

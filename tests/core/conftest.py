@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from bot.policy.spend import Price
 from bot.store import GenerationParams, MemberContext, SqliteStore, Store
 from tests.extras import require_asyncpg
 
@@ -39,11 +40,17 @@ def member(user_id: int = ALICE, *roles: int, guild_id: int = GUILD) -> MemberCo
     return MemberContext(guild_id=guild_id, channel_id=CHANNEL, user_id=user_id, role_ids=roles)
 
 
-def params(count: int = 1, prompt: str = "a cute baby sea otter") -> GenerationParams:
+def params(
+    count: int = 1,
+    prompt: str = "a cute baby sea otter",
+    *,
+    width: int = 1024,
+    height: int = 768,
+) -> GenerationParams:
     return GenerationParams(
         prompt=prompt,
-        width=1024,
-        height=768,
+        width=width,
+        height=height,
         size_preset="landscape_4_3",
         steps=28,
         guidance=4.5,
@@ -90,11 +97,13 @@ class StoreBackend:
     def __init__(self) -> None:
         self._opened: list[Store] = []
 
-    async def _open(self, clock: Callable[[], datetime] | None) -> Store:
+    async def _open(self, clock: Callable[[], datetime] | None, price: Price | None) -> Store:
         raise NotImplementedError
 
-    async def open(self, *, clock: Callable[[], datetime] | None = None) -> Store:
-        store = await self._open(clock)
+    async def open(
+        self, *, clock: Callable[[], datetime] | None = None, price: Price | None = None
+    ) -> Store:
+        store = await self._open(clock, price)
         self._opened.append(store)
         return store
 
@@ -110,10 +119,10 @@ class SqliteBackend(StoreBackend):
         super().__init__()
         self.path = path
 
-    async def _open(self, clock: Callable[[], datetime] | None) -> Store:
+    async def _open(self, clock: Callable[[], datetime] | None, price: Price | None) -> Store:
         if clock is None:
-            return await SqliteStore.open(self.path)
-        return await SqliteStore.open(self.path, clock=clock)
+            return await SqliteStore.open(self.path, price=price)
+        return await SqliteStore.open(self.path, clock=clock, price=price)
 
 
 class PostgresBackend(StoreBackend):
@@ -124,10 +133,15 @@ class PostgresBackend(StoreBackend):
         self.url = url
         self.schema = schema
 
-    async def _open(self, clock: Callable[[], datetime] | None) -> Store:
+    async def _open(self, clock: Callable[[], datetime] | None, price: Price | None) -> Store:
         from bot.store.postgres import PostgresStore
 
-        options: dict[str, Any] = {"schema": self.schema, "min_size": 1, "max_size": 5}
+        options: dict[str, Any] = {
+            "schema": self.schema,
+            "min_size": 1,
+            "max_size": 5,
+            "price": price,
+        }
         if clock is not None:
             options["clock"] = clock
         return await PostgresStore.open(self.url, **options)
