@@ -25,9 +25,13 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from bot.policy.spend import Price, PriceError
+
 ENV_EXAMPLE_HINT = "see .env.example"
 DEFAULT_ENV_FILE = ".env"
 """Read from the working directory unless ``ENV_FILE`` names another file."""
+MAX_RETENTION_DAYS = 36_500
+"""A hundred years: effectively "keep everything", still a number the pruner can use."""
 _T = TypeVar("_T")
 
 
@@ -160,6 +164,9 @@ class Settings:
     health_file: Path | None = None
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
+    price_per_megapixel: Price | None = None  # unset: no cost recorded, no money shown
+    retention_days: int = 180
+    audit_retention_days: int = 365
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -366,6 +373,13 @@ def _shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]
     return _attempt(env, together, no_ids)
 
 
+def _price(raw: str) -> Price:
+    try:
+        return Price.parse(raw)
+    except PriceError as error:
+        raise ConfigError("SIRAYA_PRICE_PER_MEGAPIXEL", str(error)) from None
+
+
 def settings_from_mapping(env: Mapping[str, str]) -> Settings:
     """Validated settings, or :class:`ConfigProblems` listing every bad setting at once."""
     collecting = env if isinstance(env, Environment) else Environment(env)
@@ -449,6 +463,19 @@ def read_settings(env: Environment) -> Settings:
         health_file=health_file_setting(env),
         shard_count=shard_count,
         shard_ids=shard_ids,
+        price_per_megapixel=_parse(env, "SIRAYA_PRICE_PER_MEGAPIXEL", None, _price),
+        retention_days=_parse(
+            env,
+            "RETENTION_DAYS",
+            Settings.retention_days,
+            _int_in("RETENTION_DAYS", 1, MAX_RETENTION_DAYS),
+        ),
+        audit_retention_days=_parse(
+            env,
+            "AUDIT_RETENTION_DAYS",
+            Settings.audit_retention_days,
+            _int_in("AUDIT_RETENTION_DAYS", 1, MAX_RETENTION_DAYS),
+        ),
     )
 
 

@@ -50,6 +50,27 @@ async def check_database(settings: Settings) -> CheckResult:
     return CheckResult("database", True, "opened and migrated")
 
 
+RETENTION_SETTINGS = frozenset(
+    {"RETENTION_DAYS", "AUDIT_RETENTION_DAYS", "SIRAYA_PRICE_PER_MEGAPIXEL"}
+)
+
+
+def check_retention(settings: Settings) -> CheckResult:
+    """Not a probe: what the bot keeps, and what it counts as spend, so nothing surprises."""
+    price = settings.price_per_megapixel
+    spend = (
+        f"spend estimated at {price.text()}"
+        if price is not None
+        else "no spend shown (SIRAYA_PRICE_PER_MEGAPIXEL unset)"
+    )
+    return CheckResult(
+        "retention",
+        True,
+        f"usage log kept {settings.retention_days} days (older rows live on as daily totals),"
+        f" audit log {settings.audit_retention_days} days; {spend}",
+    )
+
+
 async def check_discord(settings: Settings, session: aiohttp.ClientSession) -> CheckResult:
     url = f"{settings.discord_api_base_url}/users/@me"
     headers = {"Authorization": f"Bot {settings.discord_token.reveal()}"}
@@ -115,7 +136,8 @@ async def run_checks(
     """
     results = [
         _skipped("database", frozenset({"DATABASE_URL"}), bad_settings)
-        or await check_database(settings)
+        or await check_database(settings),
+        _skipped("retention", RETENTION_SETTINGS, bad_settings) or check_retention(settings),
     ]
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
         for name, needs, check in NETWORK_CHECKS:

@@ -122,14 +122,28 @@ async def test_check_passes_every_line_with_good_settings(owner: Owner) -> None:
     assert code == 0, (lines, err)
     assert [line.split(":")[0] for line in lines] == [
         "PASS  database",
+        "PASS  retention",
         "PASS  discord",
         "PASS  image api",
     ]
     assert owner.discord.bot_user.username in by_check(lines)["discord"]
+    assert "usage log kept 180 days" in by_check(lines)["retention"]
+    assert "audit log 365 days" in by_check(lines)["retention"]
+    assert "no spend shown" in by_check(lines)["retention"]
     assert (owner.workdir / "data" / "imagine.db").is_file(), "the database was created"
     assert all(not r.json or "prompt" not in r.json for r in owner.api.requests), (
         "check never asks for an image, so it never spends credit"
     )
+
+
+async def test_check_shows_the_retention_and_price_in_force(owner: Owner) -> None:
+    code, lines, _ = await owner.run(
+        "check", RETENTION_DAYS="30", AUDIT_RETENTION_DAYS="90", SIRAYA_PRICE_PER_MEGAPIXEL="0.025"
+    )
+    assert code == 0, lines
+    line = by_check(lines)["retention"]
+    assert "usage log kept 30 days" in line and "audit log 90 days" in line
+    assert "$0.025 per megapixel" in line
 
 
 async def test_a_wrong_discord_token_fails_the_discord_line(owner: Owner) -> None:
