@@ -2,16 +2,22 @@
 
 Both are CPU work over possibly thousands of rows, so callers run them with
 ``asyncio.to_thread``; neither knows anything about Discord.
+
+The chart is drawn by matplotlib, imported on the first chart (in that thread), so
+neither start-up nor any acknowledgement waits for it. It brings its own opaque
+background with colours that keep their contrast, so it reads the same in Discord's
+dark and light themes (see ``CHART_THEME``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Sequence
+from typing import Final
 
-from PIL import Image, ImageDraw, ImageFont
-
+from bot.policy.spend import exact_usd
 from bot.store.base import DailyTotal, GenerationRecord
 
 CSV_COLUMNS = (
@@ -20,15 +26,23 @@ CSV_COLUMNS = (
     "height", "size_preset", "steps", "guidance", "acceleration", "seed", "safety_checker",
     "parent_id", "message_id",
 )  # fmt: skip
+COST_COLUMN: Final = "cost_usd"
 
 
-def usage_csv(records: Sequence[GenerationRecord]) -> bytes:
-    """One row per generation, every parameter, UTF-8 with a BOM so spreadsheets read accents."""
+def usage_csv(records: Sequence[GenerationRecord], *, with_cost: bool = False) -> bytes:
+    """One row per generation, every parameter, UTF-8 with a BOM so spreadsheets read accents.
+
+    ``with_cost`` (a price is set) adds ``cost_usd``: each row's estimated cost with every
+    digit (``0.0196608``), so the column sums exactly to what ``/quota stats`` shows.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow((*CSV_COLUMNS, COST_COLUMN) if with_cost else CSV_COLUMNS)
     for r in records:
         p = r.params
+        cost = (
+            [] if not with_cost else ["" if r.cost_pico_usd is None else exact_usd(r.cost_pico_usd)]
+        )
         writer.writerow(
             [
                 r.id, r.created_at.isoformat(), r.finished_at.isoformat() if r.finished_at else "",
@@ -36,7 +50,7 @@ def usage_csv(records: Sequence[GenerationRecord]) -> bytes:
                 r.error_class or "", "" if r.latency_ms is None else r.latency_ms,
                 _defuse(p.prompt), p.width, p.height, p.size_preset or "", p.steps, p.guidance,
                 p.acceleration, p.seed, int(p.safety_checker), r.parent_id or "",
-                r.message_id or "",
+                r.message_id or "", *cost,
             ]
         )  # fmt: skip
     return buffer.getvalue().encode("utf-8-sig")
@@ -47,40 +61,76 @@ def _defuse(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-CHART_SIZE = (900, 420)
-_BACKGROUND = (30, 31, 34)
-_BAR = (124, 92, 255)
-_TEXT = (219, 222, 225)
-_GRID = (63, 65, 71)
+CHART_SIZE: Final = (900, 420)
+"""Pixels. Wide and short: it sits under an embed on desktop and phone alike."""
+
+CHART_THEME: Final = {
+    "background": "#2B2D31",  # an opaque card: never blends into either Discord theme
+    "border": "#80848E",  # mid grey: the card's edge shows on dark (#313338) and light (#FFF)
+    "text": "#F2F3F5",  # 12:1 against the card
+    "grid": "#4E5058",
+    "images": "#7C8CFF",  # bars; 4:1 against the card
+    "spend": "#57F287",  # the spend line, on its own axis; 9:1 against the card
+}
+
+_DPI: Final = 100
+_render_lock = threading.Lock()  # matplotlib's font cache and state are not thread-safe
 
 
-def daily_chart_png(totals: Sequence[DailyTotal]) -> bytes:
-    """Bars of images charged per UTC day, labelled, in Discord's dark theme."""
+def daily_chart_png(totals: Sequence[DailyTotal], *, show_spend: bool = False) -> bytes:
+    """Bars of images charged per UTC day; with ``show_spend`` the estimated dollars too.
+
+    Call it in a thread (``asyncio.to_thread``): the first call imports matplotlib.
+    """
+    with _render_lock:
+        return _render(totals, show_spend)
+
+
+def _render(totals: Sequence[DailyTotal], show_spend: bool) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    theme = CHART_THEME
     width, height = CHART_SIZE
-    image = Image.new("RGB", CHART_SIZE, _BACKGROUND)
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=14)
-    left, right, top, bottom = 56, 20, 36, 52
-    draw.text((left, 10), "Images per day (UTC)", fill=_TEXT, font=font)
-    peak = max((t.images for t in totals), default=0) or 1
-    plot_h = height - top - bottom
-    for step in range(5):
-        value = round(peak * step / 4)
-        y = top + plot_h - plot_h * step / 4
-        draw.line([(left, y), (width - right, y)], fill=_GRID)
-        draw.text((8, y - 8), str(value), fill=_TEXT, font=font)
-    if totals:
-        slot = (width - left - right) / len(totals)
-        bar_w = max(2.0, slot * 0.7)
-        label_every = max(1, len(totals) // 10)
-        for index, total in enumerate(totals):
-            x0 = left + index * slot + (slot - bar_w) / 2
-            images_h = plot_h * total.images / peak
-            base = top + plot_h
-            if images_h:
-                draw.rectangle([x0, base - images_h, x0 + bar_w, base], fill=_BAR)
-            if index % label_every == 0:
-                draw.text((x0, base + 8), total.day.strftime("%m-%d"), fill=_TEXT, font=font)
+    figure = Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI)
+    FigureCanvasAgg(figure)
+    figure.patch.set_facecolor(theme["background"])
+    figure.patch.set_edgecolor(theme["border"])
+    figure.patch.set_linewidth(2)
+    axes = figure.add_subplot()
+    axes.set_facecolor(theme["background"])
+    days = [t.day.strftime("%m-%d") for t in totals]
+    positions = list(range(len(totals)))
+    axes.bar(positions, [t.images for t in totals], color=theme["images"], width=0.7,
+             label="images", zorder=2)  # fmt: skip
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+    axes.set_ylim(bottom=0, top=max([*(t.images for t in totals), 1]) * 1.15)
+    axes.grid(axis="y", color=theme["grid"], linewidth=0.8, zorder=0)
+    axes.set_axisbelow(True)
+    label_every = max(1, len(totals) // 10)
+    axes.set_xticks(positions[::label_every], days[::label_every])
+    axes.set_xlim(-0.6, max(len(totals) - 0.4, 0.4))
+    title = "Images per day (UTC)"
+    styled = [axes]
+    if show_spend:
+        spend_axes = axes.twinx()
+        spend = [t.cost_pico_usd / 10**12 for t in totals]  # drawing only: text stays exact
+        spend_axes.plot(positions, spend, color=theme["spend"], marker="o", linewidth=2.2,
+                        markersize=4, label="spend", zorder=3)  # fmt: skip
+        spend_axes.set_ylim(bottom=0, top=max([*spend, 0.01]) * 1.15)
+        spend_axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.2f}"))
+        spend_axes.yaxis.set_major_locator(MaxNLocator(nbins=5))
+        spend_axes.tick_params(axis="y", colors=theme["spend"], labelsize=10)
+        title = "Images (bars) and estimated spend (line) per day, UTC"
+        styled.append(spend_axes)
+    for each in styled:
+        for side in each.spines.values():
+            side.set_color(theme["grid"])
+    axes.tick_params(colors=theme["text"], labelsize=10)
+    axes.set_title(title, color=theme["text"], fontsize=12, loc="left", pad=10)
+    figure.tight_layout(pad=1.2)
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False)
+    figure.savefig(out, format="png", facecolor=figure.get_facecolor(),
+                   edgecolor=figure.get_edgecolor())  # fmt: skip
     return out.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 import discord
@@ -159,10 +160,13 @@ class Quota(
         guild_id = interaction.guild_id or 0
         totals = await self.bot.store.daily_totals(guild_id, days=days)
         top = await self.bot.store.top_members(guild_id, days=days, limit=10)
-        chart = await asyncio.to_thread(daily_chart_png, totals)
+        show_spend = self.bot.settings.price_per_megapixel is not None
+        chart = await asyncio.to_thread(daily_chart_png, totals, show_spend=show_spend)
         name = "usage.png"
         await interaction.followup.send(
-            embed=messages.stats_embed(totals, top, days=days, chart_name=name),
+            embed=messages.stats_embed(
+                totals, top, days=days, chart_name=name, show_spend=show_spend
+            ),
             file=discord.File(io.BytesIO(chart), filename=name),
             ephemeral=True,
         )
@@ -172,7 +176,8 @@ class Quota(
     async def export(self, interaction: discord.Interaction, days: Days = 30) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         records = await self.bot.store.export_usage(interaction.guild_id or 0, days=days)
-        data = await asyncio.to_thread(usage_csv, records)
+        with_cost = self.bot.settings.price_per_megapixel is not None
+        data = await asyncio.to_thread(partial(usage_csv, records, with_cost=with_cost))
         stamp = datetime.now(UTC).strftime("%Y%m%d")
         if len(data) > interaction.filesize_limit:
             await interaction.followup.send(

@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from cogs.common import messages
 from cogs.common.budget import in_time
+from cogs.common.checks import is_moderator
 from cogs.common.flow import requester_from
 
 if TYPE_CHECKING:
@@ -23,14 +24,20 @@ class Usage(commands.Cog):
     @app_commands.command(name="usage", description="See how many images you can still make today")
     @app_commands.guild_only()
     async def usage(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        member = requester_from(interaction).member
         summary = await in_time(
             interaction,
-            self.bot.store.usage(
-                requester_from(interaction).member,
-                bot_default_limit=self.bot.settings.default_daily_limit,
-            ),
+            self.bot.store.usage(member, bot_default_limit=self.bot.settings.default_daily_limit),
         )
-        await interaction.response.send_message(embed=messages.usage_embed(summary), ephemeral=True)
+        spend: int | None = None
+        if self.bot.settings.price_per_megapixel is not None and is_moderator(interaction):
+            (today,) = await in_time(
+                interaction, self.bot.store.daily_totals(member.guild_id, days=1)
+            )
+            spend = today.cost_pico_usd
+        await interaction.response.send_message(
+            embed=messages.usage_embed(summary, server_spend_pico=spend), ephemeral=True
+        )
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -35,6 +35,11 @@ def require_manage_guild(interaction: discord.Interaction) -> bool:
     return True
 
 
+def is_moderator(interaction: discord.Interaction) -> bool:
+    """A moderator here is who may use ``/quota`` and ``/settings``: Manage Server."""
+    return interaction.guild_id is not None and interaction.permissions.manage_guild
+
+
 class ModeratorOnly:
     """Mixin for the moderators' command groups (``/quota``, ``/settings``).
 
