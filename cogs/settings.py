@@ -152,6 +152,37 @@ class Settings(
             f"The safety checker is now **{state}** in NSFW channels (always on everywhere else).",
         )
 
+    @app_commands.command(
+        name="log-channel", description="Also post every generation in a channel, or stop"
+    )
+    @app_commands.describe(
+        channel="Where moderators see each generation and refusal; leave empty to turn it off"
+    )
+    async def log_channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
+        guild_id = interaction.guild_id or 0
+        if channel is None:
+            old = await self.bot.store.set_log_channel(guild_id, None, actor_id=interaction.user.id)
+            await self._reply(
+                interaction, messages.log_channel_off(None if old is None else f"<#{old}>")
+            )
+            return
+        missing = missing_log_permissions(channel)
+        if missing:
+            await self._reply(interaction, messages.log_channel_unusable(channel.mention, missing))
+            return
+        await self.bot.store.set_log_channel(guild_id, channel.id, actor_id=interaction.user.id)
+        await self._reply(interaction, messages.log_channel_set(channel.mention))
+
+
+def missing_log_permissions(channel: discord.TextChannel) -> list[str]:
+    """What the bot lacks to post log entries in ``channel`` (empty: it can), by name."""
+    me = channel.guild.me
+    perms = channel.permissions_for(me)
+    have = (perms.view_channel, perms.send_messages, perms.embed_links, perms.attach_files)
+    return [name for name, ok in zip(messages.LOG_NEEDS, have, strict=True) if not ok]
+
 
 async def setup(bot: ImagineBot) -> None:
     await bot.add_cog(Settings(bot))

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import discord
 
@@ -75,6 +75,19 @@ sleep through): past it the flow falls back (a channel post, a direct message) o
 Generous for a 25 MiB upload, short next to a member's patience."""
 
 ViewFactory = Callable[[Job], discord.ui.View | None]
+
+
+class FlowObserver(Protocol):
+    """Told about outcomes after the member has them (the moderation log, cogs/common/modlog).
+
+    Both calls must return at once and never raise: whatever they do happens elsewhere.
+    """
+
+    def delivered(
+        self, job: Job, message: discord.Message, images: Sequence[GeneratedImage]
+    ) -> None: ...
+
+    def refused(self, requester: Requester, prompt: str, refusal: Exception) -> None: ...
 
 
 class TokenExpired(Exception):
@@ -267,8 +280,10 @@ class GenerationFlow:
         service: GenerationService,
         view_factory: ViewFactory | None = None,
         cancel_view_factory: ViewFactory | None = None,
+        observer: FlowObserver | None = None,
     ) -> None:
         self._service = service
+        self._observer = observer
         self._view_factory = view_factory
         self._cancel_view_factory = cancel_view_factory
         self._active: set[asyncio.Task[Any]] = set()
@@ -298,9 +313,10 @@ class GenerationFlow:
         ``parent_id`` and ``source_url`` link a re-roll, variation or edit to its origin.
         """
         reach = InteractionRef(interaction.token, interaction.created_at + TOKEN_LIFETIME)
+        requester = requester_from(interaction)
         try:
             job = await self._service.submit(
-                requester_from(interaction),
+                requester,
                 request,
                 parent_id=parent_id,
                 interaction=reach,
@@ -308,6 +324,8 @@ class GenerationFlow:
             )
         except (InvalidRequest, Refusal) as refusal:
             await send_ephemeral(interaction, messages.refusal(refusal))
+            if self._observer is not None:
+                self._observer.refused(requester, request.prompt, refusal)
             return
         except QuotaExceeded as exceeded:
             text = messages.quota_exceeded(exceeded, has_count_option=parent_id is None)
@@ -431,6 +449,8 @@ class GenerationFlow:
             return
         delivery.posted, delivery.count = message, len(images)
         await self._service.delivered(job, len(images), message_id=message.id)
+        if self._observer is not None:
+            self._observer.delivered(job, message, images)
         if delivery.in_channel:
             await self._point_to(audience, job, message)
 

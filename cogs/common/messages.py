@@ -16,6 +16,7 @@ import discord
 from bot.jobs import remix
 from bot.jobs.service import CancelOutcome, ChannelNotAllowed, Job, PromptBlocked
 from bot.policy.quota import EffectiveLimit, LimitSource
+from bot.policy.spend import dollars
 from bot.siraya import ErrorKind, GenerationRequest, SirayaError
 from bot.store.base import (
     AuditAction,
@@ -321,8 +322,12 @@ def limit_value(limit: int | None) -> str:
     return "blocked (0)" if limit == 0 else plural(limit, "image")
 
 
-def usage_embed(summary: UsageSummary) -> discord.Embed:
-    """``/usage``: where a member stands today, in one glance."""
+def usage_embed(summary: UsageSummary, *, server_spend_pico: int | None = None) -> discord.Embed:
+    """``/usage``: where a member stands today, in one glance.
+
+    ``server_spend_pico`` is given for moderators when a price is set: the server's
+    estimated spend today.
+    """
     limit = summary.limit
     embed = discord.Embed(title="Your images today", colour=BRAND_COLOUR)
     if limit.blocked:
@@ -338,6 +343,12 @@ def usage_embed(summary: UsageSummary) -> discord.Embed:
             name="Server budget today",
             value=f"{summary.server_used} of {summary.server_budget} used "
             f"· {summary.server_remaining} left",
+            inline=False,
+        )
+    if server_spend_pico is not None:
+        embed.add_field(
+            name="Server spend today (estimated)",
+            value=f"{dollars(server_spend_pico)} for {plural(summary.server_used, 'image')}",
             inline=False,
         )
     return embed
@@ -360,6 +371,7 @@ AUDIT_ACTION_TEXT = {
     AuditAction.BLOCK_WORD: "blocked word",
     AuditAction.UNBLOCK_WORD: "blocked word",
     AuditAction.NSFW_SAFETY: "NSFW safety checker",
+    AuditAction.LOG_CHANNEL: "moderation log",
 }
 
 
@@ -375,6 +387,9 @@ def audit_line(entry: AuditEntry) -> str:
         return f"{relative_time(entry.at)} <@{entry.actor_id}> {change} a {what}"
     if entry.action in (AuditAction.ALLOW_CHANNEL, AuditAction.DISALLOW_CHANNEL):
         return f"{relative_time(entry.at)} <@{entry.actor_id}> {what}"
+    if entry.action is AuditAction.LOG_CHANNEL:
+        old = f"<#{entry.old_value}>" if entry.old_value is not None else "off"
+        new = f"<#{entry.new_value}>" if entry.new_value is not None else "off"
     return f"{relative_time(entry.at)} <@{entry.actor_id}> {what}: {old} → {new}"
 
 
@@ -435,22 +450,45 @@ def member_quota_embed(user_id: int, summary: UsageSummary) -> discord.Embed:
 
 
 def stats_embed(
-    totals: list[DailyTotal], top: list[MemberTotal], *, days: int, chart_name: str
+    totals: list[DailyTotal],
+    top: list[MemberTotal],
+    *,
+    days: int,
+    chart_name: str,
+    show_spend: bool = False,
 ) -> discord.Embed:
+    """``/quota stats``; with ``show_spend`` (a price is set) the estimated spend too.
+
+    Every dollar amount is the exact integer sum rounded once, so the total here, the
+    per-day lines and the CSV export's ``cost_usd`` column agree to the cent.
+    """
     images = sum(t.images for t in totals)
     requests = sum(t.generations for t in totals)
     failures = sum(t.failures for t in totals)
+    description = f"**{images}** images from **{requests}** requests · {failures} failed"
+    if show_spend:
+        spend = dollars(sum(t.cost_pico_usd for t in totals))
+        description += f"\nEstimated spend: **{spend}**"
     embed = discord.Embed(
         title=f"Usage over the last {plural(days, 'day')}",
-        description=f"**{images}** images from **{requests}** requests · {failures} failed",
+        description=description,
         colour=BRAND_COLOUR,
     )
-    per_day = [f"`{t.day.isoformat()}` {t.images}" for t in reversed(totals) if t.generations]
+
+    def money(pico: int) -> str:
+        return f" · {dollars(pico)}" if show_spend else ""
+
+    per_day = [
+        f"`{t.day.isoformat()}` {t.images}{money(t.cost_pico_usd)}"
+        for t in reversed(totals)
+        if t.generations
+    ]
     embed.add_field(
         name="Per day (UTC)", value=join_lines(per_day, empty="no activity"), inline=True
     )
     ranking = [
-        f"{rank}. <@{m.user_id}> {plural(m.images, 'image')}" for rank, m in enumerate(top, start=1)
+        f"{rank}. <@{m.user_id}> {plural(m.images, 'image')}{money(m.cost_pico_usd)}"
+        for rank, m in enumerate(top, start=1)
     ]
     embed.add_field(name="Top members", value=join_lines(ranking, empty="nobody yet"), inline=True)
     embed.set_image(url=f"attachment://{chart_name}")
@@ -489,7 +527,90 @@ def settings_embed(policy: GuildPolicy, *, env_nsfw_safety: bool) -> discord.Emb
         value=f"{nsfw}; always on in other channels",
         inline=False,
     )
+    log_channel = f"<#{policy.log_channel_id}>" if policy.log_channel_id is not None else "off"
+    embed.add_field(name="Moderation log", value=log_channel, inline=False)
     return embed
+
+
+# -- the moderation log ----------------------------------------------------------------------
+
+LOG_COLOUR = discord.Colour(0x5865F2)
+LOG_REFUSED_COLOUR = discord.Colour(0xF0B232)
+LOG_PROMPT_LIMIT = 1000
+"""A log entry is a glance, not an archive: long prompts are cut (the result has them whole)."""
+
+LOG_NEEDS = ("View Channel", "Send Messages", "Embed Links", "Attach Files")
+"""What the bot needs in the log channel: see it, post, and show an embed with a thumbnail."""
+
+
+def log_channel_set(channel_mention: str) -> str:
+    return (
+        f"Every generation on this server will also be posted in {channel_mention}, "
+        "with who asked (without pinging them), the prompt, size, seed, a thumbnail and a "
+        "link to the result. Prompts refused by the server's rules are logged there too."
+    )
+
+
+def log_channel_off(old_mention: str | None) -> str:
+    if old_mention is None:
+        return "The moderation log was already off."
+    return f"The moderation log is off; generations are no longer posted in {old_mention}."
+
+
+def log_channel_unusable(channel_mention: str, missing: list[str]) -> str:
+    return (
+        f"⚠️ I can't post the log in {channel_mention}: I'm missing "
+        f"**{', '.join(missing)}** there. Give me those permissions in the channel "
+        "settings (or pick another channel), then run this again. Nothing changed."
+    )
+
+
+def log_footer(generation_id: int) -> str:
+    """Unlike the result's footer, so resuming never mistakes a log entry for the result."""
+    return f"moderation log · generation #{generation_id}"
+
+
+def log_delivered(
+    job: Job,
+    *,
+    images: int,
+    jump_url: str,
+    thumbnail_name: str | None,
+) -> tuple[str, discord.Embed]:
+    """A log entry for a delivered generation: a line naming who and where, and an embed."""
+    request = job.request
+    content = clip(
+        f"🖼️ <@{job.user_id}> generated {plural(images, 'image')} in <#{job.channel_id}>",
+        CONTENT_LIMIT,
+    )
+    embed = discord.Embed(
+        description=f"{clip(request.prompt, LOG_PROMPT_LIMIT)}\n\n[Jump to the result]({jump_url})",
+        colour=LOG_COLOUR,
+    )
+    embed.add_field(name="Size", value=request.size_label, inline=True)
+    embed.add_field(name="Seed", value=f"`{request.seed}`", inline=True)
+    embed.add_field(name="Images", value=f"{images} of {request.count}", inline=True)
+    if thumbnail_name is not None:
+        embed.set_thumbnail(url=f"attachment://{thumbnail_name}")
+    embed.set_footer(text=log_footer(job.generation_id))
+    return content, embed
+
+
+def log_refused(
+    *, user_id: int, channel_id: int, prompt: str, refusal: Exception
+) -> tuple[str, discord.Embed]:
+    """A log entry for a prompt the server's rules refused (nothing was generated)."""
+    content = clip(f"🚫 <@{user_id}> was refused in <#{channel_id}>", CONTENT_LIMIT)
+    embed = discord.Embed(description=clip(prompt, LOG_PROMPT_LIMIT), colour=LOG_REFUSED_COLOUR)
+    if isinstance(refusal, PromptBlocked):
+        reason = f"the prompt contains the blocked word or phrase {code(refusal.matched)}"
+    elif isinstance(refusal, ChannelNotAllowed):
+        reason = "/imagine is not enabled in that channel"
+    else:
+        reason = str(refusal)
+    embed.add_field(name="Why", value=clip(reason, FIELD_VALUE_LIMIT), inline=False)
+    embed.set_footer(text="moderation log · refused by the server's rules")
+    return content, embed
 
 
 # -- result buttons -------------------------------------------------------------------------
@@ -498,6 +619,15 @@ def settings_embed(policy: GuildPolicy, *, env_nsfw_safety: bool) -> discord.Emb
 def exact_number(value: float) -> str:
     """A number as short as possible yet exact (see ``remix.exact_number``)."""
     return remix.exact_number(value)
+
+
+def result_too_old(retention_days: int) -> str:
+    """A button under a result whose record was pruned (RETENTION_DAYS)."""
+    return (
+        f"This image is too old: I keep the details of generations for "
+        f"{plural(retention_days, 'day')}, so its buttons no longer work. "
+        "Start a new one with /imagine."
+    )
 
 
 def record_missing() -> str:

@@ -1,0 +1,151 @@
+"""The moderation log: each generation of a server, and each refusal by its rules, posted
+in the channel its moderators chose (``/settings log-channel``).
+
+Why a separate object with its own tasks: the log is for moderators, the result is for
+the member, and the first must never cost the second anything. ``GenerationFlow`` calls
+:meth:`ModerationLog.delivered` or :meth:`ModerationLog.refused` after the member has
+their answer (and after the job is settled); each returns at once and the entry is
+posted in a background task under a timeout. A log that cannot be posted (channel
+deleted, permission removed, Discord slow) is a warning in the owner's logs, nothing
+more. Entries mention the member without pinging them (``AllowedMentions.none()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Coroutine, Sequence
+from typing import Any, Final
+
+import discord
+
+from bot.jobs.service import ChannelNotAllowed, Job, PromptBlocked, Requester
+from bot.siraya import GeneratedImage
+from bot.store.base import Store
+from bot.thumbnails import thumbnail_jpeg
+from cogs.common import messages
+
+log = logging.getLogger(__name__)
+
+POST_TIMEOUT: Final = 20.0
+"""Seconds one entry may take (policy read, thumbnail, upload) before it is dropped."""
+
+MAX_PENDING: Final = 200
+"""Entries waiting or being posted at once; beyond it new ones are dropped (and logged),
+so a Discord outage cannot make the bot's memory grow without bound."""
+
+MAX_POSTING: Final = 4
+"""Entries posted at the same time; the rest wait their turn (thumbnails are CPU work)."""
+
+THUMBNAIL_NAME: Final = "thumbnail.jpg"
+
+
+def jump_url(guild_id: int, channel_id: int, message_id: int) -> str:
+    """A link that opens the result in Discord (``Message.jump_url`` lacks the guild for
+    messages edited through an interaction webhook)."""
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+class ModerationLog:
+    """Posts log entries for the flow, never in its way."""
+
+    def __init__(self, client: discord.Client, store: Store) -> None:
+        self._client = client
+        self._store = store
+        self._pending: set[asyncio.Task[None]] = set()
+        self._posting = asyncio.Semaphore(MAX_POSTING)
+
+    # -- what the flow calls -----------------------------------------------------------
+
+    def delivered(
+        self, job: Job, message: discord.Message, images: Sequence[GeneratedImage]
+    ) -> None:
+        """A result reached the member: log who, what, a thumbnail and a link to it."""
+        if job.guild_id:
+            self._spawn(job.guild_id, self._post_delivery(job, message, images))
+
+    def refused(self, requester: Requester, prompt: str, refusal: Exception) -> None:
+        """A request was refused; only refusals by the server's own rules are logged."""
+        if requester.guild_id and isinstance(refusal, ChannelNotAllowed | PromptBlocked):
+            self._spawn(requester.guild_id, self._post_refusal(requester, prompt, refusal))
+
+    async def close(self) -> None:
+        """Stop posting (shutdown): entries still pending are dropped."""
+        for task in list(self._pending):
+            task.cancel()
+        await asyncio.gather(*self._pending, return_exceptions=True)
+
+    async def wait_idle(self) -> None:
+        """Until every entry asked for so far is posted or dropped (tests, shutdown)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    # -- posting -------------------------------------------------------------------------
+
+    def _spawn(self, guild_id: int, work: Coroutine[Any, Any, None]) -> None:
+        if len(self._pending) >= MAX_PENDING:
+            work.close()
+            log.warning(
+                "moderation log of guild %s: too many entries pending; dropped one", guild_id
+            )
+            return
+        task = asyncio.create_task(self._guarded(guild_id, work))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _guarded(self, guild_id: int, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            async with self._posting, asyncio.timeout(POST_TIMEOUT):
+                await work
+        except TimeoutError:
+            log.warning("moderation log of guild %s: posting took too long; dropped", guild_id)
+        except discord.HTTPException as error:
+            log.warning(
+                "moderation log of guild %s: Discord refused the entry (%s %s); check the "
+                "bot's permissions in the log channel",
+                guild_id,
+                error.status,
+                error.code,
+            )
+        except Exception:
+            log.exception("moderation log of guild %s: could not post an entry", guild_id)
+
+    async def _channel(self, guild_id: int) -> discord.abc.Messageable | None:
+        policy = await self._store.guild_policy(guild_id)
+        if policy.log_channel_id is None:
+            return None
+        found = self._client.get_channel(policy.log_channel_id)
+        if isinstance(found, discord.abc.Messageable):
+            return found
+        return self._client.get_partial_messageable(policy.log_channel_id, guild_id=guild_id)
+
+    async def _post_delivery(
+        self, job: Job, message: discord.Message, images: Sequence[GeneratedImage]
+    ) -> None:
+        channel = await self._channel(job.guild_id)
+        if channel is None:
+            return
+        thumbnail = await asyncio.to_thread(thumbnail_jpeg, images[0].data) if images else None
+        content, embed = messages.log_delivered(
+            job,
+            images=len(images),
+            jump_url=jump_url(job.guild_id, message.channel.id, message.id),
+            thumbnail_name=THUMBNAIL_NAME if thumbnail is not None else None,
+        )
+        files = [discord.File(io.BytesIO(thumbnail), filename=THUMBNAIL_NAME)] if thumbnail else []
+        await channel.send(
+            content, embed=embed, files=files, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    async def _post_refusal(self, requester: Requester, prompt: str, refusal: Exception) -> None:
+        channel = await self._channel(requester.guild_id)
+        if channel is None:
+            return
+        content, embed = messages.log_refused(
+            user_id=requester.user_id,
+            channel_id=requester.channel_id,
+            prompt=prompt,
+            refusal=refusal,
+        )
+        await channel.send(content, embed=embed, allowed_mentions=discord.AllowedMentions.none())
