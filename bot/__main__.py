@@ -71,7 +71,7 @@ async def run(settings: Settings) -> None:
     The database comes first so that a bad DATABASE_URL is the first thing reported,
     before (and regardless of) whether Discord is reachable.
     """
-    store = await open_store(settings.database_url)
+    store = await open_store(settings.database_url, price=settings.price_per_megapixel)
     bot = ImagineBot(settings, store=store)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -23,10 +23,12 @@ from bot.jobs.scheduler import FairScheduler
 from bot.jobs.service import GenerationService
 from bot.looplag import LoopLagMonitor
 from bot.ops import Operations
+from bot.retention import RetentionKeeper
 from bot.siraya import ImageOrigins, RetryPolicy, SirayaClient, create_session
 from bot.store import open_store
 from bot.store.base import JobLimits, Store
 from cogs.common.flow import GenerationFlow
+from cogs.common.modlog import ModerationLog
 from cogs.queue import cancel_view
 from cogs.results import result_view
 
@@ -84,6 +86,8 @@ class ImagineBot(commands.AutoShardedBot):
     api_session: aiohttp.ClientSession
     siraya: SirayaClient
     generations: GenerationService
+    moderation_log: ModerationLog
+    retention: RetentionKeeper
 
     def __init__(
         self, settings: Settings, *, store: Store | None = None, **client_options: Any
@@ -122,7 +126,9 @@ class ImagineBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         settings = self.settings
-        self.store = self._given_store or await open_store(settings.database_url)
+        self.store = self._given_store or await open_store(
+            settings.database_url, price=settings.price_per_megapixel
+        )
         self._resources_open = True
         # Each running job holds one connection for the request, then up to four for
         # downloading its images.
@@ -151,10 +157,17 @@ class ImagineBot(commands.AutoShardedBot):
             nsfw_safety_default=settings.nsfw_safety_checker,
             job_limits=JobLimits(per_member=settings.max_jobs_per_user, queue=settings.queue_limit),
         )
+        self.moderation_log = ModerationLog(self, self.store)
         self.flow = GenerationFlow(
             self.generations,
             view_factory=lambda job: result_view(job.generation_id),
             cancel_view_factory=cancel_view,
+            observer=self.moderation_log,
+        )
+        self.retention = RetentionKeeper(
+            self.store,
+            retention_days=settings.retention_days,
+            audit_retention_days=settings.audit_retention_days,
         )
         await self.operations.start()
         self._settled_at_start = metrics.REGISTRY.settled_total
@@ -168,6 +181,7 @@ class ImagineBot(commands.AutoShardedBot):
         if resumed:
             log.info("resumed %d generation(s) left unfinished by the previous run", resumed)
         self.flow.start_sweeping(self)
+        self.retention.start()
 
     async def launch_shards(self) -> None:
         if self.shard_count is not None:  # otherwise discord.py asks /gateway/bot itself
@@ -203,7 +217,9 @@ class ImagineBot(commands.AutoShardedBot):
 
     async def _close(self) -> None:
         if self._resources_open:
+            await self.retention.stop()
             left = await self.flow.shutdown(self.settings.shutdown_grace_seconds)
+            await self.moderation_log.close()
             finished = metrics.REGISTRY.settled_total - self._settled_at_start
             log.info(
                 "stopped: %d generation(s) finished while running, %d stay queued for the "

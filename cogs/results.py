@@ -89,8 +89,8 @@ class ResultButton(
         if record is None and self.action == "delete" and interaction.permissions.manage_messages:
             await _delete(interaction, None)  # a moderator can still tidy up a result
             return
-        if record is None:
-            await send_ephemeral(interaction, messages.record_missing())
+        if record is None:  # generations rows go only when pruned (RETENTION_DAYS)
+            await send_ephemeral(interaction, messages.result_too_old(bot.settings.retention_days))
             return
         if not _belongs_here(record, interaction):
             log_refused_press(self.custom_id, interaction)
@@ -270,8 +270,9 @@ class Results(commands.Cog):
                 await send_ephemeral(interaction, messages.button_not_valid())
                 return
             record = await in_time(interaction, self.bot.store.get_generation(generation_id))
-            if record is None:
-                await send_ephemeral(interaction, messages.record_missing())
+            if record is None:  # pruned (RETENTION_DAYS) while the dialog was open
+                retention = self.bot.settings.retention_days
+                await send_ephemeral(interaction, messages.result_too_old(retention))
                 return
             if not _belongs_here(record, interaction):
                 log_refused_press(custom_id, interaction)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
-import aiosqlite
 import pytest
 import pytest_asyncio
 
@@ -100,12 +100,6 @@ async def charged_today(world: Harness, member: Member) -> int:
         bot_default_limit=bot.settings.default_daily_limit,
     )
     return summary.used
-
-
-def database_path(world: Harness) -> str:
-    url = world.settings.database_url
-    assert url.startswith("sqlite:///"), url
-    return url.removeprefix("sqlite:///")
 
 
 @pytest_asyncio.fixture(loop_scope="module", autouse=True)
@@ -406,22 +400,26 @@ async def test_custom_ids_fit_discords_limit(world: Harness) -> None:
     assert longest <= MAX_CUSTOM_ID, "still fits with the largest possible generation id"
 
 
-async def test_buttons_on_a_deleted_record_answer_clearly(world: Harness) -> None:
+async def test_buttons_on_a_pruned_result_say_it_is_too_old(world: Harness) -> None:
     lee = world.member("lee")
     original = await imagine(world, lee, "a forgotten garden")
     form = await (await press(world, lee, original, "Edit")).wait_for_modal(timeout=WAIT)
-    async with aiosqlite.connect(database_path(world)) as db:
-        await db.execute("PRAGMA busy_timeout = 10000")
-        await db.execute("DELETE FROM generations WHERE id = ?", (generation_id(original),))
-        await db.commit()
+    store = world.running_bot.store
+    record = await store.get_generation(generation_id(original))
+    assert record is not None
+    # As the daily pruning does once the result is older than RETENTION_DAYS.
+    while (await store.prune_generations(record.created_at + timedelta(seconds=1), limit=50)).more:
+        pass
+    assert await store.get_generation(generation_id(original)) is None
     requests = len(world.api.requests)
 
+    too_old = f"too old: I keep the details of generations for {world.settings.retention_days} days"
     for label in LABELS:
         reply = await private_answer(await press(world, lee, original, label))
-        assert "no longer have the record" in reply.text(), label
+        assert too_old in reply.text(), label
     done = await world.discord.submit_modal(lee, form, {"Prompt": "a remembered garden"})
     await done.acknowledged(timeout=WAIT)
-    assert "no longer have the record" in (await private_answer(done)).text()
+    assert too_old in (await private_answer(done)).text()
     assert len(world.api.requests) == requests
     assert not original.deleted
 
