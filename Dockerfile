@@ -39,12 +39,15 @@ LABEL org.opencontainers.image.title="imagine-bot" \
 # refreshes it every 15 s and HEALTHCHECK reads it, so health needs no open port.
 # METRICS_HOST: inside a container, loopback is unreachable from the host, so a published
 # METRICS_PORT listens on every interface of the container (publish it on 127.0.0.1).
+# MPLCONFIGDIR: matplotlib (the /quota stats chart) caches its font list there; /app is
+# not writable by the bot's user, and without a writable place it rebuilds it every time.
 ENV PATH=/opt/imagine-bot/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     DATABASE_URL=sqlite:////data/imagine.db \
     HEALTH_FILE=/tmp/imagine-bot.health \
-    METRICS_HOST=0.0.0.0
+    METRICS_HOST=0.0.0.0 \
+    MPLCONFIGDIR=/tmp/matplotlib
 # A fixed uid/gid so a bind-mounted /data can be chown'ed to match (chown 10001:10001).
 # /app/data points at /data, so a relative sqlite:///data/… URL from .env lands in the
 # volume too instead of in the container's throw-away layer.

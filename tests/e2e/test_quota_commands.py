@@ -290,6 +290,8 @@ async def test_a_moderator_can_clear_a_members_usage_for_today(world: Harness) -
 
     assert "**0** of **2** used" in (await usage(world, frank))["description"]
     await imagine(world, frank, "one more apple")
+    seen_by_moderator = await usage(world, world.moderator)
+    assert not any("spend" in name for name in seen_by_moderator), "no price: no money shown"
 
 
 # -- what moderators can read ----------------------------------------------------------------
@@ -345,6 +347,7 @@ async def test_stats_show_totals_and_a_png_chart(world: Harness) -> None:
     embed = reply.embeds[0]
     assert embed["title"] == "Usage over the last 3 days"
     assert f"<@{ivan.id}>" in fields(embed)["Top members"]
+    assert "$" not in str(embed), "no SIRAYA_PRICE_PER_MEGAPIXEL: no money shown"
     [chart] = reply.attachments
     assert embed["image"]["url"].endswith(f"/{chart.filename}"), "the chart shows in the embed"
     with Image.open(io.BytesIO(chart.data)) as image:
@@ -378,6 +381,7 @@ async def test_export_is_a_csv_of_the_generations_made(
         assert row["prompt"].lstrip("'") == prompt
         assert row["seed"].isdigit()
     assert mine[max(made)]["prompt"].startswith("'="), "formulas are defused for spreadsheets"
+    assert "cost_usd" not in rows[0], "no SIRAYA_PRICE_PER_MEGAPIXEL: no money shown"
     assert f"{len(rows)} generations from the last 30 days" in reply.text()
 
 
