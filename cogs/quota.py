@@ -187,8 +187,9 @@ class Quota(
             )
             return
         await interaction.followup.send(
-            f"{messages.plural(len(records), 'generation')} from the last "
-            f"{messages.plural(days, 'day')}.",
+            messages.export_summary(
+                len(records), days=days, retention_days=self.bot.settings.retention_days
+            ),
             file=discord.File(io.BytesIO(data), filename=f"imagine-usage-{stamp}.csv"),
             ephemeral=True,
         )

@@ -146,6 +146,15 @@ async def test_check_shows_the_retention_and_price_in_force(owner: Owner) -> Non
     assert "$0.025 per megapixel" in line
 
 
+async def test_a_bad_retention_setting_is_named_and_not_reported_as_in_force(
+    owner: Owner,
+) -> None:
+    code, lines, _ = await owner.run("check", RETENTION_DAYS="forever")
+    assert code == 2
+    assert lines[0].startswith("FAIL  setting RETENTION_DAYS")
+    assert by_check(lines)["retention"] == "FAIL  retention: not tried: fix RETENTION_DAYS first"
+
+
 async def test_a_wrong_discord_token_fails_the_discord_line(owner: Owner) -> None:
     wrong = owner.discord.bot_token[:-4] + "abcd"
     code, lines, _ = await owner.run("check", DISCORD_TOKEN=wrong)
@@ -214,6 +223,7 @@ async def test_check_lists_every_bad_setting_then_runs_what_it_still_can(owner: 
         "FAIL  setting DATABASE_URL",
         "FAIL  setting MAX_CONCURRENT_JOBS",
         "FAIL  database",
+        "PASS  retention",
         "PASS  discord",
         "FAIL  image api",
     ]

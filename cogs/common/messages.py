@@ -495,6 +495,17 @@ def stats_embed(
     return embed
 
 
+def export_summary(count: int, *, days: int, retention_days: int) -> str:
+    """What ``/quota export`` says over its file; the log keeps only RETENTION_DAYS."""
+    text = f"{plural(count, 'generation')} from the last {plural(days, 'day')}."
+    if days > retention_days:
+        text += (
+            f" The usage log keeps each generation {plural(retention_days, 'day')}; older"
+            " ones still count in /quota stats."
+        )
+    return text
+
+
 # -- server rules --------------------------------------------------------------------------
 
 
