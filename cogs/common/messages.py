@@ -594,9 +594,9 @@ def log_delivered(
         f"🖼️ <@{job.user_id}> generated {plural(images, 'image')} in <#{job.channel_id}>",
         CONTENT_LIMIT,
     )
+    prompt = typed(request.prompt, LOG_PROMPT_LIMIT)
     embed = discord.Embed(
-        description=f"{clip(request.prompt, LOG_PROMPT_LIMIT)}\n\n[Jump to the result]({jump_url})",
-        colour=LOG_COLOUR,
+        description=f"{prompt}\n\n[Jump to the result]({jump_url})", colour=LOG_COLOUR
     )
     embed.add_field(name="Size", value=request.size_label, inline=True)
     embed.add_field(name="Seed", value=f"`{request.seed}`", inline=True)
@@ -612,7 +612,7 @@ def log_refused(
 ) -> tuple[str, discord.Embed]:
     """A log entry for a prompt the server's rules refused (nothing was generated)."""
     content = clip(f"🚫 <@{user_id}> was refused in <#{channel_id}>", CONTENT_LIMIT)
-    embed = discord.Embed(description=clip(prompt, LOG_PROMPT_LIMIT), colour=LOG_REFUSED_COLOUR)
+    embed = discord.Embed(description=typed(prompt, LOG_PROMPT_LIMIT), colour=LOG_REFUSED_COLOUR)
     if isinstance(refusal, PromptBlocked):
         reason = f"the prompt contains the blocked word or phrase {code(refusal.matched)}"
     elif isinstance(refusal, ChannelNotAllowed):

@@ -26,6 +26,7 @@ from tests.core.conftest import params
 from tests.e2e.harness import Harness, start_harness
 from tests.emulators.discord import Channel, InteractionRecord, Member, Message, Permission
 from tests.emulators.discord.interactions import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE
+from tests.emulators.discord.markdown import constructs, rendered
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -148,15 +149,18 @@ async def test_each_generation_is_logged_with_a_jump_link_and_no_ping(
     world: Harness, log_channel: Channel
 ) -> None:
     ada = world.member("ada")
-    result = await imagine(world, ada, "a lighthouse at dusk", size="square_hd", seed=42)
+    prompt = "a lighthouse at dusk, **glowing** [like](https://example.invalid) @everyone"
+    result = await imagine(world, ada, prompt, size="square_hd", seed=42)
 
     entry = await world.discord.wait_for_message(log_channel, timeout=WAIT)
     assert f"<@{ada.id}>" in entry.content and f"<#{world.general.id}>" in entry.content
     assert entry.mentions == [] and not entry.mention_everyone, "nobody is pinged"
     [embed] = entry.embeds
     jump = f"https://discord.com/channels/{world.guild.id}/{world.general.id}/{result.id}"
-    assert "a lighthouse at dusk" in embed["description"]
-    assert f"]({jump})" in embed["description"], embed["description"]
+    shown_prompt, link = embed["description"].rsplit("\n\n", 1)
+    assert rendered(shown_prompt) == prompt, "the prompt reads exactly as typed"
+    assert constructs(shown_prompt) == [], "no markdown, link or mention of its own"
+    assert link == f"[Jump to the result]({jump})", embed["description"]
     info = fields(embed)
     assert "1024×1024" in info["Size"] and info["Seed"] == "`42`"
     assert info["Images"] == "1 of 1"
