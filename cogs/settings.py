@@ -163,7 +163,10 @@ class Settings(
     ) -> None:
         guild_id = interaction.guild_id or 0
         if channel is None:
-            old = await self.bot.store.set_log_channel(guild_id, None, actor_id=interaction.user.id)
+            old = await in_time(
+                interaction,
+                self.bot.store.set_log_channel(guild_id, None, actor_id=interaction.user.id),
+            )
             await self._reply(
                 interaction, messages.log_channel_off(None if old is None else f"<#{old}>")
             )
@@ -172,7 +175,10 @@ class Settings(
         if missing:
             await self._reply(interaction, messages.log_channel_unusable(channel.mention, missing))
             return
-        await self.bot.store.set_log_channel(guild_id, channel.id, actor_id=interaction.user.id)
+        await in_time(
+            interaction,
+            self.bot.store.set_log_channel(guild_id, channel.id, actor_id=interaction.user.id),
+        )
         await self._reply(interaction, messages.log_channel_set(channel.mention))
 
 
