@@ -113,6 +113,12 @@ async def judged(world: Harness) -> AsyncIterator[None]:
 # -- Re-roll and Variations ------------------------------------------------------------------
 
 
+def database_path(world: Harness) -> str:
+    url = world.settings.database_url
+    assert url.startswith("sqlite:///"), url
+    return url.removeprefix("sqlite:///")
+
+
 async def test_reroll_makes_a_new_image_with_a_new_seed_linked_to_the_original(
     world: Harness,
 ) -> None:
