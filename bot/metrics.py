@@ -97,6 +97,13 @@ class Histogram:
         return out
 
 
+MAX_OUTCOME_SERIES = 64
+"""Distinct (status, error class) pairs kept; more fold into one "other" series, so the
+label set cannot grow with what callers pass (outcomes are a few dozen by design)."""
+
+OVERFLOW_OUTCOME = ("other", "other")
+
+
 class Metrics:
     """Every series the bot exports, and their text exposition."""
 
@@ -116,6 +123,8 @@ class Metrics:
         """A generation was settled. ``error_class`` is a short stable name, never a message:
         each distinct value becomes its own time series."""
         key = (status, error_class or "")
+        if key not in self._generations and len(self._generations) >= MAX_OUTCOME_SERIES - 1:
+            key = OVERFLOW_OUTCOME
         self._generations[key] = self._generations.get(key, 0) + 1
         self._generation_seconds.observe(seconds)
 

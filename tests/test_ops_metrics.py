@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from bot import metrics
-from bot.metrics import Histogram, Metrics
+from bot.metrics import MAX_OUTCOME_SERIES, OVERFLOW_OUTCOME, Histogram, Metrics
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _SAMPLE = re.compile(rf"^({_NAME})(?:\{{(.*)\}})? (\S+)$")
@@ -209,3 +209,14 @@ def test_module_functions_record_into_the_served_registry() -> None:
     assert metrics.REGISTRY.generations("succeeded", "test_only") == before + 1
     assert metrics.REGISTRY.api_retries == retries + 1
     metrics.queue_depth(0)
+
+
+def test_outcome_label_sets_are_bounded_whatever_callers_pass() -> None:
+    """Each (status, error class) pair is a time series: a caller passing, say, an API
+    message would otherwise add one per request ever served."""
+    registry = Metrics()
+    for n in range(1000):
+        registry.generation_finished("failed", f"unusual-{n}", 0.1)
+    assert len(registry._generations) <= MAX_OUTCOME_SERIES
+    assert registry.settled_total == 1000, "every outcome is still counted"
+    assert registry.generations(*OVERFLOW_OUTCOME) > 0

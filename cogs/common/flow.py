@@ -640,6 +640,7 @@ class GenerationFlow:
         job.delivery_verified_absent = record.delivery_started_at is not None
         task = asyncio.create_task(self.see_through(audience, job))
         self._active.add(task)
+        task.add_done_callback(self._active.discard)  # even if cancelled before it ran
         return 1
 
     async def _find_posted_result(
