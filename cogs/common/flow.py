@@ -545,14 +545,31 @@ class GenerationFlow:
                 job.generation_id,
             )
         delivery.in_channel = True
-        message = await audience.post(
-            messages.ready_in_channel(audience.mention),
-            embeds=embeds,
-            files=files(),
-            view=view or discord.utils.MISSING,
-        )
+        sent_at = discord.utils.utcnow()
+        try:
+            message = await audience.post(
+                messages.ready_in_channel(audience.mention),
+                embeds=embeds,
+                files=files(),
+                view=view or discord.utils.MISSING,
+            )
+        except CallStalled:
+            landed = await self._post_that_landed(audience, job, sent_at)
+            if landed is None:
+                raise  # surely not there, or unknowable: refunded rather than posted twice
+            message = landed
         await self._service.record_post(job, message.id)
         return message
+
+    async def _post_that_landed(
+        self, audience: Audience, job: Job, sent_at: datetime
+    ) -> discord.Message | None:
+        """The channel post, if a stalled one did go out after all (its answer was lost)."""
+        try:
+            async with asyncio.timeout(self.call_timeout):
+                return await _posted_since(audience, job.generation_id, sent_at)
+        except (discord.HTTPException, TimeoutError):
+            return None
 
     async def _result_in_acknowledgement(
         self, audience: Audience, job: Job
@@ -658,7 +675,6 @@ class GenerationFlow:
         def is_result(message: discord.Message) -> bool:
             return any(embed.footer.text == footer for embed in message.embeds)
 
-        me = audience.client.user.id if audience.client.user else 0
         channel = audience.client.get_partial_messageable(record.channel_id)
         try:
             async with asyncio.timeout(self.call_timeout):
@@ -674,14 +690,9 @@ class GenerationFlow:
                         if is_result(acknowledgement):
                             return _Found(acknowledgement.id, len(acknowledgement.attachments))
                 assert record.delivery_started_at is not None
-                since = discord.Object(
-                    discord.utils.time_snowflake(record.delivery_started_at - HISTORY_CLOCK_MARGIN)
-                )
-                async for message in channel.history(
-                    limit=HISTORY_SEARCHED, after=since, oldest_first=True
-                ):
-                    if message.author.id == me and is_result(message):
-                        return _Found(message.id, len(message.attachments))
+                found = await _posted_since(audience, record.id, record.delivery_started_at)
+                if found is not None:
+                    return _Found(found.id, len(found.attachments))
         except (discord.HTTPException, TimeoutError) as error:
             log.warning("could not look for the result of generation %s: %r", record.id, error)
             return None
@@ -721,6 +732,24 @@ class GenerationFlow:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._service.leases.stop()
         return left
+
+
+async def _posted_since(
+    audience: Audience, generation_id: int, since: datetime
+) -> discord.Message | None:
+    """The bot's result message for ``generation_id`` in the channel, read oldest first from
+    ``since`` on (so later chatter cannot push it out of reach), or None.
+
+    Unbounded itself: callers give it their deadline. Raises ``discord.HTTPException``.
+    """
+    footer = messages.generation_footer(generation_id)
+    me = audience.client.user.id if audience.client.user else 0
+    channel = audience.client.get_partial_messageable(audience.channel_id)
+    after = discord.Object(discord.utils.time_snowflake(since - HISTORY_CLOCK_MARGIN))
+    async for message in channel.history(limit=HISTORY_SEARCHED, after=after, oldest_first=True):
+        if message.author.id == me and any(e.footer.text == footer for e in message.embeds):
+            return message
+    return None
 
 
 async def _fit_all(images: Sequence[GeneratedImage], limit: int) -> list[GeneratedImage] | None:

@@ -128,3 +128,25 @@ async def test_a_closed_channel_after_the_token_expired_is_refunded_and_told_in_
     await world.running_bot.flow.wait_until_idle()
     assert world.running_bot.generations.jobs_in_memory() == 0
     assert {e.code for e in world.discord.errors} <= {50027, 50013}
+
+
+async def test_a_channel_post_whose_answer_is_lost_is_charged_not_refunded(
+    world: Harness,
+) -> None:
+    """The token has expired, the channel post goes out, Discord's answer never comes: the
+    member has the image, so it is found in the channel and charged once."""
+    member = world.member("unanswered")
+    it = await generating(world, member, "a letter without reply")
+    world.discord.clock.advance(TOKEN_LIFETIME + 1)
+    world.discord.stall("POST /api/v10/channels/", after_handling=True)
+    world.api.release()
+
+    posted = await world.discord.wait_for_message(
+        world.general, lambda m: has_image(m) and member.mention in m.content, timeout=10
+    )
+    await world.discord.wait_until_stalled(1)
+    await world.running_bot.flow.wait_until_idle()
+    assert posts_of(world, "a letter without reply") == [posted], "posted once"
+    assert not [m for m in world.discord.messages(world.general) if NOT_CHARGED in m.content]
+    assert await world.used_today(member) == 1, "charged: the member has it"
+    assert it.original is not None and not it.original.attachments
