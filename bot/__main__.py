@@ -45,7 +45,7 @@ EXIT_CONFIG = 2
 EXIT_CODES = """\
 exit status:
   0  fine
-  1  a check failed (check, health)
+  1  a check failed (check, health), or copy-data refused or failed
   2  bad configuration: a missing or malformed setting, or bad arguments
 
 Settings come from the environment and from the file ENV_FILE names (default ./.env);
@@ -157,16 +157,37 @@ def command_health(_: argparse.Namespace) -> int:
     return health_command(path)
 
 
+def command_copy_data(args: argparse.Namespace) -> int:
+    from bot.copydata import copy_data_command
+
+    return copy_data_command(args.source, args.target, force=args.force, fail=_fail)
+
+
 COMMANDS = {
     "run": command_run,
     "check": command_check,
     "invite": command_invite,
     "health": command_health,
+    "copy-data": command_copy_data,
 }
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Our line breaks kept; one line per command in the list, however long its name."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=24, width=100)
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if action.choices and not action.option_strings:
+            # argparse measures the commands at the list's indent but prints them 2 deeper,
+            # so `copy-data` would get a line of its own.
+            self._action_max_length += 2
+
+
 def build_parser() -> argparse.ArgumentParser:
-    formatter = argparse.RawDescriptionHelpFormatter
+    formatter = _HelpFormatter
     parser = argparse.ArgumentParser(
         prog="imagine-bot",
         description="A self-hostable Discord bot: /imagine with FLUX.1 SRPO.",
@@ -209,6 +230,24 @@ def build_parser() -> argparse.ArgumentParser:
         "Read HEALTH_FILE, which the running bot refreshes every 15 s; print one line and "
         "exit 0 when healthy, 1 otherwise (unhealthy, stale, or HEALTH_FILE unset). Needs "
         "no token.",
+    )
+    copy = command(
+        "copy-data",
+        "copy limits, settings and usage history to another database",
+        "Copy everything the bot stores (limits, budgets, roles' limits, settings and "
+        "rules, the usage log, resets, the audit log, results) from SOURCE_URL to "
+        "TARGET_URL: SQLite to PostgreSQL or back. Stop the bot first: a bot running on "
+        "the source is refused. The target is created and migrated if needed; a target "
+        "that already holds data is refused unless --force.",
+    )
+    copy.add_argument("source", metavar="SOURCE_URL", help="e.g. sqlite:///data/imagine.db")
+    copy.add_argument(
+        "target", metavar="TARGET_URL", help="e.g. postgresql://imagine:password@db:5432/imagine"
+    )
+    copy.add_argument(
+        "--force",
+        action="store_true",
+        help="replace whatever the target already holds (its rows are deleted first)",
     )
     return parser
 

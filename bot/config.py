@@ -268,18 +268,29 @@ def _image_hosts(raw: str) -> tuple[str, ...]:
     return tuple(hosts)
 
 
-def _database_url(raw: str) -> str:
-    if raw.startswith("sqlite:///") and len(raw) > len("sqlite:///"):
-        return raw
-    if raw.startswith(("postgresql://", "postgres://")):
-        return raw
-    scheme = raw.partition("://")[0] if "://" in raw else "no scheme"
-    # Only the scheme is echoed: the rest of a database URL can carry a password.
-    raise ConfigError(
-        "DATABASE_URL",
-        f"must look like sqlite:///relative/path.db, sqlite:////absolute/path.db "
-        f"or postgresql://user@host/db, got a {scheme!r} URL",
-    )
+def _database_url_named(name: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw.startswith("sqlite:///") and len(raw) > len("sqlite:///"):
+            return raw
+        if raw.startswith(("postgresql://", "postgres://")):
+            return raw
+        scheme = raw.partition("://")[0] if "://" in raw else "no scheme"
+        # Only the scheme is echoed: the rest of a database URL can carry a password.
+        raise ConfigError(
+            name,
+            f"must look like sqlite:///relative/path.db, sqlite:////absolute/path.db "
+            f"or postgresql://user@host/db, got a {scheme!r} URL",
+        )
+
+    return parse
+
+
+_database_url = _database_url_named("DATABASE_URL")
+
+
+def database_url_setting(raw: str, name: str) -> str:
+    """A database URL given on the command line (``copy-data``), checked like DATABASE_URL."""
+    return _database_url_named(name)(raw.strip())
 
 
 def _guild_ids(raw: str) -> tuple[int, ...]:

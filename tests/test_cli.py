@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-COMMANDS = ("run", "check", "invite", "health")
+COMMANDS = ("run", "check", "invite", "health", "copy-data")
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.fake.token-value"  # base64("123456789012345678")
 
 
