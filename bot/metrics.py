@@ -1,10 +1,11 @@
 """Prometheus metrics: what an operator graphs to see whether members are being served.
 
-Hand-written instead of ``prometheus-client``: the bot exports five series from one
-process, the 0.0.4 text format is a page of rules, and the HTTP side (``bot.ops``)
-also serves ``/ready``, so aiohttp (already a dependency) does both jobs without a
-second web server in a thread. Recording is a dict update on the event loop, so the
-calls below are cheap enough to make unconditionally, whether or not METRICS_PORT is
+The exposition comes from ``prometheus_client`` (the official client: the text format's
+escaping and histogram rules are its job, not ours). Measured against the hand-written
+exposition it replaced (see the commit): ~5 µs more per request and ~0.3 ms per scrape,
+a few MiB at import; small next to a generation's seconds. The HTTP side (``bot.ops``)
+stays on aiohttp, which also serves ``/ready``, so there is no second web server in a
+thread. Recording is cheap enough to do unconditionally, whether or not METRICS_PORT is
 set.
 
 The rest of the bot calls the module-level functions, which record into
@@ -21,80 +22,28 @@ Tests build their own :class:`Metrics` so they never see each other's numbers.
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator
 from typing import Final
 
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+# One series per counter: the *_created companions only double what a dashboard reads.
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
+
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+"""What the exposition is: plain names and labels, readable by every Prometheus."""
 
 GENERATION_BUCKETS: Final = (1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0)
 """Seconds from accepted to settled; FLUX at default settings takes ~5–20 s, retries more."""
 
 ACK_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0)
-LAG_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
-"""Event-loop lag: anything near 0.1 s delays every member's acknowledgement."""
 """Seconds until the interaction was acknowledged; Discord fails it after 3 s."""
 
-
-def _number(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if math.isnan(value):
-        return "NaN"
-    if float(value).is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(float(value))
-
-
-def _label_value(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _labels(pairs: Sequence[tuple[str, str]]) -> str:
-    if not pairs:
-        return ""
-    return "{" + ",".join(f'{key}="{_label_value(value)}"' for key, value in pairs) + "}"
-
-
-def _header(name: str, kind: str, help_text: str) -> list[str]:
-    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-
-
-class Histogram:
-    """Cumulative buckets (``le``), sum and count; Prometheus computes percentiles from them."""
-
-    def __init__(self, buckets: Iterable[float]) -> None:
-        bounds = tuple(sorted(set(buckets)))
-        if not bounds or any(not math.isfinite(b) for b in bounds):
-            raise ValueError("a histogram needs at least one finite bucket bound")
-        self._bounds = bounds
-        self._counts = [0] * (len(bounds) + 1)  # the last slot is the +Inf bucket
-        self._sum = 0.0
-
-    def observe(self, value: float) -> None:
-        # A duration cannot be negative; a clock stepping back must not corrupt the sum.
-        value = max(0.0, float(value))
-        self._counts[bisect_left(self._bounds, value)] += 1
-        self._sum += value
-
-    @property
-    def count(self) -> int:
-        return sum(self._counts)
-
-    @property
-    def sum(self) -> float:
-        return self._sum
-
-    def lines(self, name: str) -> list[str]:
-        out: list[str] = []
-        running = 0
-        for bound, count in zip((*self._bounds, math.inf), self._counts, strict=True):
-            running += count
-            out.append(f'{name}_bucket{{le="{_number(bound)}"}} {running}')
-        out.append(f"{name}_sum {_number(self._sum)}")
-        out.append(f"{name}_count {running}")
-        return out
+LAG_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+"""Event-loop lag: anything near 0.1 s delays every member's acknowledgement."""
 
 
 MAX_OUTCOME_SERIES = 64
@@ -104,18 +53,58 @@ label set cannot grow with what callers pass (outcomes are a few dozen by design
 OVERFLOW_OUTCOME = ("other", "other")
 
 
+class _ApiRetries(Collector):
+    """``imagine_api_retries_total``, read at scrape time from the API clients' own totals."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "imagine_api_retries",
+            "Image API calls retried after a retryable failure.",
+            value=self._metrics.api_retries,
+        )
+
+
 class Metrics:
-    """Every series the bot exports, and their text exposition."""
+    """Every series the bot exports, in a registry of its own, and their exposition."""
 
     def __init__(self) -> None:
+        self._registry = CollectorRegistry(auto_describe=True)
+        self._outcomes = Counter(
+            "imagine_generations",
+            "Generations settled, by outcome and error class.",
+            ["status", "error_class"],
+            registry=self._registry,
+        )
+        self._generation_seconds = Histogram(
+            "imagine_generation_duration_seconds",
+            "Time from accepting a generation to settling it.",
+            buckets=GENERATION_BUCKETS,
+            registry=self._registry,
+        )
+        self._ack_seconds = Histogram(
+            "imagine_acknowledgement_duration_seconds",
+            "Time from an interaction's creation to its ack.",
+            buckets=ACK_BUCKETS,
+            registry=self._registry,
+        )
+        self._loop_lag = Histogram(
+            "imagine_event_loop_lag_seconds",
+            "How late a 100 ms timer fired on the event loop.",
+            buckets=LAG_BUCKETS,
+            registry=self._registry,
+        )
+        self._queue_depth = Gauge(
+            "imagine_queue_depth", "Generations waiting for an API slot.", registry=self._registry
+        )
         self._generations: dict[tuple[str, str], int] = {}
-        self._generation_seconds = Histogram(GENERATION_BUCKETS)
-        self._ack_seconds = Histogram(ACK_BUCKETS)
-        self._loop_lag = Histogram(LAG_BUCKETS)
-        self._queue_depth = 0
+        """The counter's values, kept for reading back (``prometheus_client`` keeps its own)."""
         self._api_retries = 0
         self._retry_sources: dict[int, Callable[[], int]] = {}
         self._next_source = 0
+        self._registry.register(_ApiRetries(self))  # collects once here: after the fields
 
     # -- recording -------------------------------------------------------------------------
 
@@ -126,19 +115,20 @@ class Metrics:
         if key not in self._generations and len(self._generations) >= MAX_OUTCOME_SERIES - 1:
             key = OVERFLOW_OUTCOME
         self._generations[key] = self._generations.get(key, 0) + 1
-        self._generation_seconds.observe(seconds)
+        self._outcomes.labels(*key).inc()
+        self._generation_seconds.observe(_duration(seconds))
 
     def acknowledged(self, seconds: float) -> None:
         """An interaction was acknowledged ``seconds`` after Discord created it."""
-        self._ack_seconds.observe(seconds)
+        self._ack_seconds.observe(_duration(seconds))
 
     def loop_lag(self, seconds: float) -> None:
         """How late a periodic timer fired: time the event loop spent on something else."""
-        self._loop_lag.observe(seconds)
+        self._loop_lag.observe(_duration(seconds))
 
     def queue_depth(self, waiting: int) -> None:
         """How many jobs are waiting for an API slot right now."""
-        self._queue_depth = max(0, int(waiting))
+        self._queue_depth.set(max(0, int(waiting)))
 
     def api_retry(self, count: int = 1) -> None:
         """``count`` more API calls were retried."""
@@ -178,29 +168,13 @@ class Metrics:
         return self._generations.get((status, error_class or ""), 0)
 
     def render(self) -> str:
-        """The Prometheus text exposition format, version 0.0.4."""
-        lines: list[str] = []
-        name = "imagine_generations_total"
-        lines += _header(name, "counter", "Generations settled, by outcome and error class.")
-        for (status, error_class), count in sorted(self._generations.items()):
-            labels = _labels((("status", status), ("error_class", error_class)))
-            lines.append(f"{name}{labels} {count}")
-        name = "imagine_generation_duration_seconds"
-        lines += _header(name, "histogram", "Time from accepting a generation to settling it.")
-        lines += self._generation_seconds.lines(name)
-        name = "imagine_acknowledgement_duration_seconds"
-        lines += _header(name, "histogram", "Time from an interaction's creation to its ack.")
-        lines += self._ack_seconds.lines(name)
-        name = "imagine_event_loop_lag_seconds"
-        lines += _header(name, "histogram", "How late a 100 ms timer fired on the event loop.")
-        lines += self._loop_lag.lines(name)
-        name = "imagine_queue_depth"
-        lines += _header(name, "gauge", "Generations waiting for an API slot.")
-        lines.append(f"{name} {self._queue_depth}")
-        name = "imagine_api_retries_total"
-        lines += _header(name, "counter", "Image API calls retried after a retryable failure.")
-        lines.append(f"{name} {self.api_retries}")
-        return "\n".join(lines) + "\n"
+        """The Prometheus text exposition (``CONTENT_TYPE``)."""
+        return generate_latest(self._registry).decode()
+
+
+def _duration(seconds: float) -> float:
+    """A duration cannot be negative; a clock stepping back must not corrupt the sum."""
+    return max(0.0, float(seconds))
 
 
 def _safe_read(read: Callable[[], int]) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from bot import metrics
-from bot.metrics import MAX_OUTCOME_SERIES, OVERFLOW_OUTCOME, Histogram, Metrics
+from bot.metrics import MAX_OUTCOME_SERIES, OVERFLOW_OUTCOME, Metrics
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _SAMPLE = re.compile(rf"^({_NAME})(?:\{{(.*)\}})? (\S+)$")
@@ -192,11 +192,11 @@ def test_label_values_are_escaped() -> None:
 
 
 def test_negative_durations_are_clamped() -> None:
-    histogram = Histogram([1.0])
-    histogram.observe(-3.0)
-    assert histogram.sum == 0 and histogram.count == 1
-    with pytest.raises(ValueError):
-        Histogram([])
+    registry = Metrics()
+    registry.acknowledged(-3.0)  # a clock stepped back
+    family = parse_exposition(registry.render())["imagine_acknowledgement_duration_seconds"]
+    _, total, count = histogram_of(family, "imagine_acknowledgement_duration_seconds")
+    assert total == 0 and count == 1
 
 
 def test_module_functions_record_into_the_served_registry() -> None:
@@ -220,3 +220,5 @@ def test_outcome_label_sets_are_bounded_whatever_callers_pass() -> None:
     assert len(registry._generations) <= MAX_OUTCOME_SERIES
     assert registry.settled_total == 1000, "every outcome is still counted"
     assert registry.generations(*OVERFLOW_OUTCOME) > 0
+    families = parse_exposition(registry.render())
+    assert len(families["imagine_generations_total"].samples) <= MAX_OUTCOME_SERIES
