@@ -4,8 +4,14 @@
 #
 # Two stages: the first builds a virtual environment with the bot and its dependencies,
 # the second copies only that environment onto a clean slim base, so the image carries no
-# build tools, pip cache or source tree. The base is pinned to a patch release; for
-# byte-for-byte rebuilds pin its digest too (python:3.11.14-slim-bookworm@sha256:…).
+# build tools, pip cache or source tree.
+#
+# Reproducible: the dependencies come from requirements.lock, every version pinned and
+# every file checked against its hash (pip --require-hashes), so two builds of the same
+# commit install the same bytes. The base is pinned to a patch release; its digest is not
+# pinned here because it could not be looked up from where this file was written: to pin
+# it, `docker buildx imagetools inspect python:3.11.14-slim-bookworm` and append
+# @sha256:<digest> below (or pass --build-arg PYTHON_IMAGE=…@sha256:…).
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
@@ -14,20 +20,19 @@ ENV PIP_NO_CACHE_DIR=1 \
     PATH=/opt/imagine-bot/bin:$PATH
 RUN python -m venv /opt/imagine-bot
 WORKDIR /src
-# Dependencies get their own layer, rebuilt only when pyproject.toml changes: install them
-# against empty packages first, then the real code on top without touching them.
-# DL3013: this installs the project itself; its dependency ranges live in pyproject.toml.
-COPY pyproject.toml README.md ./
-# hadolint ignore=DL3013
-RUN mkdir bot cogs \
- && touch bot/__init__.py cogs/__init__.py \
- && pip install ".[postgres]" \
- && rm -r bot cogs
+# Dependencies get their own layer, rebuilt only when the lock file changes.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 COPY cogs ./cogs
-# Fail the build, not the first start, if the package lost a module or its migrations.
-# (-I: import the installed copy, not ./bot.)
-RUN pip install --no-deps --force-reinstall . \
+# The bot itself, without touching the locked dependencies. Fail the build, not the first
+# start, if the package lost a module or its migrations, or pip sees a missing dependency
+# (pyproject.toml gained one the lock lacks). (-I: import the installed copy, not ./bot.)
+# DL3013: this installs the project itself; its dependencies are pinned in the lock.
+# hadolint ignore=DL3013
+RUN pip install --no-deps . \
+ && pip check \
  && python -I -c "import bot.__main__, cogs.imagine" \
  && python -I -c "from bot.store.migrate import SQLITE_MIGRATIONS_DIR as d; assert any(d.glob('*.sql'))"
 
