@@ -45,7 +45,19 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 
-def start_line(settings: Settings, metrics_port: int | None) -> str:
+def personal_use(commands: list[Any]) -> bool:
+    """Whether any command can be used outside a server (a DM, or installed to a user)."""
+    for command in commands:
+        installs = getattr(command, "allowed_installs", None)
+        contexts = getattr(command, "allowed_contexts", None)
+        if (installs is not None and installs.user) or (
+            contexts is not None and (contexts.dm_channel or contexts.private_channel)
+        ):
+            return True
+    return False
+
+
+def start_line(settings: Settings, metrics_port: int | None, personal: bool = False) -> str:
     """The one line logged at start: what this process is, never a secret or a password."""
     kind = "postgresql" if settings.database_url.startswith("postgres") else "sqlite"
     if settings.shard_count is None:
@@ -65,6 +77,7 @@ def start_line(settings: Settings, metrics_port: int | None) -> str:
     )
     return (
         f"imagine-bot {package_version()} starting: database {kind}, {shards}, {commands_to}, "
+        f"personal use {'on' if personal else 'off'}, "
         f"up to {settings.max_concurrent_jobs} generation(s) at once, {served}"
     )
 
@@ -171,10 +184,11 @@ class ImagineBot(commands.AutoShardedBot):
         )
         await self.operations.start()
         self._settled_at_start = metrics.REGISTRY.settled_total
-        log.info(start_line(settings, self.operations.port))
         self.loop_lag.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        personal = personal_use(list(self.tree.get_commands()))
+        log.info(start_line(settings, self.operations.port, personal))
         if self.settings.shard_ids is None or 0 in self.settings.shard_ids:
             await self.sync_commands()  # once per deployment: the process running shard 0
         resumed = await self.flow.resume_all(self)

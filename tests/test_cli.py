@@ -69,7 +69,8 @@ def test_each_command_explains_itself(command: str, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"usage: imagine-bot {command}")
     assert "exit status:" in result.stdout
-    assert run("help", command, cwd=tmp_path).stdout == result.stdout
+    if command == "check":  # `help COMMAND` is the same page (checked once: a start is ~1 s)
+        assert run("help", command, cwd=tmp_path).stdout == result.stdout
 
 
 def test_version_is_the_packaged_one(tmp_path: Path) -> None:

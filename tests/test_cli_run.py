@@ -94,6 +94,7 @@ async def test_the_log_is_one_line_at_start_and_one_at_shutdown(
     starting = [line for line in text.splitlines() if "starting:" in line]
     assert len(starting) == 1, text
     assert "imagine-bot 0.1.0 starting: database sqlite, shards automatic" in starting[0]
+    assert "personal use off" in starting[0], "every command is for servers only"
     assert world.settings.discord_token.reveal() not in text
     assert world.settings.siraya_api_key.reveal() not in text
     stopped = [line for line in text.splitlines() if "stopped:" in line]
@@ -129,3 +130,22 @@ async def test_a_bad_database_is_reported_before_discord_is_tried(
     assert code == 2, text
     assert "cannot open the database at DATABASE_URL" in text
     assert "cannot reach Discord" not in text
+
+
+def test_the_start_line_says_when_commands_reach_beyond_servers() -> None:
+    from types import SimpleNamespace
+
+    from discord import app_commands
+
+    from bot.app import personal_use
+
+    servers_only = SimpleNamespace(allowed_installs=None, allowed_contexts=None)
+    user_install = SimpleNamespace(
+        allowed_installs=app_commands.AppInstallationType(guild=True, user=True),
+        allowed_contexts=None,
+    )
+    in_dms = SimpleNamespace(
+        allowed_installs=None, allowed_contexts=app_commands.AppCommandContext(dm_channel=True)
+    )
+    assert not personal_use([servers_only])
+    assert personal_use([servers_only, user_install]) and personal_use([in_dms])
