@@ -398,6 +398,15 @@ class Progress:
         self._stream.flush()
 
 
+def _same_database(first: str, second: str) -> bool:
+    """Two spellings of one SQLite file (relative, absolute) count as the same database."""
+    if is_postgres_url(first) or is_postgres_url(second):
+        return normalise(first) == normalise(second)
+    from bot.store import sqlite_path_from_url
+
+    return sqlite_path_from_url(first).resolve() == sqlite_path_from_url(second).resolve()
+
+
 async def copy_data(
     source_url: str,
     target_url: str,
@@ -407,7 +416,7 @@ async def copy_data(
     now: datetime | None = None,
 ) -> Summary:
     """Copy every table from ``source_url`` to ``target_url``; raises :class:`CopyRefused`."""
-    if normalise(source_url) == normalise(target_url) or source_url == target_url:
+    if _same_database(source_url, target_url):
         raise CopyRefused("SOURCE_URL and TARGET_URL name the same database")
     for url in (source_url, target_url):  # both on this build's schema, created if needed
         store = await open_store(url)

@@ -265,7 +265,9 @@ async def test_a_bot_running_on_the_source_is_refused(
 async def test_bad_urls_are_named(world: Harness, story: Story) -> None:
     code, _, err = await copy_data("mysql://db/x", f"sqlite:///{story.database}")
     assert code == 2 and err.startswith("imagine-bot: SOURCE_URL must look like")
-    code, _, err = await copy_data(f"sqlite:///{story.database}", f"sqlite:///{story.database}")
+    folder = story.database.parent
+    respelt = f"sqlite:///{folder}/../{folder.name}/{story.database.name}"  # the same file
+    code, _, err = await copy_data(f"sqlite:///{story.database}", respelt)
     assert code == 1 and "name the same database" in err
 
 
