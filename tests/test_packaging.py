@@ -40,7 +40,8 @@ def test_the_lock_pins_every_runtime_dependency() -> None:
 
 def test_every_locked_package_is_pinned_with_hashes() -> None:
     blocks = re.split(r"\n(?=[A-Za-z0-9])", LOCK.split("\n", 2)[2].strip())
-    assert len(blocks) == len(locked())
+    pins = re.findall(r"^[A-Za-z0-9][A-Za-z0-9._-]*==", LOCK, re.MULTILINE)
+    assert len(blocks) == len(pins), "one pin per block (a package may have one per Python)"
     for block in blocks:
         assert "==" in block.splitlines()[0] and "--hash=sha256:" in block, block
 
