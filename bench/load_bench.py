@@ -121,14 +121,15 @@ class AckResult:
 class ApiProcess:
     """The image-API emulator in its own process (see bench/siraya_process.py)."""
 
-    def __init__(self, api_key: str = "bench-key") -> None:
+    def __init__(self, api_key: str = "bench-key", latency: float = 0.0) -> None:
         self.api_key = api_key
+        self.latency = latency
         self.process: asyncio.subprocess.Process | None = None
         self.base_url = ""
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.siraya_process", self.api_key,
+            sys.executable, "-m", "bench.siraya_process", self.api_key, str(self.latency),
             cwd=REPO, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert self.process.stdout is not None
