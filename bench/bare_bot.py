@@ -4,7 +4,8 @@
 (DISCORD_TOKEN, DISCORD_API_BASE_URL, SIRAYA_BASE_URL, SIRAYA_API_KEY, COMMAND_GUILD_IDS)
 and answers ``/imagine`` the way the shortest correct discord.py bot would: defer, POST the
 same request imagine-bot sends, download the image, edit it into the acknowledgement. No
-quota, no database, no rules, no verification, no progress line, no logging per job.
+quota, no database, no rules, no verification, no progress line, no logging per job,
+asyncio's own event loop and discord.py without its speed extras.
 
 Whatever imagine-bot spends beyond this is the price of its features; bench/side_by_side.py
 reports that price as ratios. It is deliberately not built from imagine-bot's modules (only
@@ -16,12 +17,17 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import sys
 
-import aiohttp
-import discord
-from discord import app_commands
+# The reference stays a plain ``pip install discord.py``: no speed extras, whatever
+# imagine-bot installs into the same environment (discord.py uses orjson if it can import it).
+sys.modules["orjson"] = None  # type: ignore[assignment]
 
-from bot.discord_endpoint import use_discord_api_base, use_gateway
+import aiohttp  # noqa: E402
+import discord  # noqa: E402
+from discord import app_commands  # noqa: E402
+
+from bot.discord_endpoint import use_discord_api_base, use_gateway  # noqa: E402
 
 PAYLOAD = {
     "model": "flux-1-srpo-text-to-image",

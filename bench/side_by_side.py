@@ -42,13 +42,14 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.load_bench import REPO, ApiProcess, peak_rss_mb, percentile
 from tests.emulators.discord import DiscordEmulator, Guild, InteractionRecord, Message
 
 BARE = "bare"
 IMAGINE = "imagine-bot"
-PROMPT = {"prompt": "a benchmark lighthouse", "seed": 42}
+PROMPT: dict[str, Any] = {"prompt": "a benchmark lighthouse", "seed": 42}
 DEADLINE = 3.0  # Discord's: no acknowledgement within it is "This interaction failed"
 
 
@@ -60,6 +61,13 @@ class Turn:
     ack_p50: float
     ack_p99: float
     cpu_per_image: float
+    loop_cpu_share: float
+    """The main thread's (the event loop's) part of that CPU time; the rest is threads."""
+    bot_busy: float
+    """Cores the bot kept busy from the burst's start until every member was acknowledged."""
+    emulator_busy: float
+    """Cores the Discord emulator (and load generator) kept busy meanwhile: near 1, it is
+    the emulator, not the bot, that sets the pace of the acknowledgements."""
     overhead_p50: float
     overhead_p99: float
     peak_rss_mb: float
@@ -83,9 +91,10 @@ def _has_image(message: Message) -> bool:
     return bool(message.attachments)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system time of the process (all its threads) so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def _cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """User + system time of the process (all its threads) so far, or of one of its threads."""
+    where = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    fields = Path(where).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -156,6 +165,27 @@ async def _one_job(
     return it
 
 
+async def _acknowledged(records: Sequence[InteractionRecord], within: float) -> None:
+    """Until every interaction got an answer (accepted or refused), or ``within`` seconds."""
+    deadline = time.monotonic() + within
+    for it in records:
+        with contextlib.suppress(Exception):
+            await it.wait_for_callback(timeout=max(0.1, deadline - time.monotonic()))
+
+
+async def _settled(records: Sequence[InteractionRecord], within: float) -> None:
+    """Until every acknowledged job shows its image, or ``within`` seconds in all.
+
+    One waiter at a time (the emulator re-checks every waiter on every change); a job
+    whose acknowledgement was refused as too late is skipped at once, it has no image to wait for.
+    """
+    deadline = time.monotonic() + within
+    for it in records:
+        with contextlib.suppress(Exception):
+            await it.acknowledged(timeout=max(0.1, deadline - time.monotonic()))
+            await it.wait_for_original(_has_image, timeout=max(0.1, deadline - time.monotonic()))
+
+
 async def take_turn(
     bot: str, discord_emu: DiscordEmulator, api: ApiProcess, data: Path, options: Options
 ) -> Turn:
@@ -173,13 +203,18 @@ async def take_turn(
         members = [guild.add_member(f"burst{i}") for i in range(options.burst)]
         profiler = await _profiler(options.profile, under_test.pid, f"{bot}-{data.name}")
         cpu_before = _cpu_seconds(under_test.pid)
+        loop_before = _cpu_seconds(under_test.pid, under_test.pid)
+        emulator_before, wall_before = time.process_time(), time.perf_counter()
         records = await asyncio.gather(
             *(discord_emu.run_slash_command(m, channel, "imagine", **PROMPT) for m in members)
         )
-        for it in records:
-            with contextlib.suppress(Exception):
-                await it.wait_for_original(_has_image, timeout=options.timeout)
+        await _acknowledged(records, DEADLINE + 2)
+        ack_wall = time.perf_counter() - wall_before
+        emulator_busy = (time.process_time() - emulator_before) / ack_wall
+        bot_busy = (_cpu_seconds(under_test.pid) - cpu_before) / ack_wall
+        await _settled(records, options.timeout)
         cpu = _cpu_seconds(under_test.pid) - cpu_before
+        loop_cpu = _cpu_seconds(under_test.pid, under_test.pid) - loop_before
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             await profiler.wait()
@@ -193,6 +228,9 @@ async def take_turn(
             ack_p50=percentile(latencies, 0.5),
             ack_p99=percentile(latencies, 0.99),
             cpu_per_image=cpu / delivered if delivered else math.nan,
+            loop_cpu_share=loop_cpu / cpu if cpu > 0 else math.nan,
+            bot_busy=bot_busy,
+            emulator_busy=emulator_busy,
             overhead_p50=percentile(overheads, 0.5),
             overhead_p99=percentile(overheads, 0.99),
             peak_rss_mb=peak_rss_mb(under_test.pid),
@@ -207,13 +245,13 @@ async def take_turn(
 
 
 async def _profiler(folder: Path | None, pid: int, name: str) -> asyncio.subprocess.Process | None:
-    """py-spy sampling ``pid`` (all threads, native frames off) until sent SIGINT."""
+    """py-spy sampling whichever thread of ``pid`` holds the GIL (CPU, not waits), until SIGINT."""
     if folder is None:
         return None
     spy = Path(sys.executable).with_name("py-spy")
     process = await asyncio.create_subprocess_exec(
         str(spy), "record", "--pid", str(pid), "--rate", "250", "--format", "raw",
-        "--output", str(folder / f"{name}.txt"), "--nonblocking",
+        "--output", str(folder / f"{name}.txt"), "--nonblocking", "--gil",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     await asyncio.sleep(1.0)  # py-spy needs a moment to attach
@@ -273,12 +311,16 @@ class Metric:
     unit: str
     scale: float
     target: float | None
+    digits: int = 1
 
 
 METRICS = (
     Metric("acknowledgement p50", "ack_p50", "ms", 1000, None),
     Metric("acknowledgement p99", "ack_p99", "ms", 1000, 1.1),
     Metric("CPU per delivered image", "cpu_per_image", "ms", 1000, 1.5),
+    Metric("… of which on the event loop's thread", "loop_cpu_share", "%", 100, None),
+    Metric("cores busy while acknowledging: the bot", "bot_busy", "", 1, None, 2),
+    Metric("… the Discord emulator", "emulator_busy", "", 1, None, 2),
     Metric("overhead p50", "overhead_p50", "ms", 1000, 1.0),
     Metric("overhead p99", "overhead_p99", "ms", 1000, 1.0),
     Metric("peak RSS", "peak_rss_mb", "MB", 1, None),
@@ -303,11 +345,12 @@ def report(pairs: Sequence[tuple[Turn, Turn]]) -> str:
         ours = [getattr(o, metric.field) * metric.scale for _, o in pairs]
         ratios = [o / b if b > 0 else math.nan for b, o in zip(bare, ours, strict=True)]
         target = f"≤ {metric.target:g}×" if metric.target is not None else ""
+        unit = f" {metric.unit}" if metric.unit else ""
         if metric.field == "peak_rss_mb":
             target = "≤ 150 MB (imagine-bot)"
         rows.append(
-            f"| {metric.label} | {_span(bare, 1, ' ' + metric.unit)} "
-            f"| {_span(ours, 1, ' ' + metric.unit)} | {_span(ratios, 2, '×')} | {target} |"
+            f"| {metric.label} | {_span(bare, metric.digits, unit)} "
+            f"| {_span(ours, metric.digits, unit)} | {_span(ratios, 2, '×')} | {target} |"
         )
     missed = [(b.missed, o.missed) for b, o in pairs]
     delivered = [(b.delivered, o.delivered) for b, o in pairs]
