@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python -m bench.side_by_side                 # quiet, then under one core of competing load
+    python -m bench.side_by_side                 # quiet, then under half a core of competing load
     python -m bench.side_by_side --load 0 --rounds 3
 
 Both bots run in the same run against the same emulators (one Discord emulator in this
@@ -411,7 +411,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--load",
         type=float,
         nargs="+",
-        default=[0.0, 1.0],
+        default=[0.0, 0.5],
         help="scenarios: cores of steady competing busy-loop (0 = quiet)",
     )
     parser.add_argument(
