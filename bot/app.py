@@ -173,7 +173,7 @@ class ImagineBot(commands.AutoShardedBot):
         self.moderation_log = ModerationLog(self, self.store)
         self.flow = GenerationFlow(
             self.generations,
-            view_factory=lambda job: result_view(job.generation_id),
+            view_factory=lambda job, numbers: result_view(job.generation_id, numbers),
             cancel_view_factory=cancel_view,
             observer=self.moderation_log,
         )

@@ -1,8 +1,14 @@
-"""Buttons under every result: Re-roll, Variations, Edit, Info, Delete.
+"""Buttons under every result: Re-roll, Variations, Edit, Info, Delete, and U1…U4.
 
-They are ``DynamicItem``s whose ``custom_id`` holds only the generation id, and every
-press reads the parameters back from the usage log. No state lives in memory, so a
-button pressed after a restart, or a week later, behaves exactly the same.
+They are ``DynamicItem``s whose ``custom_id`` holds only the generation id (and an image
+number: ``gen:pick:<id>:<k>`` for U<k>, ``gen:<action>:<id>:<k>`` under a picked image),
+and every press reads the parameters back from the usage log. No state lives in memory,
+so a button pressed after a restart, or a week later, behaves exactly the same.
+
+U<k> under a result of several images posts image k alone, full size, where the result
+is, with its own Re-roll, Edit, Info and Delete: no generation, no charge. The image is
+read back from the result message's own attachment (bounded in time and size), never
+from the provider.
 
 The Edit dialog follows the same rule: its ``custom_id`` names the generation and its
 submission is handled by a listener that reads everything from the interaction and
@@ -11,6 +17,8 @@ the database, so a dialog left open while the bot restarted still works.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -39,11 +47,21 @@ ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "edit": ("Edit", "✏️", discord.ButtonStyle.secondary),
     "info": ("Info", "ℹ️", discord.ButtonStyle.secondary),
     "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
+    "pick": ("U", "", discord.ButtonStyle.secondary),
 }
+PICKED_ACTIONS = ("reroll", "edit", "info", "delete")
+"""The buttons under one picked image (Variations stays with the whole result)."""
 
+PICK_FETCH_TIMEOUT = 20.0
+"""Seconds to read a picked image back from Discord before giving up politely."""
+
+PICK_SIZE_CAP = 25 * 1024 * 1024
+"""No attachment the bot posted is larger (Discord's own request limit)."""
 
 PREFIX = "gen:"
-RESULT_BUTTON = re.compile(r"gen:(?P<action>reroll|vary|edit|info|delete):(?P<id>[0-9]{1,19})")
+RESULT_BUTTON = re.compile(
+    r"gen:(?P<action>reroll|vary|edit|info|delete|pick):(?P<id>[0-9]{1,19})(?::(?P<number>[1-4]))?"
+)
 """Presses the buttons answer; any other ``gen:`` press gets a private refusal."""
 
 
@@ -51,20 +69,24 @@ class ResultButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=RESULT_BUTTON,
 ):
-    """One action on one generation; the custom_id is all the state there is."""
+    """One action on one generation (or on one image of it, ``number``); the custom_id is
+    all the state there is."""
 
-    def __init__(self, action: str, generation_id: int) -> None:
+    def __init__(self, action: str, generation_id: int, number: int | None = None) -> None:
         label, emoji, style = ACTIONS[action]
+        suffix = "" if number is None else f":{number}"
         super().__init__(
             discord.ui.Button(
-                label=label,
-                emoji=emoji,
+                label=f"U{number}" if action == "pick" else label,
+                emoji=emoji or None,
                 style=style,
-                custom_id=f"gen:{action}:{generation_id}",
+                custom_id=f"gen:{action}:{generation_id}{suffix}",
+                row=1 if action == "pick" else 0,
             )
         )
         self.action = action
         self.generation_id = generation_id
+        self.number = number
 
     @classmethod
     async def from_custom_id(
@@ -74,7 +96,8 @@ class ResultButton(
         match: re.Match[str],
         /,
     ) -> ResultButton:
-        return cls(match["action"], int(match["id"]))
+        number = match["number"]
+        return cls(match["action"], int(match["id"]), int(number) if number else None)
 
     async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
         async with apologising(interaction, f"the {self.action} button"):
@@ -92,14 +115,19 @@ class ResultButton(
         if record is None:  # generations rows go only when pruned (RETENTION_DAYS)
             await send_ephemeral(interaction, messages.result_too_old(bot.settings.retention_days))
             return
-        if not _belongs_here(record, interaction):
+        number = self.number
+        in_range = number is None or number <= record.params.count
+        if not _belongs_here(record, interaction) or not in_range:
             log_refused_press(self.custom_id, interaction)
             await send_ephemeral(interaction, messages.button_not_valid())
             return
+        params = record.params if number is None else remix.picked(record.params, number)
         source_url = interaction.message.jump_url if interaction.message else None
-        if self.action == "reroll":
+        if self.action == "pick":
+            await _pick(interaction, record, number)
+        elif self.action == "reroll":
             await bot.flow.start(
-                interaction, remix.reroll(record.params), parent_id=record.id, source_url=source_url
+                interaction, remix.reroll(params), parent_id=record.id, source_url=source_url
             )
         elif self.action == "vary":
             await bot.flow.start(
@@ -109,13 +137,86 @@ class ResultButton(
                 source_url=source_url,
             )
         elif self.action == "edit":
-            await interaction.response.send_modal(EditModal(record))
+            await interaction.response.send_modal(EditModal(record, number))
         elif self.action == "info":
-            await interaction.response.send_message(
-                embed=messages.info_embed(record), ephemeral=True
+            embed = messages.info_embed(
+                record, numbers=_numbers_shown(interaction, record), picked=number
             )
+            await interaction.response.send_message(embed=embed, ephemeral=True)
         else:
-            await _delete(interaction, record)
+            await _delete(interaction, record, number)
+
+
+def _numbers_shown(interaction: discord.Interaction, record: GenerationRecord) -> list[int]:
+    """The image numbers the pressed result holds (fewer than asked if some never came)."""
+    attachments = interaction.message.attachments if interaction.message else []
+    found = (messages.image_number(a.filename, record.id) for a in attachments)
+    return sorted({n for n in found if n is not None and n <= record.params.count})
+
+
+def _attachment(
+    interaction: discord.Interaction, record: GenerationRecord, number: int
+) -> discord.Attachment | None:
+    """Image ``number`` of ``record`` as the pressed result message holds it."""
+    attachments = interaction.message.attachments if interaction.message else []
+    for attachment in attachments:
+        if messages.image_number(attachment.filename, record.id) == number:
+            return attachment
+    return None
+
+
+async def _pick(
+    interaction: discord.Interaction[ImagineBot], record: GenerationRecord, number: int | None
+) -> None:
+    """U<k>: post image k alone, full size, under the result, with its own buttons.
+
+    Costs nothing and calls no provider: the image is read back from the result's own
+    attachment. For the result's owner and moderators (anyone else could fill a channel
+    with copies at no cost); private when the result is private.
+    """
+    attachment = _attachment(interaction, record, number) if number else None
+    if number is None or attachment is None or attachment.size > PICK_SIZE_CAP:
+        log_refused_press(f"gen:pick:{record.id}:{number}", interaction)
+        await send_ephemeral(interaction, messages.button_not_valid())
+        return
+    if interaction.user.id != record.user_id and not interaction.permissions.manage_messages:
+        await send_ephemeral(interaction, messages.pick_refused(record.user_id))
+        return
+    message = interaction.message
+    private = bool(message is not None and message.flags.ephemeral)
+    await interaction.response.defer(thinking=True, ephemeral=private)
+    try:
+        async with asyncio.timeout(PICK_FETCH_TIMEOUT):
+            data = await attachment.read()
+        if len(data) > PICK_SIZE_CAP:
+            raise ValueError(f"attachment is {len(data)} bytes")
+    except (TimeoutError, ValueError, discord.HTTPException) as error:
+        log.warning("could not read image %s of generation %s: %r", number, record.id, error)
+        await _answer_instead(interaction, messages.pick_failed())
+        return
+    params = remix.picked(record.params, number)
+    embed = messages.picked_embed(
+        record,
+        params,
+        number=number,
+        filename=attachment.filename,
+        picked_by=interaction.user.display_name,
+        source_url=message.jump_url if message else None,
+    )
+    await interaction.edit_original_response(
+        embed=embed,
+        attachments=[discord.File(io.BytesIO(data), filename=attachment.filename)],
+        view=picked_view(record.id, number),
+    )
+
+
+async def _answer_instead(interaction: discord.Interaction, text: str) -> None:
+    """Replace a public "thinking…" line with a private answer."""
+    try:
+        await interaction.delete_original_response()
+    except discord.HTTPException as error:
+        log.info("could not remove a pick's thinking line: %r", error)
+    await interaction.followup.send(text, ephemeral=True)
 
 
 def _belongs_here(record: GenerationRecord, interaction: discord.Interaction) -> bool:
@@ -127,22 +228,56 @@ def _belongs_here(record: GenerationRecord, interaction: discord.Interaction) ->
     )
 
 
-def result_view(generation_id: int) -> discord.ui.View:
-    """The row of buttons under a result (no timeout: they live as long as the message)."""
+def result_view(generation_id: int, numbers: Sequence[int] = ()) -> discord.ui.View:
+    """The buttons under a result (no timeout: they live as long as the message): a row
+    of actions, and U1…U4 below it when it holds several images (``numbers``)."""
     view = discord.ui.View(timeout=None)
     for action in ACTIONS:
-        view.add_item(ResultButton(action, generation_id))
+        if action != "pick":
+            view.add_item(ResultButton(action, generation_id))
+    if len(numbers) > 1:
+        for number in numbers:
+            view.add_item(ResultButton("pick", generation_id, number))
     return view
 
 
-async def _delete(interaction: discord.Interaction, record: GenerationRecord | None) -> None:
+def picked_view(generation_id: int, number: int) -> discord.ui.View:
+    """The buttons under one picked image: they act on that image (its seed, count 1)."""
+    view = discord.ui.View(timeout=None)
+    for action in PICKED_ACTIONS:
+        view.add_item(ResultButton(action, generation_id, number))
+    return view
+
+
+def _is_picked_message(
+    interaction: discord.Interaction[ImagineBot], record: GenerationRecord, number: int
+) -> bool:
+    """Whether the pressed message is the bot's post of image ``number`` of ``record``."""
+    message, me = interaction.message, interaction.client.user
+    if message is None or me is None or message.author.id != me.id:
+        return False
+    footer = messages.picked_footer(record.id, number)
+    return any(embed.footer.text == footer for embed in message.embeds)
+
+
+async def _delete(
+    interaction: discord.Interaction[ImagineBot],
+    record: GenerationRecord | None,
+    number: int | None = None,
+) -> None:
     """Delete a result for its owner or a moderator (only a moderator once the record is gone).
 
-    Only the result's own message: a Delete naming one generation on another message
-    (a forged custom id) would otherwise let a member delete anything the bot posted.
+    Only the result's own message (or, for ``number``, a picked image of it): a Delete
+    naming one generation on another message (a forged custom id) would otherwise let a
+    member delete anything the bot posted.
     """
     pressed = interaction.message.id if interaction.message else None
-    if record is not None and (record.message_id is None or record.message_id != pressed):
+    if number is not None and record is not None:
+        genuine = _is_picked_message(interaction, record, number)
+    else:
+        genuine = record is None or (record.message_id is not None and record.message_id == pressed)
+    if not genuine:
+        assert record is not None
         log_refused_press(f"gen:delete:{record.id}", interaction)
         await send_ephemeral(interaction, messages.button_not_valid())
         return
@@ -167,6 +302,8 @@ async def _delete(interaction: discord.Interaction, record: GenerationRecord | N
 
 
 EDIT_FORM_PREFIX = "gen:edit-form:"
+EDIT_FORM = re.compile(r"gen:edit-form:(?P<id>[0-9]{1,19})(?::(?P<number>[1-4]))?")
+"""The Edit dialog of a generation, or of image ``number`` of it (a picked image)."""
 GUIDANCE_MAX_CHARS = 24
 """Room for any float's shortest exact text (``repr``), so a precise guidance fits."""
 
@@ -178,9 +315,14 @@ class EditModal(discord.ui.Modal, title="Edit and generate again"):
     alone, not by this object, which the process that opened it may no longer have.
     """
 
-    def __init__(self, record: GenerationRecord) -> None:
-        super().__init__(timeout=15 * 60, custom_id=f"{EDIT_FORM_PREFIX}{record.id}")
-        params = record.params
+    def __init__(self, record: GenerationRecord, number: int | None = None) -> None:
+        suffix = "" if number is None else f":{number}"
+        super().__init__(
+            title=messages.edit_title(number),
+            timeout=15 * 60,
+            custom_id=f"{EDIT_FORM_PREFIX}{record.id}{suffix}",
+        )
+        params = record.params if number is None else remix.picked(record.params, number)
         self.add_item(
             discord.ui.TextInput(
                 label="Prompt",
@@ -192,7 +334,7 @@ class EditModal(discord.ui.Modal, title="Edit and generate again"):
         )
         self.add_item(
             discord.ui.TextInput(
-                label="Seed (empty for a random one)",
+                label=messages.edit_seed_label(number),
                 custom_id="seed",
                 default=str(params.seed),
                 required=False,
@@ -217,12 +359,16 @@ class EditModal(discord.ui.Modal, title="Edit and generate again"):
         """Nothing: the listener answers every submission, whichever process opened it."""
 
 
-def edit_request(record: GenerationRecord, values: Mapping[str, str]) -> GenerationRequest:
-    """The dialog's answers applied to the stored settings; a ValueError says what to fix."""
+def edit_request(
+    record: GenerationRecord, values: Mapping[str, str], number: int | None = None
+) -> GenerationRequest:
+    """The dialog's answers applied to the stored settings (of image ``number`` alone, for
+    a picked image); a ValueError says what to fix."""
     seed_text = values.get("seed", "").strip()
+    params = record.params if number is None else remix.picked(record.params, number)
     return remix.edited(
-        record.params,
-        prompt=values.get("prompt", record.params.prompt).strip(),
+        params,
+        prompt=values.get("prompt", params.prompt).strip(),
         seed=_number(seed_text, "Seed", int) if seed_text else None,
         steps=_number(values.get("steps", ""), "Steps", int),
         guidance=_number(values.get("guidance", ""), "Guidance", float),
@@ -264,22 +410,25 @@ class Results(commands.Cog):
         if not isinstance(custom_id, str) or not custom_id.startswith(PREFIX):
             return
         async with apologising(interaction, "the edit dialog"):
-            generation_id = parse_record_id(custom_id.removeprefix(EDIT_FORM_PREFIX))
-            if not custom_id.startswith(EDIT_FORM_PREFIX) or generation_id is None:
+            form = EDIT_FORM.fullmatch(custom_id)
+            generation_id = parse_record_id(form["id"]) if form else None
+            if form is None or generation_id is None:
                 log_refused_press(custom_id, interaction)
                 await send_ephemeral(interaction, messages.button_not_valid())
                 return
+            number = int(form["number"]) if form["number"] else None
             record = await in_time(interaction, self.bot.store.get_generation(generation_id))
             if record is None:  # pruned (RETENTION_DAYS) while the dialog was open
                 retention = self.bot.settings.retention_days
                 await send_ephemeral(interaction, messages.result_too_old(retention))
                 return
-            if not _belongs_here(record, interaction):
+            if not _belongs_here(record, interaction) or (number or 0) > record.params.count:
                 log_refused_press(custom_id, interaction)
                 await send_ephemeral(interaction, messages.button_not_valid())
                 return
+            values = submitted_values(data.get("components") or [])
             try:
-                request = edit_request(record, submitted_values(data.get("components") or []))
+                request = edit_request(record, values, number)
             except ValueError as error:
                 await send_ephemeral(interaction, str(error))
                 return

@@ -1,14 +1,17 @@
-"""New requests made from a stored generation: re-roll, variations, edit.
+"""New requests made from a stored generation: re-roll, variations, edit, one picked image.
 
-The buttons under a result carry only the generation's id; everything else comes
-from the usage log, so they work the same after a restart or a week later.
+The buttons under a result carry only the generation's id (and, under a picked image,
+its number); everything else comes from the usage log, so they work the same after a
+restart or a week later. Image k of a generation was asked for alone with seed
+``seed + k - 1`` (:func:`bot.siraya.image_seeds`), so one image's settings are the
+generation's with that seed and a count of one.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.siraya import MAX_COUNT, GenerationRequest
+from bot.siraya import MAX_COUNT, GenerationRequest, image_seeds
 from bot.store.base import GenerationParams
 
 
@@ -27,6 +30,18 @@ def request_from(params: GenerationParams) -> GenerationRequest:
         enable_safety_checker=params.safety_checker,
         count=params.count,
     )
+
+
+def image_seed(params: GenerationParams, number: int) -> int:
+    """The seed image ``number`` (1-based) of a generation was made with."""
+    if not 1 <= number <= params.count:
+        raise ValueError(f"generation has no image {number}")
+    return image_seeds(params.seed, params.count)[number - 1]
+
+
+def picked(params: GenerationParams, number: int) -> GenerationParams:
+    """The settings that make image ``number`` of a generation again, alone."""
+    return replace(params, seed=image_seed(params, number), count=1)
 
 
 def reroll(params: GenerationParams) -> GenerationRequest:

@@ -31,7 +31,7 @@ from bot.jobs import remix
 from bot.jobs.leases import LeaseKeeper
 from bot.jobs.scheduler import FairScheduler, Ticket
 from bot.policy import rules
-from bot.siraya import GenerationRequest, GenerationResult, SirayaError
+from bot.siraya import GeneratedImage, GenerationRequest, GenerationResult, SirayaError
 from bot.store.base import (
     GenerationParams,
     GenerationRecord,
@@ -154,16 +154,50 @@ class CancelOutcome(enum.Enum):
     UNKNOWN = "unknown"  # finished, or not in this process's queue
 
 
+@dataclass(frozen=True)
+class Picture:
+    """One image that arrived: its number in the request (image k, shown as U<k>), its seed."""
+
+    number: int
+    seed: int
+    image: GeneratedImage
+
+
+@dataclass(frozen=True)
+class Missing:
+    """One image the provider did not make; it is refunded, and the member told which."""
+
+    number: int
+    seed: int
+    error: SirayaError
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a job's API requests brought back, in image order: at least one picture."""
+
+    pictures: list[Picture]
+    missing: list[Missing] = field(default_factory=list)
+
+    @property
+    def images(self) -> list[GeneratedImage]:
+        return [picture.image for picture in self.pictures]
+
+
 @dataclass(eq=False)
 class Job:
-    """One accepted request: its id, its place in line, its timing."""
+    """One accepted request: its id, its place in line, its timing.
+
+    ``tickets`` holds one scheduler slot per image (each image is its own API request);
+    the first is the job's place in line.
+    """
 
     generation_id: int
     guild_id: int
     channel_id: int
     user_id: int
     request: GenerationRequest
-    ticket: Ticket
+    tickets: tuple[Ticket, ...]
     submitted_at: float
     parent_id: int | None = None
     resumed: bool = False
@@ -172,6 +206,11 @@ class Job:
     started_at: float | None = None
     settled: bool = field(default=False, repr=False)
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    @property
+    def ticket(self) -> Ticket:
+        """The first image's slot: the job's place in line."""
+        return self.tickets[0]
 
 
 class GenerationService:
@@ -317,7 +356,7 @@ class GenerationService:
                 channel_id=requester.channel_id,
                 user_id=requester.user_id,
                 request=request,
-                ticket=self._scheduler.enqueue(requester.user_id),
+                tickets=self._tickets(requester.user_id, request.count),
                 submitted_at=self._monotonic(),
                 parent_id=parent_id,
             )
@@ -332,12 +371,21 @@ class GenerationService:
                 channel_id=record.channel_id,
                 user_id=record.user_id,
                 request=remix.request_from(record.params),
-                ticket=self._scheduler.enqueue(record.user_id),
+                tickets=self._tickets(record.user_id, record.params.count),
                 submitted_at=self._monotonic(),
                 parent_id=record.parent_id,
                 resumed=True,
             )
         )
+
+    def _tickets(self, user_id: int, count: int) -> tuple[Ticket, ...]:
+        """A slot per image, queued together so a job's images follow one another in
+        line (other members' jobs still take their turns in between)."""
+        return tuple(self._scheduler.enqueue(user_id) for _ in range(max(1, count)))
+
+    def _release(self, job: Job) -> None:
+        for ticket in job.tickets:
+            self._scheduler.release(ticket)
 
     def _admit(self, job: Job) -> Job:
         self._jobs[job.generation_id] = job
@@ -358,7 +406,7 @@ class GenerationService:
             return
         job.settled = True
         job.state = JobState.FINISHED
-        self._scheduler.release(job.ticket)
+        self._release(job)
         try:
             await self._write_with_retries(job, write)
         finally:
@@ -430,12 +478,16 @@ class GenerationService:
     def elapsed(self, job: Job) -> float:
         return self._monotonic() - job.submitted_at
 
-    async def run(self, job: Job) -> GenerationResult:
-        """Wait for a slot (or a cancel), then call the API.
+    async def run(self, job: Job) -> JobResult:
+        """Wait for a slot (or a cancel), then ask the API for each image on its own.
 
-        An API error or a cancel refunds the reservation. A ``CancelledError`` (the
-        process is shutting down) settles nothing: the job stays in the database and is
-        resumed at the next start.
+        Image k is requested alone with seed ``seed + k - 1``, concurrently, each request
+        holding a slot of its own while the provider works on it. If every image fails,
+        the reservation is refunded and the first error raised; otherwise the images that
+        arrived are returned with the ones that did not (:class:`JobResult`), and the
+        caller charges what it delivers. A cancel refunds everything. A
+        ``CancelledError`` (the process is shutting down) settles nothing: the job stays
+        in the database and is resumed at the next start, its seeds unchanged.
         """
         try:
             await self._wait_for_slot(job)
@@ -446,14 +498,42 @@ class GenerationService:
             job.started_at = self._monotonic()
             if not job.resumed:
                 await self.retrying(job, partial(self._store.mark_running, job.generation_id))
-            return await self._generator.generate(
-                job.request, on_generated=partial(self._scheduler.release, job.ticket)
+            requests = job.request.image_requests()
+            outcomes = await asyncio.gather(
+                *(
+                    self._one_image(ticket, request)
+                    for ticket, request in zip(job.tickets, requests, strict=True)
+                ),
+                return_exceptions=True,
             )
-        except SirayaError as error:
-            await self.failed(job, error.kind.value)
-            raise
         finally:
-            self._scheduler.release(job.ticket)
+            self._release(job)
+        pictures: list[Picture] = []
+        missing: list[Missing] = []
+        for number, (request, outcome) in enumerate(zip(requests, outcomes, strict=True), 1):
+            assert request.seed is not None
+            if isinstance(outcome, SirayaError):
+                missing.append(Missing(number, request.seed, outcome))
+            elif isinstance(outcome, BaseException):
+                raise outcome  # nobody foresaw it: the flow settles what it can
+            else:
+                pictures += [Picture(number, request.seed, image) for image in outcome.images[:1]]
+        if not pictures:
+            error = missing[0].error
+            await self.failed(job, error.kind.value)
+            raise error
+        return JobResult(pictures, missing)
+
+    async def _one_image(self, ticket: Ticket, request: GenerationRequest) -> GenerationResult:
+        """One image's request, in its own slot; the slot is free once the provider
+        answered (the download does not hold it)."""
+        await self._scheduler.wait(ticket)
+        try:
+            return await self._generator.generate(
+                request, on_generated=partial(self._scheduler.release, ticket)
+            )
+        finally:
+            self._scheduler.release(ticket)
 
     async def _wait_for_slot(self, job: Job) -> None:
         slot = asyncio.ensure_future(self._scheduler.wait(job.ticket))
@@ -472,7 +552,7 @@ class GenerationService:
 
     async def _wait_for_shutdown(self, job: Job) -> None:
         """A slot freed up during shutdown: start nothing new, stay queued for the next start."""
-        self._scheduler.release(job.ticket)
+        self._release(job)
         await asyncio.get_running_loop().create_future()  # ends when shutdown cancels us
 
     def cancel(
@@ -507,7 +587,7 @@ class GenerationService:
         """
         if job.settled:
             return
-        self._scheduler.release(job.ticket)
+        self._release(job)
         if self._jobs.pop(job.generation_id, None) is not None:
             self._settled_one.set()
 

@@ -37,6 +37,7 @@ from .models import (
     SIZE_PRESETS,
     GenerationRequest,
     InvalidRequest,
+    image_seeds,
 )
 from .origins import DEFAULT_IMAGE_HOSTS, GuardedResolver, ImageOrigins, parse_host_entry
 from .retry import RetryPolicy
@@ -79,5 +80,6 @@ __all__ = [
     "SirayaError",
     "UpstreamError",
     "create_session",
+    "image_seeds",
     "parse_host_entry",
 ]

@@ -33,6 +33,13 @@ MIN_GUIDANCE, MAX_GUIDANCE, DEFAULT_GUIDANCE = 1.0, 20.0, 4.5
 MIN_COUNT, MAX_COUNT = 1, 4
 MAX_SEED: Final = 2**32 - 1
 
+
+def image_seeds(seed: int, count: int) -> tuple[int, ...]:
+    """The seeds of a request's images: ``seed``, ``seed + 1``, … wrapping past
+    :data:`MAX_SEED` to 0, so every one is a seed a member can type back."""
+    return tuple((seed + k) % (MAX_SEED + 1) for k in range(count))
+
+
 # User-typed values are echoed back in error sentences; keep a pasted essay short.
 _ECHO_LIMIT = 40
 
@@ -204,6 +211,20 @@ class GenerationRequest:
 
     def with_seed(self, seed: int) -> GenerationRequest:
         return dataclasses.replace(self, seed=seed)
+
+    def image_requests(self) -> tuple[GenerationRequest, ...]:
+        """One single-image request per image, image k with seed ``seed + k - 1``.
+
+        The provider does not say which seeds the extra images of an ``n > 1`` request
+        get, so only the first could ever be made again; asked one by one, every image
+        has a known seed, and ``/imagine seed:<its seed>`` makes it again alone.
+        """
+        if self.seed is None:
+            raise ValueError("pin a seed first (with_random_seed)")
+        return tuple(
+            dataclasses.replace(self, seed=seed, count=1)
+            for seed in image_seeds(self.seed, self.count)
+        )
 
     def with_random_seed(self, rng: random.Random | None = None) -> GenerationRequest:
         """Pin a seed if none was given.

@@ -14,7 +14,7 @@ import contextlib
 import io
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Literal, Protocol
@@ -24,12 +24,20 @@ import discord
 from bot import metrics
 from bot.imaging import NotAnImage, fit_to_size, run_decoder
 from bot.joblog import job_context
-from bot.jobs.service import GenerationService, Job, JobCancelled, JobState, Refusal, Requester
+from bot.jobs.service import (
+    GenerationService,
+    Job,
+    JobCancelled,
+    JobResult,
+    JobState,
+    Picture,
+    Refusal,
+    Requester,
+)
 from bot.siraya import (
     ErrorKind,
     GeneratedImage,
     GenerationRequest,
-    GenerationResult,
     InvalidRequest,
     InvalidResponse,
     SirayaError,
@@ -75,6 +83,8 @@ sleep through): past it the flow falls back (a channel post, a direct message) o
 Generous for a 25 MiB upload, short next to a member's patience."""
 
 ViewFactory = Callable[[Job], discord.ui.View | None]
+ResultViewFactory = Callable[[Job, Sequence[int]], discord.ui.View | None]
+"""The buttons under a result, given the numbers of the images it holds (U1…U4)."""
 
 
 class FlowObserver(Protocol):
@@ -278,7 +288,7 @@ class GenerationFlow:
     def __init__(
         self,
         service: GenerationService,
-        view_factory: ViewFactory | None = None,
+        view_factory: ResultViewFactory | None = None,
         cancel_view_factory: ViewFactory | None = None,
         observer: FlowObserver | None = None,
     ) -> None:
@@ -385,7 +395,7 @@ class GenerationFlow:
             log.exception("generation %s failed after its images arrived", job.generation_id)
             await self._settle_unexpected(audience, job, delivery)
 
-    async def _generate(self, audience: Audience, job: Job) -> GenerationResult | None:
+    async def _generate(self, audience: Audience, job: Job) -> JobResult | None:
         """Wait in line and call the API, showing progress; None once the member was told
         why there is no result (the job is settled then)."""
         stop_progress = asyncio.Event()
@@ -411,16 +421,21 @@ class GenerationFlow:
         self,
         audience: Audience,
         job: Job,
-        result: GenerationResult,
+        result: JobResult,
         source_url: str | None,
         delivery: _Delivery,
     ) -> None:
-        """From "images received" to "charged or refunded": fit, claim, post, charge."""
+        """From "images received" to "charged or refunded": fit, claim, post, charge.
+
+        Only the images that arrived are posted and charged; the rest are refunded by
+        the same charge, and the result says which ones are missing.
+        """
         per_file_limit = min(
-            audience.filesize_limit, (REQUEST_SIZE_LIMIT - REQUEST_OVERHEAD) // len(result.images)
+            audience.filesize_limit,
+            (REQUEST_SIZE_LIMIT - REQUEST_OVERHEAD) // len(result.pictures),
         )
         try:
-            images = await _fit_all(result.images, per_file_limit)
+            images = await _fit_all(result.pictures, per_file_limit)
         except NotAnImage as error:  # the header looked fine but the pixels cannot be read
             unusable = InvalidResponse(f"an image cannot be decoded: {error}")
             _log_api_failure(job, unusable)
@@ -441,7 +456,7 @@ class GenerationFlow:
             self._service.leave(job)  # another process has it; it settles it
             return
         try:
-            message = await self._post_result(audience, job, images, source_url, delivery)
+            message = await self._post_result(audience, job, images, result, source_url, delivery)
         except Exception:
             log.exception("could not post generation %s", job.generation_id)
             await self._service.failed(job, "delivery")
@@ -508,32 +523,36 @@ class GenerationFlow:
         self,
         audience: Audience,
         job: Job,
-        images: Sequence[GeneratedImage],
+        images: Sequence[Picture],
+        result: JobResult,
         source_url: str | None,
         delivery: _Delivery,
     ) -> discord.Message:
         filenames = [
-            f"imagine-{job.generation_id}-{index}.{image.extension}"
-            for index, image in enumerate(images, start=1)
+            messages.image_filename(job.generation_id, picture.number, picture.image.extension)
+            for picture in images
         ]
         embeds = messages.result_embeds(
             job,
             filenames=filenames,
+            seeds=[(picture.number, picture.seed) for picture in images],
             elapsed=self._service.elapsed(job),
             requester_name=audience.requester_name,
             requester_avatar=audience.requester_avatar,
             source_url=source_url,
         )
-        view = self._view_factory(job) if self._view_factory else None
+        note = messages.images_missing(result.missing, delivered=len(images))
+        numbers = [picture.number for picture in images]
+        view = self._view_factory(job, numbers) if self._view_factory else None
 
         def files() -> list[discord.File]:
             return [
-                discord.File(io.BytesIO(image.data), filename=name)
-                for image, name in zip(images, filenames, strict=True)
+                discord.File(io.BytesIO(picture.image.data), filename=name)
+                for picture, name in zip(images, filenames, strict=True)
             ]
 
         try:
-            return await audience.edit(content=None, embeds=embeds, attachments=files(), view=view)
+            return await audience.edit(content=note, embeds=embeds, attachments=files(), view=view)
         except TokenExpired:
             log.info("token expired for generation %s; posting in the channel", job.generation_id)
         except CallStalled:
@@ -548,7 +567,7 @@ class GenerationFlow:
         sent_at = discord.utils.utcnow()
         try:
             message = await audience.post(
-                messages.ready_in_channel(audience.mention),
+                messages.ready_in_channel(audience.mention, note),
                 embeds=embeds,
                 files=files(),
                 view=view or discord.utils.MISSING,
@@ -752,20 +771,20 @@ async def _posted_since(
     return None
 
 
-async def _fit_all(images: Sequence[GeneratedImage], limit: int) -> list[GeneratedImage] | None:
+async def _fit_all(pictures: Sequence[Picture], limit: int) -> list[Picture] | None:
     """Re-encode any image over the upload limit (in the bounded decoding pool: CPU work)."""
-    fitted: list[GeneratedImage] = []
-    for image in images:
+    fitted: list[Picture] = []
+    for picture in pictures:
+        image = picture.image
         if len(image.data) <= limit:
-            fitted.append(image)
+            fitted.append(picture)
             continue
         shrunk = await run_decoder(fit_to_size, image.data, limit)
         if shrunk is None:
             return None
         data, info = shrunk
-        fitted.append(
-            GeneratedImage(data=data, format=info.format, width=info.width, height=info.height)
-        )
+        image = GeneratedImage(data=data, format=info.format, width=info.width, height=info.height)
+        fitted.append(replace(picture, image=image))
     return fitted
 
 

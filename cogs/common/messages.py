@@ -14,7 +14,7 @@ from datetime import datetime
 import discord
 
 from bot.jobs import remix
-from bot.jobs.service import CancelOutcome, ChannelNotAllowed, Job, PromptBlocked
+from bot.jobs.service import CancelOutcome, ChannelNotAllowed, Job, Missing, PromptBlocked
 from bot.policy.quota import EffectiveLimit, LimitSource
 from bot.policy.spend import dollars
 from bot.siraya import ErrorKind, GenerationRequest, SirayaError
@@ -22,6 +22,7 @@ from bot.store.base import (
     AuditAction,
     AuditEntry,
     DailyTotal,
+    GenerationParams,
     GenerationRecord,
     GuildPolicy,
     MemberTotal,
@@ -190,6 +191,32 @@ def api_failure(error: SirayaError) -> str:
     return f"{text} {NOT_CHARGED}"
 
 
+MISSING_REASON = {
+    ErrorKind.REFUSED: "the image service refused it under its content policy",
+    ErrorKind.OUT_OF_CREDIT: "the image-service account ran out of credit",
+    ErrorKind.AUTH: "the image service rejected the bot's API key",
+    ErrorKind.RATE_LIMITED: "the image service was too busy",
+    ErrorKind.TIMEOUT: "the image service took too long",
+    ErrorKind.BAD_RESPONSE: "the image service sent back something unusable",
+}
+
+
+def images_missing(missing: list[Missing], *, delivered: int) -> str | None:
+    """The line above a result some of whose images never came: which, and that only the
+    images shown were charged. None when every image arrived."""
+    if not missing:
+        return None
+    which = ", ".join(f"image {m.number} (seed `{m.seed}`)" for m in missing)
+    reasons = {MISSING_REASON.get(m.error.kind, "the image service had trouble") for m in missing}
+    total = delivered + len(missing)
+    return clip(
+        f"⚠️ {delivered} of {total} images arrived: {which} could not be made "
+        f"({'; '.join(sorted(reasons))}). You were charged for {plural(delivered, 'image')}, "
+        f"not {total}.",
+        CONTENT_LIMIT,
+    )
+
+
 def file_size(size: int) -> str:
     """A byte count as people read it: 10 MiB, 6.2 MiB, 60 KiB, 100 bytes."""
     for unit, scale in (("MiB", 1024 * 1024), ("KiB", 1024)):
@@ -226,10 +253,35 @@ def progress(job: Job, *, position: int, elapsed: float) -> str:
     return f"🎨 Generating {images}… {int(elapsed)} s"
 
 
+def image_filename(generation_id: int, number: int, extension: str) -> str:
+    """An image's file name under a result: its generation and its number (image k = U<k>),
+    which is how a U button finds it again in the message."""
+    return f"imagine-{generation_id}-{number}.{extension}"
+
+
+_IMAGE_FILENAME = re.compile(r"imagine-(?P<id>[0-9]+)-(?P<number>[1-9])\.[a-z]+")
+
+
+def image_number(filename: str, generation_id: int) -> int | None:
+    """The image number a result's attachment name says, if it is one of this generation's."""
+    match = _IMAGE_FILENAME.fullmatch(filename)
+    if match is None or int(match["id"]) != generation_id:
+        return None
+    return int(match["number"])
+
+
+def seeds_value(seeds: list[tuple[int, int]]) -> str:
+    """Each image's seed by its number, as the U buttons name the images."""
+    if len(seeds) == 1:
+        return f"`{seeds[0][1]}`"
+    return " · ".join(f"U{number} `{seed}`" for number, seed in seeds)
+
+
 def result_embeds(
     job: Job,
     *,
     filenames: list[str],
+    seeds: list[tuple[int, int]] | None = None,
     elapsed: float,
     requester_name: str,
     requester_avatar: str | None,
@@ -244,8 +296,8 @@ def result_embeds(
         url=gallery_url if len(filenames) > 1 else None,
     )
     main.set_author(name=clip(f"Requested by {requester_name}", 256), icon_url=requester_avatar)
-    for name, value in settings_fields(request):
-        main.add_field(name=name, value=value, inline=True)
+    for name, value in settings_fields(request, seeds):
+        main.add_field(name=name, value=value, inline=len(seeds or ()) <= 1 or name != "Seeds")
     main.add_field(name="Time", value=f"{elapsed:.1f} s", inline=True)
     if source_url and job.parent_id is not None:
         main.add_field(
@@ -267,6 +319,59 @@ def generation_footer(generation_id: int) -> str:
     return f"FLUX.1 SRPO · generation #{generation_id}"
 
 
+def picked_footer(generation_id: int, number: int) -> str:
+    """The footer of a picked image: unlike a result's, so recovery never mistakes it for one."""
+    return f"{generation_footer(generation_id)} · image {number}"
+
+
+def picked_embed(
+    record: GenerationRecord,
+    params: GenerationParams,
+    *,
+    number: int,
+    filename: str,
+    picked_by: str,
+    source_url: str | None,
+) -> discord.Embed:
+    """One image of a result, alone and full size, with the settings that make it again."""
+    embed = discord.Embed(
+        description=typed(params.prompt, EMBED_DESCRIPTION_LIMIT), colour=BRAND_COLOUR
+    )
+    embed.set_author(name=clip(f"Image {number}, picked by {picked_by}", 256))
+    for name, value in settings_fields(remix.request_from(params)):
+        embed.add_field(name=name, value=value, inline=True)
+    if source_url:
+        embed.add_field(name="From", value=f"[generation #{record.id}]({source_url})", inline=True)
+    embed.set_image(url=f"attachment://{filename}")
+    embed.set_footer(text=picked_footer(record.id, number))
+    return embed
+
+
+def pick_refused(owner_id: int) -> str:
+    return (
+        f"Only <@{owner_id}>, who asked for these images, or a moderator can pick one. "
+        "Click an image to see it full size."
+    )
+
+
+def pick_failed() -> str:
+    return "⚠️ I could not fetch that image from Discord just now. Please try again."
+
+
+def edit_title(number: int | None) -> str:
+    """The Edit dialog's title (45 characters at most); a picked image keeps its seed."""
+    if number is None:
+        return "Edit and generate again"
+    return f"Edit image {number}: same seed, close variation"
+
+
+def edit_seed_label(number: int | None) -> str:
+    """The seed box's label (45 characters at most)."""
+    if number is None:
+        return "Seed (empty for a random one)"
+    return "Seed (kept: a new prompt stays close to it)"
+
+
 def posted_below(jump_url: str) -> str:
     """The progress line, once the result had to go out as a new message."""
     return f"✅ Your image is ready: {jump_url}"
@@ -277,18 +382,25 @@ def told_in_private(channel_id: int, text: str) -> str:
     return clip(f"About your request in <#{channel_id}>: {text}", CONTENT_LIMIT)
 
 
-def ready_in_channel(mention: str) -> str:
-    return f"{mention}, your image is ready."
+def ready_in_channel(mention: str, note: str | None = None) -> str:
+    ready = f"{mention}, your image is ready."
+    return ready if note is None else clip(f"{ready}\n{note}", CONTENT_LIMIT)
 
 
 def cancelled() -> str:
     return f"🛑 Cancelled before it started. {NOT_CHARGED}"
 
 
-def settings_fields(request: GenerationRequest) -> list[tuple[str, str]]:
-    """The settings that reproduce an image, as (name, value) pairs."""
+def settings_fields(
+    request: GenerationRequest, seeds: list[tuple[int, int]] | None = None
+) -> list[tuple[str, str]]:
+    """The settings that reproduce an image, as (name, value) pairs; ``seeds`` gives each
+    image's seed by its number (image k was asked for alone with its own seed)."""
+    seed = ("Seed", f"`{request.seed}`")
+    if seeds:
+        seed = ("Seed" if len(seeds) == 1 else "Seeds", seeds_value(seeds))
     return [
-        ("Seed", f"`{request.seed}`"),
+        seed,
         ("Size", request.size_label),
         ("Steps", str(request.steps)),
         ("Guidance", exact_number(request.guidance)),
@@ -664,11 +776,21 @@ def delete_failed() -> str:
     return "I could not delete that message; I may lack permission in this channel."
 
 
-def info_embed(record: GenerationRecord) -> discord.Embed:
-    """Every parameter of a generation, plus a /imagine line to reproduce it."""
-    params = record.params
+def info_embed(
+    record: GenerationRecord,
+    *,
+    numbers: list[int] | None = None,
+    picked: int | None = None,
+) -> discord.Embed:
+    """Every parameter of a generation, plus a /imagine line to reproduce it.
+
+    ``numbers`` are the images the pressed result holds (all, unless some never came);
+    ``picked`` is the one image a U button posted, whose own seed and line are shown.
+    """
+    params = remix.picked(record.params, picked) if picked else record.params
+    title = f"Generation #{record.id}" + (f" · image {picked}" if picked else "")
     embed = discord.Embed(
-        title=f"Generation #{record.id}",
+        title=title,
         description=typed(params.prompt, 1500),
         colour=BRAND_COLOUR,
     )
@@ -677,8 +799,13 @@ def info_embed(record: GenerationRecord) -> discord.Embed:
         if params.size_preset
         else f"custom {params.width}×{params.height}"
     )
+    if picked:
+        seeds = [(picked, params.seed)]
+    else:
+        shown = numbers or list(range(1, params.count + 1))
+        seeds = [(number, remix.image_seed(params, number)) for number in shown]
     for name, value in (
-        ("Seed", f"`{params.seed}`"),
+        ("Seed" if len(seeds) == 1 else "Seeds", seeds_value(seeds)),
         ("Size", size),
         ("Steps", str(params.steps)),
         ("Guidance", exact_number(params.guidance)),
@@ -688,12 +815,18 @@ def info_embed(record: GenerationRecord) -> discord.Embed:
         ("Requested by", f"<@{record.user_id}>"),
         ("Created", f"<t:{int(record.created_at.timestamp())}:f>"),
     ):
-        embed.add_field(name=name, value=value, inline=True)
+        embed.add_field(name=name, value=value, inline=name != "Seeds")
     embed.add_field(
         name="Reproduce it",
         value=code_block(remix.imagine_command(params), FIELD_VALUE_LIMIT),
         inline=False,
     )
+    if params.count > 1:
+        embed.add_field(
+            name="One image alone",
+            value="The same line with `count:1` and that image's seed makes it again, alone.",
+            inline=False,
+        )
     return embed
 
 

@@ -18,11 +18,13 @@ from bot.jobs.service import (
     Requester,
 )
 from bot.siraya import (
+    MAX_SEED,
     ContentRefused,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
     InvalidRequest,
+    UpstreamError,
 )
 from bot.store import SqliteStore
 from tests.core.conftest import ALICE, CHANNEL, GUILD, MOD
@@ -36,7 +38,7 @@ class FakeGenerator:
 
     def __init__(self) -> None:
         self.requests: list[GenerationRequest] = []
-        self.deliver: int | None = None
+        self.failing_seeds: set[int] = set()
         self.error: Exception | None = None
         self.gate: asyncio.Event | None = None
         self.download_gate: asyncio.Event | None = None
@@ -56,13 +58,14 @@ class FakeGenerator:
             await self.gate.wait()
         if self.error is not None:
             raise self.error
+        if request.seed in self.failing_seeds:
+            raise UpstreamError("no provider available", status=503)
         if on_generated is not None:
             on_generated()
         if self.download_gate is not None:
             await self.download_gate.wait()
-        count = request.count if self.deliver is None else self.deliver
         return GenerationResult(
-            images=[PNG] * count, seed=request.seed, attempts=1, api_seconds=0.1
+            images=[PNG] * request.count, seed=request.seed, attempts=1, api_seconds=0.1
         )
 
 
@@ -137,18 +140,69 @@ async def test_a_seed_is_always_chosen_so_the_result_can_be_reproduced(
     assert kept.request.seed == 42
 
 
+async def test_each_image_is_its_own_request_with_its_own_seed(
+    service: GenerationService, generator: FakeGenerator
+) -> None:
+    job = await service.submit(requester(), GenerationRequest(prompt="a fox", seed=42, count=4))
+    result = await service.run(job)
+    assert [(r.seed, r.count) for r in generator.requests] == [(42, 1), (43, 1), (44, 1), (45, 1)]
+    assert [(p.number, p.seed) for p in result.pictures] == [(1, 42), (2, 43), (3, 44), (4, 45)]
+    assert service.slots_in_use() == 0
+
+
+async def test_seeds_wrap_past_the_largest_seed_to_ones_a_member_can_type() -> None:
+    request = GenerationRequest(prompt="a fox", seed=MAX_SEED - 1, count=3)
+    assert [r.seed for r in request.image_requests()] == [MAX_SEED - 1, MAX_SEED, 0]
+
+
+async def test_images_share_the_slots_with_other_members_as_requests_of_their_own(
+    store: SqliteStore, generator: FakeGenerator
+) -> None:
+    """MAX_CONCURRENT_JOBS counts API requests: a four-image job holds up to four slots,
+    and a member arriving later gets a turn between its images."""
+    service = GenerationService(
+        generator, store, FairScheduler(2), bot_default_limit=50, nsfw_safety_default=True
+    )
+    generator.gate = asyncio.Event()
+    burst = await service.submit(requester(), GenerationRequest(prompt="burst", count=4))
+    other = await service.submit(requester(user=ALICE + 1), GenerationRequest(prompt="one"))
+    running = asyncio.create_task(service.run(burst))
+    following = asyncio.create_task(service.run(other))
+    await asyncio.wait_for(generator.wait_for_requests(2), timeout=5)
+    assert [r.prompt for r in generator.requests] == ["burst", "burst"], "two slots, two images"
+    assert service.slots_in_use() == 5, "2 images at the provider, 2 more and 1 job in line"
+    assert service.position(other) == 2, "after the burst's third image, before its fourth"
+    generator.gate.set()
+    await asyncio.gather(running, following)
+    assert sorted(r.prompt for r in generator.requests) == ["burst"] * 4 + ["one"]
+    assert service.slots_in_use() == 0
+
+
 async def test_delivered_images_are_charged_and_the_rest_refunded(
     service: GenerationService, store: SqliteStore, generator: FakeGenerator
 ) -> None:
-    generator.deliver = 2
-    job = await service.submit(requester(), GenerationRequest(prompt="a fox", count=4))
+    generator.failing_seeds = {43, 45}
+    job = await service.submit(requester(), GenerationRequest(prompt="a fox", seed=42, count=4))
     assert await used(store) == 4  # reserved while in flight
     result = await service.run(job)
+    assert [p.number for p in result.pictures] == [1, 3]
+    assert [(m.number, m.seed) for m in result.missing] == [(2, 43), (4, 45)]
     await service.delivered(job, len(result.images), message_id=777)
     await service.delivered(job, len(result.images))  # settling twice changes nothing
     assert await used(store) == 2
     record = await store.get_generation(job.generation_id)
     assert record is not None and record.delivered == 2 and record.message_id == 777
+
+
+async def test_when_every_image_fails_the_first_error_is_raised_and_all_refunded(
+    service: GenerationService, store: SqliteStore, generator: FakeGenerator
+) -> None:
+    generator.failing_seeds = {7, 8}
+    job = await service.submit(requester(), GenerationRequest(prompt="a fox", seed=7, count=2))
+    with pytest.raises(UpstreamError):
+        await service.run(job)
+    assert await used(store) == 0
+    assert service.slots_in_use() == 0
 
 
 async def test_api_failure_refunds_everything(

@@ -110,7 +110,13 @@ async def test_four_images_arrive_together_as_one_gallery(world: Harness) -> Non
     assert len(gallery) == 1 and None not in gallery, "Discord groups embeds sharing a url"
     shown = [e["image"]["url"] for e in message.embeds]
     assert shown == [a.url for a in message.attachments], "each embed shows one of the images"
-    assert sent_to_api(world, "four kittens")["n"] == 4
+    asked = [r.json for r in world.api.requests if r.json["prompt"] == "four kittens"]
+    assert [body["n"] for body in asked] == [1, 1, 1, 1], "each image is its own request"
+    seeds = sorted(body["seed"] for body in asked)
+    assert seeds == list(range(seeds[0], seeds[0] + 4)), "seeds s, s+1, s+2, s+3"
+    assert fields_of(message)["Seeds"] == " · ".join(
+        f"U{k} `{seed}`" for k, seed in enumerate(seeds, start=1)
+    ), "each image's seed, named as its U button"
     others = [m for m in world.discord.messages(world.general) if m.id != message.id]
     assert not any("four kittens" in m.text() for m in others), "no second message"
     assert await world.used_today(dave) == 4

@@ -75,7 +75,7 @@ async def test_an_api_failure_is_explained_and_refunded(
     world: Harness, faults: list[Fault], expected: str
 ) -> None:
     member = world.member("unlucky")
-    world.api.fail_next(*faults)
+    world.api.fail_next(*faults * 2)  # two images, two requests: both fail
     _, message = await failed_request(world, member, count=2, size="square")
     await assert_told_and_refunded(world, member, message, expected)
 

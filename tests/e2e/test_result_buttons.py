@@ -73,8 +73,15 @@ def fields(result: Message) -> dict[str, str]:
     return {f["name"]: f["value"] for f in result.embeds[0]["fields"]}
 
 
+def seeds_of(result: Message) -> list[int]:
+    """Each image's seed as the result shows it ("Seed", or "Seeds" by image number)."""
+    shown = fields(result)
+    return [int(seed) for seed in re.findall(r"`(\d+)`", shown.get("Seed") or shown["Seeds"])]
+
+
 def seed_of(result: Message) -> int:
-    return int(fields(result)["Seed"].strip("`"))
+    """The first image's seed (the one a /imagine seed: option gives)."""
+    return seeds_of(result)[0]
 
 
 def generation_id(result: Message) -> int:
@@ -154,7 +161,10 @@ async def test_variations_are_four_new_images_in_one_message(world: Harness) -> 
 
     assert len(varied.embeds) == 4, "one gallery of four"
     assert varied.embeds[0]["description"] == "a paper boat on a puddle"
-    assert world.api.requests[-1].json["n"] == 4
+    asked = [r.json for r in world.api.requests[-4:]]
+    assert [body["n"] for body in asked] == [1, 1, 1, 1], "one request per image"
+    first = seed_of(varied)
+    assert [body["seed"] for body in asked] == seeds_of(varied) == list(range(first, first + 4))
     assert seed_of(varied) != seed_of(original)
     assert jump_url(world, original) in fields(varied)["Made from"]
 

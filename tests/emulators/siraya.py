@@ -202,6 +202,16 @@ class _File:
     chunked: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Look:
+    """The settings besides prompt, seed and size that change a picture (the safety
+    checker only filters, so it is not one of them); the provider's defaults."""
+
+    steps: int = 28
+    guidance: float = 4.5
+    acceleration: str = "regular"
+
+
 @dataclass(slots=True)
 class _Job:
     """A validated request, reduced to what rendering needs."""
@@ -212,6 +222,7 @@ class _Job:
     height: int
     n: int
     output_format: str
+    look: Look
 
 
 async def _first(*waits: Coroutine[Any, Any, object]) -> None:
@@ -241,8 +252,9 @@ class SirayaEmulator:
         self.redirects_served = 0
         """Bytes actually written for oversize chunked images (shows the client hung up early)."""
         self._faults: deque[Fault] = deque()
+        self._seed_faults: dict[int, deque[Fault]] = {}
         self._files: OrderedDict[str, _File] = OrderedDict()
-        self._renders: OrderedDict[tuple[str, int, int, int, int], bytes] = OrderedDict()
+        self._renders: OrderedDict[tuple[str, int, int, int, int, Look], bytes] = OrderedDict()
         self._seeds = random.Random()
         self._runner: web.AppRunner | None = None
         self._released = asyncio.Event()
@@ -321,9 +333,21 @@ class SirayaEmulator:
         """Queue faults; each generation request consumes one, in order."""
         self._faults.extend(faults)
 
+    def fail_seed(self, seed: int, *faults: Fault) -> None:
+        """Queue faults for the requests asking for ``seed`` only, whatever order concurrent
+        requests arrive in: one image of several can fail while the others arrive."""
+        self._seed_faults.setdefault(seed, deque()).extend(faults)
+
     @property
     def pending_faults(self) -> int:
-        return len(self._faults)
+        return len(self._faults) + sum(len(queue) for queue in self._seed_faults.values())
+
+    def _next_fault(self, body: Any) -> Fault | None:
+        seed = body.get("seed") if isinstance(body, dict) else None
+        targeted = self._seed_faults.get(seed) if isinstance(seed, int) else None
+        if targeted:
+            return targeted.popleft()
+        return self._faults.popleft() if self._faults else None
 
     # -- generation -------------------------------------------------------------------------
 
@@ -340,7 +364,7 @@ class SirayaEmulator:
             await _first(self._gate.wait(), self._released.wait())
         if self.latency > 0:
             await self._pause(self.latency)
-        fault = self._faults.popleft() if self._faults else None
+        fault = self._next_fault(body)
 
         if fault is not None:
             early = await self._early_fault(fault, request)
@@ -376,7 +400,10 @@ class SirayaEmulator:
             return web.json_response({"data": [], "created": int(time.time())})
 
         images = await asyncio.gather(
-            *(self.render(job.prompt, job.seed, i, job.width, job.height) for i in range(job.n))
+            *(
+                self.render(job.prompt, job.seed, i, job.width, job.height, job.look)
+                for i in range(job.n)
+            )
         )
         if self.credit is not None:
             self.credit -= job.n
@@ -535,6 +562,11 @@ class SirayaEmulator:
             height=height,
             n=body.get("n", 1),
             output_format=body.get("output_format", "url"),
+            look=Look(
+                steps=body.get("num_inference_steps", 28),
+                guidance=float(body.get("guidance_scale", 4.5)),
+                acceleration=body.get("acceleration", "regular"),
+            ),
         )
 
     # -- files ------------------------------------------------------------------------------
@@ -581,14 +613,22 @@ class SirayaEmulator:
 
     # -- images -----------------------------------------------------------------------------
 
-    async def render(self, prompt: str, seed: int, index: int, width: int, height: int) -> bytes:
+    async def render(
+        self,
+        prompt: str,
+        seed: int,
+        index: int,
+        width: int,
+        height: int,
+        look: Look = Look(),
+    ) -> bytes:
         """The PNG this emulator returns for these inputs (cached; rendered off the loop)."""
-        key = (prompt, seed, index, width, height)
+        key = (prompt, seed, index, width, height, look)
         cached = self._renders.get(key)
         if cached is not None:
             self._renders.move_to_end(key)
             return cached
-        data = await asyncio.to_thread(render_image, prompt, seed, index, width, height)
+        data = await asyncio.to_thread(render_image, prompt, seed, index, width, height, look)
         self._renders[key] = data
         while len(self._renders) > _RENDER_CACHE_SIZE:
             self._renders.popitem(last=False)
@@ -629,14 +669,25 @@ def _pad(png: bytes, size: int) -> bytes:
     return png[:size] if size <= len(png) else png + bytes(size - len(png))
 
 
-def render_image(prompt: str, seed: int, index: int, width: int, height: int) -> bytes:
+def render_image(
+    prompt: str,
+    seed: int,
+    index: int,
+    width: int,
+    height: int,
+    look: Look = Look(),
+) -> bytes:
     """A soft, colourful PNG of exactly width×height, fully determined by the inputs.
 
-    The palette comes from a hash of (prompt, seed, index), so a new seed visibly
-    changes the picture and the same seed reproduces it byte for byte. Drawn at
-    ~96 px and scaled up: smooth, and fast enough (~50 ms for 1024×1024).
+    The palette comes from a hash of (prompt, seed, index, steps, guidance,
+    acceleration), so a new seed or setting visibly changes the picture and the same
+    ones reproduce it byte for byte, as the real model does. ``index`` is the image's
+    place in an ``n > 1`` request: like the provider, the emulator does not say what
+    seed those extra images get. Drawn at ~96 px and scaled up: smooth, and fast enough
+    (~50 ms for 1024×1024).
     """
-    digest = hashlib.sha256(f"{prompt}\x00{seed}\x00{index}".encode()).digest()
+    settings = f"{look.steps}\x00{look.guidance!r}\x00{look.acceleration}"
+    digest = hashlib.sha256(f"{prompt}\x00{seed}\x00{index}\x00{settings}".encode()).digest()
     long_side = 96
     small_w = max(2, round(long_side * width / max(width, height)))
     small_h = max(2, round(long_side * height / max(width, height)))
