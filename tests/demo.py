@@ -174,6 +174,9 @@ def summary(result: DemoResult, out: Path) -> str:
         fields = {f["name"]: f["value"] for f in message.embeds[0].get("fields", [])}
         settings = " · ".join(f"{k} {v}" for k, v in fields.items())
         lines.append(f"  {settings}")
+        rows = message.payload().get("components") or []
+        buttons = [" · ".join(str(b.get("label")) for b in row["components"]) for row in rows]
+        lines += [f"  buttons: {row}" for row in buttons]
     else:
         lines.append(f"  then: {message.content}")
     lines.append(

@@ -108,11 +108,14 @@ def _has_glyph(char: str) -> bool:
     return _mask(char) != _mask("\U0010fffd")
 
 
+NBSP = "\u00a0"
+
+
 def printable(text: str) -> str:
     """``text`` with what the bundled font cannot draw replaced by what it can, or dropped."""
     out: list[str] = []
     for char in text:
-        if char == "\n" or _has_glyph(char):
+        if char in ("\n", NBSP) or _has_glyph(char):
             out.append(char)
         elif char in FALLBACKS:
             out.append(FALLBACKS[char])
@@ -147,6 +150,7 @@ class Piece:
     text: str
     style: str  # "plain", "bold", "code" or "link"
     width: float
+    glued: bool = False  # ends in a no-break space: never the last on a line before the next
 
 
 def _pieces(text: str, size: float) -> list[Piece]:
@@ -161,8 +165,9 @@ def _pieces(text: str, size: float) -> list[Piece]:
             style, body = "bold", chunk[2:-2]
         elif chunk.startswith("[") and chunk.endswith(")"):
             style, body = "link", chunk[1 : chunk.index("](")]
-        for word in re.findall(r"\S+\s*|\s+", body):
-            pieces.append(Piece(word, style, _piece_width(word, style, size)))
+        for word in re.findall(r"[^\s\u00a0]+[\s\u00a0]*|\s+", body):
+            glued, word = word.endswith(NBSP), word.replace(NBSP, " ")
+            pieces.append(Piece(word, style, _piece_width(word, style, size), glued))
     return pieces
 
 
@@ -181,8 +186,11 @@ def wrap(text: str, width: float, size: float) -> list[list[Piece]]:
         for piece in _pieces(paragraph, size):
             visible = _piece_width(piece.text.rstrip(), piece.style, size)
             if line and used + visible > width:
+                glued = line.pop() if len(line) > 1 and line[-1].glued else None
                 lines.append(line)
                 line, used = [], 0.0
+                if glued is not None:  # a no-break space keeps its word with the next
+                    line, used = [glued], glued.width
                 if not piece.text.strip():
                     continue
             while visible > width and len(piece.text) > 1:  # a word longer than the line

@@ -274,7 +274,7 @@ def seeds_value(seeds: list[tuple[int, int]]) -> str:
     """Each image's seed by its number, as the U buttons name the images."""
     if len(seeds) == 1:
         return f"`{seeds[0][1]}`"
-    return " · ".join(f"U{number} `{seed}`" for number, seed in seeds)
+    return " · ".join(f"U{number}\u00a0`{seed}`" for number, seed in seeds)  # kept together
 
 
 def result_embeds(

@@ -97,7 +97,8 @@ async def test_image_k_of_four_is_made_again_alone_by_its_own_seed(world: Harnes
     ana = world.member("ana")
     settings = {"size": "square", "steps": 12, "guidance": 6.0}
     four = await imagine(world, ana, "a lantern in fog", count=4, seed=5000, **settings)
-    assert fields(four)["Seeds"] == "U1 `5000` · U2 `5001` · U3 `5002` · U4 `5003`"
+    seeds = "U1\u00a0`5000` · U2\u00a0`5001` · U3\u00a0`5002` · U4\u00a0`5003`"
+    assert fields(four)["Seeds"] == seeds, "each image's seed, named as its U button"
 
     third = await imagine(world, ana, "a lantern in fog", seed=5002, **settings)
 
@@ -122,7 +123,7 @@ async def test_when_one_image_fails_only_the_others_are_charged_and_it_is_named(
     assert "3 of 4 images arrived" in result.content
     assert "image 3 (seed `7002`)" in result.content
     assert "charged for 3 images" in result.content
-    assert fields(result)["Seeds"] == "U1 `7000` · U2 `7001` · U4 `7003`"
+    assert fields(result)["Seeds"] == "U1\u00a0`7000` · U2\u00a0`7001` · U4\u00a0`7003`"
     assert [label for label in labels(result) if label.startswith("U")] == ["U1", "U2", "U4"]
     assert await charged(world, ben) == 3, "3 arrived, 3 charged; the 4th refunded"
     assert world.api.pending_faults == 0

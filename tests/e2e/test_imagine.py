@@ -115,7 +115,7 @@ async def test_four_images_arrive_together_as_one_gallery(world: Harness) -> Non
     seeds = sorted(body["seed"] for body in asked)
     assert seeds == list(range(seeds[0], seeds[0] + 4)), "seeds s, s+1, s+2, s+3"
     assert fields_of(message)["Seeds"] == " · ".join(
-        f"U{k} `{seed}`" for k, seed in enumerate(seeds, start=1)
+        f"U{k}\u00a0`{seed}`" for k, seed in enumerate(seeds, start=1)
     ), "each image's seed, named as its U button"
     others = [m for m in world.discord.messages(world.general) if m.id != message.id]
     assert not any("four kittens" in m.text() for m in others), "no second message"

@@ -24,8 +24,9 @@ def test_the_demo_writes_the_message_and_its_images(
     embed = message["embeds"][0]
     assert embed["description"] == "a red fox in the snow"
     assert embed["author"]["name"] == f"Requested by {demo.MEMBER_NAME}"
-    assert {f["name"] for f in embed["fields"]} >= {"Seed", "Size", "Steps", "Time"}
-    assert [b["label"] for row in message["components"] for b in row["components"]]
+    assert {f["name"] for f in embed["fields"]} >= {"Seeds", "Size", "Steps", "Time"}
+    labels = [[b["label"] for b in row["components"]] for row in message["components"]]
+    assert labels[-1] == ["U1", "U2"], "a pick button per image, in a row of their own"
     names = [a["filename"] for a in message["attachments"]]
     assert len(names) == 2
     assert [e["image"]["url"] for e in message["embeds"]] == names, "links point at the files"
