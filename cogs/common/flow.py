@@ -465,7 +465,7 @@ class GenerationFlow:
         delivery.posted, delivery.count = message, len(images)
         await self._service.delivered(job, len(images), message_id=message.id)
         if self._observer is not None:
-            self._observer.delivered(job, message, images)
+            self._observer.delivered(job, message, [picture.image for picture in images])
         if delivery.in_channel:
             await self._point_to(audience, job, message)
 

@@ -59,7 +59,7 @@ async def test_members_together_cannot_exceed_the_server_budget(world: Harness) 
     used_up = await private_text(world, carol, "imagine", prompt="one more sun")
     assert "This server has used its whole daily budget of 3 images" in used_up
     assert RESET_STAMP.search(used_up)
-    assert len(world.api.requests) == 2, "refusals never reach the image API"
+    assert len(world.api.requests) == 3, "refusals never reach the API (a request per image)"
 
     await private_text(world, world.moderator, "quota set-server")
     await imagine(world, carol)
