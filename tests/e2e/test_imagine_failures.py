@@ -187,7 +187,7 @@ async def test_a_huge_file_from_the_api_is_compressed_to_fit(world: Harness) -> 
 async def test_four_images_that_each_fit_still_fit_in_one_upload(world: Harness) -> None:
     """Discord caps a whole request at 25 MiB even where each file may be bigger."""
     member = world.member("booster")
-    world.api.fail_next(Fault.oversize_image(25 * 1024 * 1024 // 4 - 64))
+    world.api.fail_next(*[Fault.oversize_image(25 * 1024 * 1024 // 4 - 64)] * 4)  # each image
     it = await world.discord.run_slash_command(
         member,
         world.general,

@@ -55,7 +55,7 @@ async def test_a_hostile_answer_is_not_a_usable_image_and_is_refunded(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     member = world.member("target")
-    world.api.fail_next(fault(world.api.port))
+    world.api.fail_next(fault(world.api.port), fault(world.api.port))  # a request per image
     downloads = world.api.image_downloads
     with caplog.at_level(logging.WARNING):
         _, message = await failed_request(world, member, count=2, size="square")
