@@ -192,6 +192,7 @@ async def test_a_job_cut_off_mid_generation_is_rerun_after_the_token_expired_in_
         busy.general, lambda m: has_image(m) and member.mention in m.content, timeout=15
     )
     assert "a slow glacier" in posted.embeds[0]["description"]
+    await busy.running_bot.flow.wait_until_idle()  # the charge is written after the post
     settled = await _record_of(busy, "a slow glacier")
     assert settled.status is GenerationStatus.SUCCEEDED and settled.delivered == 1
     assert await used_today(busy, member) == 1
