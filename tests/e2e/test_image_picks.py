@@ -226,3 +226,26 @@ async def test_a_pick_works_on_a_result_posted_before_a_restart(world: Harness) 
     info = await private_answer(await press(world, fox, alone, "Info"))
     assert {f["name"]: f["value"] for f in info.embeds[0]["fields"]}["Seed"] == "`126`"
     assert await charged(world, fox) == 4
+
+
+async def test_forged_image_numbers_are_refused_privately_and_touch_nothing(
+    world: Harness,
+) -> None:
+    gil = world.member("gil")
+    two = await imagine(world, gil, "two moons", count=2, size="square")
+    match = FOOTER_ID.search(two.embeds[0]["footer"]["text"])
+    assert match is not None
+    gen = match[1]
+    requests = len(world.api.requests)
+
+    forged_ids = [f"gen:pick:{gen}:3", f"gen:pick:{gen}:9", f"gen:pick:{gen}", f"gen:edit:{gen}:4"]
+    forged_ids.append(f"gen:delete:{gen}:1")  # a picked image's Delete, on the whole result
+    for forged in forged_ids:
+        it = await world.discord.press_forged_button(gil, two, forged)
+        await it.acknowledged(timeout=WAIT)
+        reply = await private_answer(it)
+        assert "does not belong to a result here" in reply.text(), forged
+
+    assert not two.deleted, "a picked image's Delete never deletes the whole result"
+    assert len(world.api.requests) == requests
+    assert await charged(world, gil) == 2
