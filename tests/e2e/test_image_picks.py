@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from cogs import results
 from tests.e2e.harness import Harness
 from tests.emulators.discord import InteractionRecord, Member, Message
 from tests.emulators.discord.interactions import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, MODAL
@@ -249,3 +250,27 @@ async def test_forged_image_numbers_are_refused_privately_and_touch_nothing(
     assert not two.deleted, "a picked image's Delete never deletes the whole result"
     assert len(world.api.requests) == requests
     assert await charged(world, gil) == 2
+
+
+async def test_a_pick_whose_image_cannot_be_fetched_says_so_privately(
+    world: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discord's file host hangs: the pick gives up within its bound, removes its public
+    "thinking" line and tells the presser privately; nothing is charged or generated."""
+    monkeypatch.setattr(results, "PICK_FETCH_TIMEOUT", 0.3)
+    hal = world.member("hal")
+    two = await imagine(world, hal, "two lanterns", count=2, size="square")
+    requests = len(world.api.requests)
+    world.discord.stall("GET /attachments/", count=1)
+    try:
+        it = await press(world, hal, two, "U2")
+        assert it.response_type == DEFERRED_CHANNEL_MESSAGE
+        told = await it.wait_for_followup(timeout=WAIT)
+    finally:
+        world.discord.release_stalls()
+
+    assert told.ephemeral and "could not fetch that image" in told.text()
+    assert len(world.api.requests) == requests
+    assert await charged(world, hal) == 2
+    alone = await picked(world, hal, two, 2)  # the next press works
+    assert alone.attachments[0].data == image(two, 2)

@@ -510,6 +510,9 @@ class RestApi:
 
     # -- the "CDN" ------------------------------------------------------------------------
     async def get_attachment(self, request: web.Request) -> web.StreamResponse:
+        if self.emu.stalls.take("GET", request.path) is not None:  # a CDN that hangs
+            await self.emu.stalls.hold(f"GET {request.path}")
+            return web.Response(status=503, text="upstream stalled")
         attachment = self.emu.find_attachment(int(request.match_info["attachment_id"]))
         if attachment is None or attachment.filename != request.match_info["filename"]:
             return web.Response(status=404, text="Not Found")

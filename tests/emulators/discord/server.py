@@ -226,8 +226,9 @@ class DiscordEmulator:
 
     # -- stalls ---------------------------------------------------------------------------
     def stall(self, route_substring: str, *, count: int = 1, after_handling: bool = False) -> None:
-        """Hold the next ``count`` requests whose ``"METHOD /api/v10/path"`` contains
-        ``route_substring`` open without an answer (a hung connection). With
+        """Hold the next ``count`` requests whose ``"METHOD /api/v10/path"`` (or CDN
+        ``"GET /attachments/…"``) contains ``route_substring`` open without an answer (a
+        hung connection). With
         ``after_handling`` the request takes effect and only its answer never comes.
         For "an answer that says wait an absurd time", use :meth:`inject_rate_limit`
         with a huge ``retry_after``."""
