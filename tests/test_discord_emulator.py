@@ -195,6 +195,28 @@ class TinyBot(commands.AutoShardedBot):
 
         tree.add_command(quota)
 
+        async def suggest(
+            interaction: discord.Interaction, current: str
+        ) -> list[app_commands.Choice[str]]:
+            count = 30 if current.startswith("many") else 3
+            choices = [
+                app_commands.Choice(name=f"{current or 'colour'} {i}", value=f"c{i}")
+                for i in range(count)
+            ]
+            await bot.report("paint", interaction.response.autocomplete(choices))
+            return []  # answered above, so the outcome (or error) is the test's to see
+
+        @tree.command(description="Paints in a colour the client suggests")
+        @app_commands.autocomplete(colour=suggest)
+        async def paint(interaction: discord.Interaction, colour: str, size: int = 1) -> None:
+            await interaction.response.send_message(f"Painted {colour} ({size})", ephemeral=True)
+
+        @tree.context_menu(name="Quote this")
+        async def quote(interaction: discord.Interaction, message: discord.Message) -> None:
+            await interaction.response.send_message(
+                f"{message.author.name} said: {message.content}", ephemeral=True
+            )
+
 
 @dataclass
 class Scene:
@@ -502,6 +524,21 @@ def with_option(index: int, **changes: Any) -> dict[str, Any]:
             ["_errors"],
             "APPLICATION_COMMANDS_MAX_EXCEEDED",
         ),
+        (
+            [{"type": 3, "name": " Quote  this"}],
+            ["0", "name"],
+            "APPLICATION_COMMAND_INVALID_NAME",
+        ),
+        (
+            [{"type": 3, "name": "Quote this", "description": "no"}],
+            ["0", "description"],
+            "APPLICATION_COMMAND_CONTEXT_MENU_DESCRIPTION",
+        ),
+        (
+            [{"type": 3, "name": "A message command name over 32 chars"}],
+            ["0", "name"],
+            "BASE_TYPE_BAD_LENGTH",
+        ),
     ],
     ids=[
         "empty-option-description",
@@ -518,6 +555,9 @@ def with_option(index: int, **changes: Any) -> dict[str, Any]:
         "group-in-group",
         "over-8000-chars",
         "101-commands",
+        "context-menu-spaces",
+        "context-menu-description",
+        "context-menu-long-name",
     ],
 )
 async def test_invalid_command_definitions_get_50035_naming_the_field(
@@ -1133,3 +1173,46 @@ async def test_a_stall_after_handling_applies_the_change_and_loses_the_answer(
         await asyncio.wait_for(channel.send("landed anyway"), timeout=0.3)
     await emu.wait_for_message(scene.general, lambda m: m.content == "landed anyway")
     emu.release_stalls()
+
+
+async def test_autocomplete_answers_with_at_most_25_choices_in_time(scene: Scene) -> None:
+    emu = scene.emu
+    typing = await emu.autocomplete(
+        scene.alice, scene.general, "paint", focused="colour", colour="re", size=2
+    )
+    assert await next_outcome(scene.bot, "paint") is None
+    choices = await typing.wait_for_choices()
+    assert [c["name"] for c in choices] == ["re 0", "re 1", "re 2"]
+    assert typing.response_type == 8 and typing.ack_latency is not None
+    options = typing.payload["data"]["options"]
+    assert {"name": "colour", "type": 3, "value": "re", "focused": True} in options
+    assert typing.messages == []  # an autocomplete answer is no message
+
+    too_many = await emu.autocomplete(
+        scene.alice, scene.general, "paint", focused="colour", colour="many"
+    )
+    refused = await next_outcome(scene.bot, "paint")
+    assert isinstance(refused, discord.HTTPException) and refused.code == 50035
+    assert too_many.choices is None and too_many.response_type is None
+
+    with pytest.raises(ClientRejected, match="no autocomplete"):
+        await emu.autocomplete(scene.alice, scene.general, "imagine", focused="prompt")
+    with pytest.raises(ClientRejected, match="no option"):
+        await emu.autocomplete(scene.alice, scene.general, "paint", focused="shade")
+    emu.clear_records()
+
+
+async def test_a_message_command_gets_the_message_it_was_run_on(scene: Scene) -> None:
+    emu = scene.emu
+    said = await emu.send_message(scene.alice, scene.general, "hello there")
+    it = await emu.run_message_command(scene.bob, said, "Quote this")
+    reply = await it.wait_for_original()
+    assert reply.text() == "alice said: hello there" and reply.ephemeral
+    data = it.payload["data"]
+    assert data["type"] == 3 and data["target_id"] == str(said.id)
+    assert data["resolved"]["messages"][str(said.id)]["content"] == "hello there"
+    with pytest.raises(ClientRejected, match="no message command"):
+        await emu.run_message_command(scene.bob, said, "Quote that")
+    with pytest.raises(ClientRejected, match="not synced"):
+        await emu.run_slash_command(scene.bob, scene.general, "Quote this")
+    emu.assert_no_errors()

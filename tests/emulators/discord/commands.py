@@ -48,6 +48,8 @@ MAX_DAILY_CREATES = 200
 MAX_STRING_LENGTH = 6000
 
 CHAT_INPUT_NAME = re.compile(r"^[-_\w]{1,32}$")
+CONTEXT_MENU_NAME = re.compile(r"^[-_'\w]+(?: [-_'\w]+)*$")
+"""User and message commands: capitals and single spaces allowed, none at either end."""
 
 
 def _name_errors(errors: FormErrors, path: Path, name: Any, *, chat_input: bool) -> None:
@@ -62,6 +64,12 @@ def _name_errors(errors: FormErrors, path: Path, name: Any, *, chat_input: bool)
             (*path, "name"),
             "APPLICATION_COMMAND_INVALID_NAME",
             f"Command name is invalid: {name!r} (lowercase letters, digits, - and _ only)",
+        )
+    elif not chat_input and not CONTEXT_MENU_NAME.match(name):
+        errors.add(
+            (*path, "name"),
+            "APPLICATION_COMMAND_INVALID_NAME",
+            f"Command name is invalid: {name!r} (letters, digits, -, _, ' and single spaces)",
         )
 
 

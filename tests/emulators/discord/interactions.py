@@ -130,6 +130,8 @@ class InteractionRecord:
     original_deleted: bool = False
     followups: list[Message] = field(default_factory=list)
     modal: ModalRecord | None = None
+    #: The suggestions an autocomplete interaction was answered with (callback type 8).
+    choices: list[JSON] | None = None
     deadline: float = 3.0
 
     # -- state a test asserts on ----------------------------------------------
@@ -224,6 +226,15 @@ class InteractionRecord:
             check, timeout=timeout, describe=lambda: f"{self!r}: followups are {self.followups!r}"
         )
 
+    async def wait_for_choices(self, *, timeout: float = 5.0) -> list[JSON]:
+        """The suggestions the bot answered an autocomplete with; fails if it was rejected."""
+        await self.acknowledged(timeout=timeout)
+        return await self.signal.wait_for(
+            lambda: self.choices,
+            timeout=timeout,
+            describe=lambda: f"{self!r} answered with {self.response_type_name}, not choices",
+        )
+
     async def wait_for_modal(self, *, timeout: float = 5.0) -> ModalRecord:
         return await self.signal.wait_for(
             lambda: self.modal,
@@ -232,7 +243,7 @@ class InteractionRecord:
         )
 
     def __repr__(self) -> str:
-        kind = {2: "/", 3: "button ", 5: "modal "}.get(self.type, "")
+        kind = {2: "/", 3: "button ", 4: "autocomplete /", 5: "modal "}.get(self.type, "")
         state = self.response_type_name or ("FAILED" if self.failed else "pending")
         return (
             f"<Interaction {kind}{self.name} by {self.member.name} in #{self.channel.name} {state}>"

@@ -21,6 +21,7 @@ from tests.emulators.discord.commands import (
     INTEGER,
     MAX_SAFE_INTEGER,
     MENTIONABLE,
+    MESSAGE_COMMAND,
     NUMBER,
     OPTION_TYPE_NAMES,
     ROLE,
@@ -124,8 +125,14 @@ def build_slash_data(
     words: list[str],
     options: Mapping[str, Any],
     make_attachment: AttachmentFactory,
+    *,
+    focused: str | None = None,
 ) -> tuple[JSON, str]:
-    """``data`` of an APPLICATION_COMMAND interaction, and the full command path."""
+    """``data`` of an APPLICATION_COMMAND interaction, and the full command path.
+
+    With ``focused`` it is an AUTOCOMPLETE interaction's instead: the member is typing
+    that option (its text so far is its value, unchecked), the others are as filled in.
+    """
     guild = channel.guild
     check_can_use_commands(member, channel)
     command = commands.find(guild.id, words[0])
@@ -154,7 +161,12 @@ def build_slash_data(
         raise ClientRejected(f"/{command['name']} has no subcommand {rest[0]!r}")
     path = " ".join([command["name"], *(c["name"] for c in chain)])
     resolved: dict[str, dict[str, JSON]] = {}
-    leaf = _build_options(path, defs, options, member, channel, resolved, make_attachment)
+    if focused is None:
+        leaf = _build_options(path, defs, options, member, channel, resolved, make_attachment)
+    else:
+        leaf = _build_partial_options(
+            path, defs, options, focused, member, channel, resolved, make_attachment
+        )
     tree: list[JSON] = leaf
     for sub in reversed(chain):
         tree = [{"name": sub["name"], "type": sub["type"], "options": tree}]
@@ -195,6 +207,90 @@ def _build_options(
         value = _convert(path, definition, given[name], member, channel, resolved, make_attachment)
         built.append({"name": name, "type": definition["type"], "value": value})
     return built
+
+
+def _build_partial_options(
+    path: str,
+    defs: list[JSON],
+    options: Mapping[str, Any],
+    focused: str,
+    member: Member,
+    channel: Channel,
+    resolved: dict[str, dict[str, JSON]],
+    make_attachment: AttachmentFactory,
+) -> list[JSON]:
+    """The options while the member types ``focused``: the client asks for suggestions
+    only for an option declared with ``autocomplete``, and sends what is typed so far."""
+    by_name = {d["name"]: d for d in defs}
+    name = focused if focused in by_name else focused.replace("_", "-")
+    definition = by_name.get(name)
+    if definition is None:
+        raise ClientRejected(f"/{path} has no option {focused!r}; options are {list(by_name)}")
+    if not definition.get("autocomplete"):
+        raise ClientRejected(
+            f"/{path} option {name!r} has no autocomplete: the client never asks for suggestions"
+        )
+    key = next((k for k in options if k in (focused, name)), None)
+    typing = "" if key is None else options[key]
+    if not isinstance(typing, str):
+        raise ClientRejected(f"what is typed into {name!r} so far is text, not {typing!r}")
+    others = {k: v for k, v in options.items() if k != key}
+    built = []
+    for definition_ in defs:  # in declared order, like the client, skipping the focused one
+        if definition_["name"] == name:
+            built.append(
+                {"name": name, "type": definition["type"], "value": typing, "focused": True}
+            )
+            continue
+        chosen = {
+            k: v
+            for k, v in others.items()
+            if k in (definition_["name"],) or k.replace("_", "-") == definition_["name"]
+        }
+        if chosen:
+            built += _build_options(
+                path,
+                [{**definition_, "required": False}],
+                chosen,
+                member,
+                channel,
+                resolved,
+                make_attachment,
+            )
+    unknown = [k for k in others if k not in by_name and k.replace("_", "-") not in by_name]
+    if unknown:
+        raise ClientRejected(f"/{path} has no option {unknown[0]!r}; options are {list(by_name)}")
+    return built
+
+
+def build_message_command_data(
+    commands: CommandRegistry, member: Member, message: Message, name: str
+) -> JSON:
+    """``data`` of a message command (type 3): the message named and resolved in full."""
+    channel = message.channel
+    check_can_use_commands(member, channel)
+    check_can_see(member, message)
+    command = commands.find(channel.guild.id, name, MESSAGE_COMMAND)
+    if command is None:
+        available = sorted(
+            c["name"]
+            for c in commands.definitions(channel.guild.id) + commands.definitions(None)
+            if c["type"] == MESSAGE_COMMAND
+        )
+        raise ClientRejected(
+            f"no message command {name!r} is synced; message commands: {available}"
+        )
+    _check_visible(command, member, channel)
+    data: JSON = {
+        "id": command["id"],
+        "name": command["name"],
+        "type": MESSAGE_COMMAND,
+        "target_id": str(message.id),
+        "resolved": {"messages": {str(message.id): message.payload()}},
+    }
+    if "guild_id" in command:
+        data["guild_id"] = command["guild_id"]
+    return data
 
 
 def _reject(path: str, definition: JSON, value: Any, why: str) -> ClientRejected:

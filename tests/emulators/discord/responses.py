@@ -28,6 +28,8 @@ from tests.emulators.discord.errors import (
 from tests.emulators.discord.interactions import (
     ALLOWED_RESPONSES,
     APPLICATION_COMMAND,
+    AUTOCOMPLETE,
+    AUTOCOMPLETE_RESULT,
     CHANNEL_MESSAGE,
     DEFERRED_CHANNEL_MESSAGE,
     DEFERRED_UPDATE_MESSAGE,
@@ -49,7 +51,7 @@ from tests.emulators.discord.messages import (
 from tests.emulators.discord.messaging import WEBHOOK_CREATE_FLAGS, MessageService
 from tests.emulators.discord.state import World
 from tests.emulators.discord.uploads import RequestBody
-from tests.emulators.discord.validation import validate_modal
+from tests.emulators.discord.validation import validate_autocomplete_choices, validate_modal
 
 JSON = dict[str, Any]
 
@@ -137,6 +139,11 @@ class InteractionResponder:
                 per_file_limit=record.attachment_size_limit,
                 prefix=("data",),
             )
+        elif response_type == AUTOCOMPLETE_RESULT:
+            errors = FormErrors()
+            choices = validate_autocomplete_choices(data, record.payload, errors)
+            errors.raise_if_any()
+            record.choices = choices
         elif response_type == MODAL:
             errors = FormErrors()
             validate_modal(data, errors)
@@ -172,7 +179,8 @@ class InteractionResponder:
             "authorizing_integration_owners": {"0": str(record.channel.guild.id)},
         }
         if record.type == APPLICATION_COMMAND:
-            metadata.update({"name": record.name, "command_type": 1})
+            command_type = (record.payload.get("data") or {}).get("type", 1)
+            metadata.update({"name": record.name, "command_type": command_type})
         if record.source_message is not None and record.type in (MESSAGE_COMPONENT, MODAL_SUBMIT):
             metadata["interacted_message_id"] = str(record.source_message.id)
         return {
@@ -206,6 +214,8 @@ class InteractionResponder:
         record = self.registry.by_token(token)
         if record is None or self.clock.now() - record.created_at > self.token_lifetime:
             raise invalid_webhook_token()
+        if record.type == AUTOCOMPLETE:  # answered by its callback alone: no message, no webhook
+            raise unknown_webhook()
         return record
 
     @staticmethod

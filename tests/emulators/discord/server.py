@@ -25,6 +25,7 @@ from tests.emulators.discord.errors import ClientRejected
 from tests.emulators.discord.gateway import GatewayConnection, GatewayHub
 from tests.emulators.discord.interactions import (
     APPLICATION_COMMAND,
+    AUTOCOMPLETE,
     MESSAGE_COMPONENT,
     MODAL_SUBMIT,
     InteractionRecord,
@@ -33,6 +34,7 @@ from tests.emulators.discord.interactions import (
     new_interaction_token,
 )
 from tests.emulators.discord.invocations import (
+    build_message_command_data,
     build_slash_data,
     button_data,
     check_can_see,
@@ -402,6 +404,44 @@ class DiscordEmulator:
         )
         return await self._send(
             APPLICATION_COMMAND, path, member, channel, data, locale=locale, limit=limit
+        )
+
+    async def autocomplete(
+        self,
+        member: Member,
+        channel: Channel,
+        command: str,
+        /,
+        *subcommands: str,
+        focused: str,
+        options: Mapping[str, Any] | None = None,
+        locale: str = "en-US",
+        **kwargs: Any,
+    ) -> InteractionRecord:
+        """``member`` is typing option ``focused`` of ``/command``; the client asks for choices.
+
+        The focused option's value is the text typed so far (``""`` if left out); the
+        bot must answer with callback type 8 (at most 25 choices) within the deadline.
+        Await :meth:`InteractionRecord.wait_for_choices` for the answer.
+        """
+        words = command.split() + list(subcommands)
+        all_options = {**(options or {}), **kwargs}
+
+        def no_uploads(filename: str, data: bytes) -> Attachment:
+            raise ClientRejected("the client sends no files while the member is still typing")
+
+        data, path = build_slash_data(
+            self.commands, member, channel, words, all_options, no_uploads, focused=focused
+        )
+        return await self._send(AUTOCOMPLETE, path, member, channel, data, locale=locale)
+
+    async def run_message_command(
+        self, member: Member, message: Message, name: str, *, locale: str = "en-US"
+    ) -> InteractionRecord:
+        """``member`` right-clicks ``message`` → Apps → ``name`` (a message command, type 3)."""
+        data = build_message_command_data(self.commands, member, message, name)
+        return await self._send(
+            APPLICATION_COMMAND, name, member, message.channel, data, locale=locale
         )
 
     async def press_button(

@@ -460,3 +460,50 @@ def validate_modal(data: Any, errors: FormErrors, *, prefix: Path = ("data",)) -
                 "UNION_TYPE_CHOICES",
                 'Value of field "type" must be one of (1, 10, 18).',
             )
+
+
+MAX_AUTOCOMPLETE_CHOICES = 25
+
+
+def _focused_option(options: list[JSON]) -> JSON | None:
+    for option in options:
+        if option.get("focused"):
+            return option
+        found = _focused_option(option.get("options") or [])
+        if found is not None:
+            return found
+    return None
+
+
+def validate_autocomplete_choices(data: Any, interaction: JSON, errors: FormErrors) -> list[JSON]:
+    """An autocomplete answer (callback type 8): at most 25 choices, each a name of 1–100
+    characters and a value of the focused option's type (text at most 100 characters)."""
+    prefix: Path = ("data", "choices")
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list):
+        errors.add(prefix, "BASE_TYPE_REQUIRED", "This field is required")
+        return []
+    if len(choices) > MAX_AUTOCOMPLETE_CHOICES:
+        errors.add(
+            prefix,
+            "BASE_TYPE_MAX_LENGTH",
+            f"Must be {MAX_AUTOCOMPLETE_CHOICES} or fewer in length.",
+        )
+    focused = _focused_option((interaction.get("data") or {}).get("options") or [])
+    kind = focused.get("type") if focused else None
+    for i, choice in enumerate(choices):
+        path = (*prefix, i)
+        if not isinstance(choice, dict):
+            errors.add(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+            continue
+        _bad_length(errors, (*path, "name"), choice.get("name"), 1, 100)
+        value = choice.get("value")
+        if kind == 3:
+            _bad_length(errors, (*path, "value"), value, 1, 100)
+        elif kind == 4 and (not isinstance(value, int) or isinstance(value, bool)):
+            errors.add((*path, "value"), "NUMBER_TYPE_COERCE", f'Value "{value}" is not int.')
+        elif kind == 10 and (not isinstance(value, int | float) or isinstance(value, bool)):
+            errors.add(
+                (*path, "value"), "NUMBER_TYPE_COERCE", f'Value "{value}" is not a valid number.'
+            )
+    return [dict(c) for c in choices if isinstance(c, dict)]
