@@ -17,6 +17,7 @@ from typing import Literal, Protocol
 from bot.policy.quota import EffectiveLimit, LimitSource, QuotaExceeded, resolve_limit
 
 __all__ = [
+    "PERSONAL_SCOPE",
     "AuditAction",
     "AuditEntry",
     "DailyTotal",
@@ -35,11 +36,13 @@ __all__ = [
     "MemberContext",
     "MemberTotal",
     "PruneBatch",
+    "Preferences",
     "QuotaExceeded",
     "Reservation",
     "Store",
     "StoreConfigError",
     "StoreError",
+    "Style",
     "UnsupportedDatabase",
     "UsageSummary",
 ]
@@ -102,6 +105,8 @@ class AuditAction(StrEnum):
     UNBLOCK_WORD = "unblock_word"  # old = the word
     NSFW_SAFETY = "nsfw_safety"  # values "on" / "off", None = not set
     LOG_CHANNEL = "log_channel"  # target_id = the new channel (None = off); values channel ids
+    ADD_STYLE = "add_style"  # new = "name: text" (old = the text it replaced, if any)
+    REMOVE_STYLE = "remove_style"  # old = the name
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,8 @@ class GenerationParams:
     seed: int
     safety_checker: bool
     count: int
+    style_name: str | None = None  # the server style joined to the prompt, as named
+    style_text: str | None = None  # its text as it was sent (the style may change later)
 
 
 @dataclass(frozen=True)
@@ -274,6 +281,42 @@ class GuildPolicy:
             server_default=self.default_limit,
             bot_default=bot_default_limit,
         )
+
+
+PERSONAL_SCOPE: int = 0
+"""The preferences scope of a member's personal places (no server): no guild id is 0."""
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """A member's defaults for ``/imagine`` in one scope (a server, or ``PERSONAL_SCOPE``).
+
+    None = not set, so ``/imagine``'s own default applies. A typed option always wins.
+    ``size`` (a preset) and ``width``/``height`` exclude each other, as in ``/imagine``.
+    """
+
+    size: str | None = None
+    width: int | None = None
+    height: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    acceleration: str | None = None
+    count: int | None = None
+    style: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return all(getattr(self, name) is None for name in self.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class Style:
+    """A server style: a name members pick in ``/imagine style:``, and the text it adds."""
+
+    name: str
+    text: str
+    created_by: int
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -489,6 +532,46 @@ class Store(Protocol):
         self, guild_id: int, channel_id: int | None, *, actor_id: int
     ) -> int | None:
         """Where each generation is also posted (None: nowhere); returns the previous one."""
+        ...
+
+    # -- the member's workspace: preferences, styles, history ----------------------------
+    async def preferences(self, scope_id: int, user_id: int) -> Preferences:
+        """The member's defaults in ``scope_id`` (a guild id, or ``PERSONAL_SCOPE``)."""
+        ...
+
+    async def set_preferences(
+        self, scope_id: int, user_id: int, preferences: Preferences, *, now: datetime | None = None
+    ) -> None:
+        """Replace the member's defaults in ``scope_id`` (an empty set removes the row)."""
+        ...
+
+    async def reset_preferences(self, scope_id: int, user_id: int) -> bool:
+        """Forget the member's defaults in ``scope_id``; False if there were none."""
+        ...
+
+    async def styles(self, guild_id: int) -> list[Style]:
+        """The server's styles, by name (case-insensitively)."""
+        ...
+
+    async def style(self, guild_id: int, name: str) -> Style | None:
+        """The style called ``name`` (any case), or None."""
+        ...
+
+    async def add_style(
+        self, guild_id: int, name: str, text: str, *, actor_id: int, now: datetime | None = None
+    ) -> str | None:
+        """Add or replace a style (audited); returns the text it replaced, or None if new.
+
+        Raises ``ValueError`` for a bad name or text, or past the per-server cap.
+        """
+        ...
+
+    async def remove_style(self, guild_id: int, name: str, *, actor_id: int) -> bool: ...
+
+    async def history(
+        self, guild_id: int, user_id: int, *, limit: int, offset: int = 0
+    ) -> tuple[list[GenerationRecord], int]:
+        """The member's generations in the guild, newest first, and how many there are."""
         ...
 
     # -- statistics ------------------------------------------------------------------------

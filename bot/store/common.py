@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Final, Generic, NoReturn, TypeVar
 
+from bot.policy import styles as style_rules
 from bot.policy.quota import as_utc, reset_at, resolve_limit, validate_limit
 from bot.policy.rules import normalize_blocked_word
 from bot.policy.spend import Price
@@ -45,17 +46,21 @@ from bot.store.base import (
     Lease,
     MemberContext,
     MemberTotal,
+    Preferences,
     Reservation,
+    Style,
     UsageSummary,
 )
 
 __all__ = [
     "GENERATION_COLUMNS",
     "GUILD_SETTING_COLUMNS",
+    "PREFERENCE_COLUMNS",
     "ModerationSql",
     "QuotaState",
     "ReservationAbandoned",
     "StoreCommon",
+    "WorkspaceSql",
     "audit_entry",
     "check_abandoned",
     "check_job_limits",
@@ -67,6 +72,7 @@ __all__ = [
     "limit_text",
     "member_totals_from_rows",
     "optional_int",
+    "preferences_from_row",
     "switch_text",
     "utcnow",
 ]
@@ -81,7 +87,7 @@ GENERATION_COLUMNS: Final = (
     "guidance, acceleration, seed, safety_checker, count, status, reserved, delivered, "
     "error_class, latency_ms, message_id, created_at, started_at, finished_at, "
     "token_expires_at, delivery_started_at, interaction_token, "
-    "owner, lease_until, posted_message_id, cost_pico_usd"
+    "owner, lease_until, posted_message_id, cost_pico_usd, style_name, style_text"
 )
 """The ``generations`` columns in the order ``generation_record`` unpacks them."""
 
@@ -223,6 +229,8 @@ def generation_record(
         lease_until,
         posted_message_id,
         cost_pico_usd,
+        style_name,
+        style_text,
     ) = row
     created = parse_ts(created_at)
     assert created is not None  # NOT NULL in every dialect's schema
@@ -243,6 +251,8 @@ def generation_record(
             seed=int(seed),
             safety_checker=bool(safety_checker),
             count=int(count),
+            style_name=style_name,
+            style_text=style_text,
         ),
         status=GenerationStatus(status),
         reserved=int(reserved),
@@ -375,6 +385,55 @@ class ModerationSql:
     word_is_blocked: str
 
 
+PREFERENCE_COLUMNS: Final = (
+    "size_preset, width, height, steps, guidance, acceleration, count, style"
+)
+"""The ``member_preferences`` columns in ``Preferences`` field order."""
+
+
+def preferences_from_row(row: Sequence[Any] | None) -> Preferences:
+    if row is None:
+        return Preferences()
+    size, width, height, steps, guidance, acceleration, count, style = row
+    return Preferences(
+        size=size,
+        width=optional_int(width),
+        height=optional_int(height),
+        steps=optional_int(steps),
+        guidance=None if guidance is None else float(guidance),
+        acceleration=acceleration,
+        count=optional_int(count),
+        style=style,
+    )
+
+
+@dataclass(frozen=True)
+class WorkspaceSql:
+    """A dialect's statements for preferences, styles and history (see ``StoreCommon``).
+
+    Parameters, in order: ``get_preferences`` / ``delete_preferences`` (scope, user);
+    ``put_preferences`` (scope, user, then ``PREFERENCE_COLUMNS``' eight values, updated
+    at) as an upsert; ``list_styles`` (guild) → (name, text, created_by, created_at) by
+    key; ``get_style`` (guild, key) → the same; ``get_style_text`` (guild, key) → text;
+    ``count_styles`` (guild);
+    ``put_style`` (guild, key, name, text, created_by, created_at) as an upsert;
+    ``delete_style`` (guild, key); ``history`` (guild, user, limit, offset) →
+    ``GENERATION_COLUMNS`` newest first; ``count_history`` (guild, user).
+    """
+
+    get_preferences: str
+    put_preferences: str
+    delete_preferences: str
+    list_styles: str
+    get_style: str
+    get_style_text: str
+    count_styles: str
+    put_style: str
+    delete_style: str
+    history: str
+    count_history: str
+
+
 class StoreCommon(ABC, Generic[Conn]):
     """The ``Store`` methods whose logic is the same in every dialect.
 
@@ -385,6 +444,7 @@ class StoreCommon(ABC, Generic[Conn]):
     """
 
     _moderation_sql: ClassVar[ModerationSql]
+    _workspace_sql: ClassVar[WorkspaceSql]
 
     def __init__(self, *, clock: Callable[[], datetime], price: Price | None = None) -> None:
         self._clock = clock
@@ -501,6 +561,26 @@ class StoreCommon(ABC, Generic[Conn]):
     @abstractmethod
     async def _scalar(self, conn: Conn, sql: str, *args: Any) -> Any:
         """The first column of the first row, or None when there is no row."""
+
+    @abstractmethod
+    async def _read(self, sql: str, *args: Any) -> list[Sequence[Any]]:
+        """Every row of one read-only statement, outside any write transaction."""
+
+    @abstractmethod
+    async def _write_one(self, sql: str, *args: Any) -> int:
+        """Run one writing statement in its own transaction; the number of rows it changed."""
+
+    @abstractmethod
+    def _ts_param(self, moment: datetime) -> Any:
+        """A timestamp as the dialect stores it (SQLite: fixed-width ISO text)."""
+
+    @abstractmethod
+    def _ts_value(self, stored: Any) -> datetime | None:
+        """A stored timestamp read back as an aware datetime."""
+
+    @abstractmethod
+    def _generation_row(self, row: Sequence[Any]) -> GenerationRecord:
+        """A ``GENERATION_COLUMNS`` row as a record (the dialect parses its timestamps)."""
 
     # -- quota and usage log -------------------------------------------------------------
 
@@ -755,3 +835,105 @@ class StoreCommon(ABC, Generic[Conn]):
             action=AuditAction.UNBLOCK_WORD,
             old=rule,
         )
+
+    # -- the member's workspace: preferences, styles, history ----------------------------
+
+    async def preferences(self, scope_id: int, user_id: int) -> Preferences:
+        rows = await self._read(self._workspace_sql.get_preferences, scope_id, user_id)
+        return preferences_from_row(rows[0] if rows else None)
+
+    async def set_preferences(
+        self, scope_id: int, user_id: int, preferences: Preferences, *, now: datetime | None = None
+    ) -> None:
+        """Replace the member's defaults; the caller validated them as ``/imagine`` would."""
+        if preferences.empty:
+            await self.reset_preferences(scope_id, user_id)
+            return
+        p = preferences
+        await self._write_one(
+            self._workspace_sql.put_preferences,
+            scope_id,
+            user_id,
+            p.size,
+            p.width,
+            p.height,
+            p.steps,
+            None if p.guidance is None else float(p.guidance),
+            p.acceleration,
+            p.count,
+            p.style,
+            self._ts_param(self._now(now)),
+        )
+
+    async def reset_preferences(self, scope_id: int, user_id: int) -> bool:
+        return await self._write_one(self._workspace_sql.delete_preferences, scope_id, user_id) > 0
+
+    def _style(self, row: Sequence[Any]) -> Style:
+        created = self._ts_value(row[3])
+        assert created is not None  # NOT NULL in every dialect's schema
+        return Style(name=str(row[0]), text=str(row[1]), created_by=int(row[2]), created_at=created)
+
+    async def styles(self, guild_id: int) -> list[Style]:
+        return [
+            self._style(row) for row in await self._read(self._workspace_sql.list_styles, guild_id)
+        ]
+
+    async def style(self, guild_id: int, name: str) -> Style | None:
+        key = style_rules.style_key(name)
+        if not key:
+            return None
+        rows = await self._read(self._workspace_sql.get_style, guild_id, key)
+        return self._style(rows[0]) if rows else None
+
+    async def add_style(
+        self, guild_id: int, name: str, text: str, *, actor_id: int, now: datetime | None = None
+    ) -> str | None:
+        """Add or replace a style; the count runs inside the settings transaction, so two
+        moderators adding at once cannot both take the last of the 25 places."""
+        shown = style_rules.style_name(name)
+        body = style_rules.style_text(text)
+        key = style_rules.style_key(shown)
+        sql = self._workspace_sql
+        replaced: list[str] = []
+        cap = style_rules.MAX_STYLES_PER_GUILD
+
+        async def check_room(conn: Conn) -> None:
+            old = await self._scalar(conn, sql.get_style_text, guild_id, key)
+            if old is not None:
+                replaced.append(str(old))
+                return
+            count = await self._scalar(conn, sql.count_styles, guild_id)
+            if count is not None and int(count) >= cap:
+                raise ValueError(f"a server can have at most {cap} styles; remove one first")
+
+        await self._toggle(
+            sql.put_style,
+            (guild_id, key, shown, body, actor_id, self._ts_param(self._now(now))),
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=AuditAction.ADD_STYLE,
+            new=f"{shown}: {body}",
+            before=check_room,
+        )
+        return replaced[0] if replaced else None
+
+    async def remove_style(self, guild_id: int, name: str, *, actor_id: int) -> bool:
+        key = style_rules.style_key(name)
+        if not key:
+            return False
+        return await self._toggle(
+            self._workspace_sql.delete_style,
+            (guild_id, key),
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=AuditAction.REMOVE_STYLE,
+            old=" ".join(name.split()),
+        )
+
+    async def history(
+        self, guild_id: int, user_id: int, *, limit: int, offset: int = 0
+    ) -> tuple[list[GenerationRecord], int]:
+        sql = self._workspace_sql
+        rows = await self._read(sql.history, guild_id, user_id, max(0, limit), max(0, offset))
+        total = await self._read(sql.count_history, guild_id, user_id)
+        return [self._generation_row(row) for row in rows], int(total[0][0]) if total else 0

@@ -86,7 +86,7 @@ import asyncio
 import contextlib
 import functools
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
@@ -114,9 +114,11 @@ from bot.store.base import (
 from bot.store.common import (
     GENERATION_COLUMNS,
     GUILD_SETTING_COLUMNS,
+    PREFERENCE_COLUMNS,
     ModerationSql,
     QuotaState,
     StoreCommon,
+    WorkspaceSql,
     audit_entry,
     check_abandoned,
     check_job_limits,
@@ -232,9 +234,10 @@ ON CONFLICT (guild_id, day, user_id) DO UPDATE SET
 _INSERT_GENERATION_SQL = """
 INSERT INTO generations (parent_id, guild_id, channel_id, user_id, prompt, width, height,
     size_preset, steps, guidance, acceleration, seed, safety_checker, count, status,
-    reserved, delivered, created_at, interaction_token, token_expires_at, owner, lease_until)
+    reserved, delivered, created_at, interaction_token, token_expires_at, owner, lease_until,
+    style_name, style_text)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'queued', $14, 0, $15,
-    $16, $17, $18, $19)
+    $16, $17, $18, $19, $20, $21)
 RETURNING id
 """
 
@@ -259,6 +262,32 @@ WITH mine AS (
 UPDATE generations SET lease_until = LEAST(lease_until, $2)
 FROM mine WHERE generations.id = mine.id
 """
+
+_WORKSPACE_SQL: Final = WorkspaceSql(
+    get_preferences=f"SELECT {PREFERENCE_COLUMNS} FROM member_preferences"
+    " WHERE scope_id = $1 AND user_id = $2",
+    put_preferences=f"INSERT INTO member_preferences (scope_id, user_id, {PREFERENCE_COLUMNS},"
+    " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " ON CONFLICT (scope_id, user_id) DO UPDATE SET size_preset = excluded.size_preset,"
+    " width = excluded.width, height = excluded.height, steps = excluded.steps,"
+    " guidance = excluded.guidance, acceleration = excluded.acceleration,"
+    " count = excluded.count, style = excluded.style, updated_at = excluded.updated_at",
+    delete_preferences="DELETE FROM member_preferences WHERE scope_id = $1 AND user_id = $2",
+    list_styles="SELECT name, text, created_by, created_at FROM guild_styles"
+    " WHERE guild_id = $1 ORDER BY name_key",
+    get_style="SELECT name, text, created_by, created_at FROM guild_styles"
+    " WHERE guild_id = $1 AND name_key = $2",
+    get_style_text="SELECT text FROM guild_styles WHERE guild_id = $1 AND name_key = $2",
+    count_styles="SELECT COUNT(*) FROM guild_styles WHERE guild_id = $1",
+    put_style="INSERT INTO guild_styles (guild_id, name_key, name, text, created_by, created_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (guild_id, name_key) DO UPDATE SET"
+    " name = excluded.name, text = excluded.text, created_by = excluded.created_by,"
+    " created_at = excluded.created_at",
+    delete_style="DELETE FROM guild_styles WHERE guild_id = $1 AND name_key = $2",
+    history=f"SELECT {GENERATION_COLUMNS} FROM generations WHERE guild_id = $1 AND user_id = $2"
+    " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+    count_history="SELECT COUNT(*) FROM generations WHERE guild_id = $1 AND user_id = $2",
+)
 
 _MODERATION_SQL: Final = ModerationSql(
     allow_channel="INSERT INTO allowed_channels (guild_id, channel_id) VALUES ($1, $2)"
@@ -291,6 +320,7 @@ class PostgresStore(StoreCommon[Any]):
     """
 
     _moderation_sql = _MODERATION_SQL
+    _workspace_sql = _WORKSPACE_SQL
 
     def __init__(
         self,
@@ -413,6 +443,24 @@ class PostgresStore(StoreCommon[Any]):
     async def _scalar(self, conn: Any, sql: str, *args: Any) -> Any:
         return await conn.fetchval(sql, *args)
 
+    async def _read(self, sql: str, *args: Any) -> list[Sequence[Any]]:
+        async with self._connection() as conn:
+            return [tuple(row) for row in await conn.fetch(sql, *args)]
+
+    async def _write_one(self, sql: str, *args: Any) -> int:
+        # A member's own row: no advisory lock to take, the row lock is enough.
+        async with self._transaction() as conn:
+            return _rowcount(await conn.execute(sql, *args))
+
+    def _ts_param(self, moment: datetime) -> Any:
+        return as_utc(moment)
+
+    def _ts_value(self, stored: Any) -> datetime | None:
+        return None if stored is None else as_utc(stored)
+
+    def _generation_row(self, row: Sequence[Any]) -> GenerationRecord:
+        return _record(row)
+
     async def _quota_state(
         self, conn: Any, member: MemberContext, now: datetime, bot_default_limit: int
     ) -> QuotaState:
@@ -518,6 +566,8 @@ class PostgresStore(StoreCommon[Any]):
                     None if interaction is None else as_utc(interaction.expires_at),
                     None if lease is None else lease.owner,
                     None if lease is None else as_utc(lease.until),
+                    params.style_name,
+                    params.style_text,
                 )
             except asyncpg.ForeignKeyViolationError as error:
                 raise GenerationNotFound(f"no generation {parent_id} to derive from") from error

@@ -70,9 +70,11 @@ from bot.store.base import (
 from bot.store.common import (
     GENERATION_COLUMNS,
     GUILD_SETTING_COLUMNS,
+    PREFERENCE_COLUMNS,
     ModerationSql,
     QuotaState,
     StoreCommon,
+    WorkspaceSql,
     audit_entry,
     check_abandoned,
     check_job_limits,
@@ -99,8 +101,8 @@ _INSERT_GENERATION_SQL = (
     "INSERT INTO generations (parent_id, guild_id, channel_id, user_id, prompt,"
     " width, height, size_preset, steps, guidance, acceleration, seed,"
     " safety_checker, count, status, reserved, delivered, created_at,"
-    " interaction_token, token_expires_at, owner, lease_until)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?)"
+    " interaction_token, token_expires_at, owner, lease_until, style_name, style_text)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 # Everything the quota decision needs, in one statement (one round trip to the thread).
@@ -184,6 +186,32 @@ ON CONFLICT (guild_id, day, user_id) DO UPDATE SET
     failures = failures + excluded.failures,
     cost_pico_usd = cost_pico_usd + excluded.cost_pico_usd
 """
+
+_WORKSPACE_SQL: Final = WorkspaceSql(
+    get_preferences=f"SELECT {PREFERENCE_COLUMNS} FROM member_preferences"
+    " WHERE scope_id = ? AND user_id = ?",
+    put_preferences=f"INSERT INTO member_preferences (scope_id, user_id, {PREFERENCE_COLUMNS},"
+    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (scope_id, user_id) DO UPDATE SET size_preset = excluded.size_preset,"
+    " width = excluded.width, height = excluded.height, steps = excluded.steps,"
+    " guidance = excluded.guidance, acceleration = excluded.acceleration,"
+    " count = excluded.count, style = excluded.style, updated_at = excluded.updated_at",
+    delete_preferences="DELETE FROM member_preferences WHERE scope_id = ? AND user_id = ?",
+    list_styles="SELECT name, text, created_by, created_at FROM guild_styles"
+    " WHERE guild_id = ? ORDER BY name_key",
+    get_style="SELECT name, text, created_by, created_at FROM guild_styles"
+    " WHERE guild_id = ? AND name_key = ?",
+    get_style_text="SELECT text FROM guild_styles WHERE guild_id = ? AND name_key = ?",
+    count_styles="SELECT COUNT(*) FROM guild_styles WHERE guild_id = ?",
+    put_style="INSERT INTO guild_styles (guild_id, name_key, name, text, created_by, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, name_key) DO UPDATE SET"
+    " name = excluded.name, text = excluded.text, created_by = excluded.created_by,"
+    " created_at = excluded.created_at",
+    delete_style="DELETE FROM guild_styles WHERE guild_id = ? AND name_key = ?",
+    history=f"SELECT {GENERATION_COLUMNS} FROM generations WHERE guild_id = ? AND user_id = ?"
+    " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+    count_history="SELECT COUNT(*) FROM generations WHERE guild_id = ? AND user_id = ?",
+)
 
 _MODERATION_SQL: Final = ModerationSql(
     allow_channel="INSERT OR IGNORE INTO allowed_channels (guild_id, channel_id) VALUES (?, ?)",
@@ -333,6 +361,7 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
     """
 
     _moderation_sql = _MODERATION_SQL
+    _workspace_sql = _WORKSPACE_SQL
 
     def __init__(
         self,
@@ -438,6 +467,23 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
         row = await self._fetchone(conn, sql, args)
         return None if row is None else row[0]
 
+    async def _read(self, sql: str, *args: Any) -> list[Sequence[Any]]:
+        return list(await self._fetchall(self._reader, sql, args))
+
+    async def _write_one(self, sql: str, *args: Any) -> int:
+        async with self._write() as conn:
+            cursor = await conn.execute(sql, args)
+            return cursor.rowcount
+
+    def _ts_param(self, moment: datetime) -> Any:
+        return _ts(moment)
+
+    def _ts_value(self, stored: Any) -> datetime | None:
+        return _parse_ts(stored)
+
+    def _generation_row(self, row: Sequence[Any]) -> GenerationRecord:
+        return _record(row)
+
     async def _quota_state(
         self,
         conn: aiosqlite.Connection,
@@ -538,6 +584,8 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
             _ts(as_utc(interaction.expires_at)) if interaction else None,
             lease.owner if lease else None,
             _ts(lease.until) if lease else None,
+            params.style_name,
+            params.style_text,
         )
 
         def reserve_one(db: sqlite3.Connection) -> Reservation:
