@@ -42,6 +42,9 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.settings",
     "cogs.results",
     "cogs.queue",
+    "cogs.preferences",
+    "cogs.history",
+    "cogs.imagine_this",
 )
 
 

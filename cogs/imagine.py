@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
+from bot.policy.styles import STYLE_NAME_MAX
 from bot.siraya import (
     DEFAULT_GUIDANCE,
     DEFAULT_STEPS,
@@ -23,8 +24,8 @@ from bot.siraya import (
     MIN_STEPS,
     PROMPT_MAX_LENGTH,
     SIZE_PRESETS,
-    GenerationRequest,
 )
+from cogs.common.workspace import options_given, request_for, style_choices
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -58,8 +59,10 @@ class Imagine(commands.Cog):
         guidance=f"How closely to follow the prompt (default {DEFAULT_GUIDANCE:g})",
         acceleration="Speed against quality (default regular)",
         count=f"How many images to make at once ({MIN_COUNT}–{MAX_COUNT}, default 1)",
+        style="A style this server's moderators made, added to your prompt",
     )
     @app_commands.choices(size=SIZE_CHOICES, acceleration=ACCELERATION_CHOICES)
+    @app_commands.autocomplete(style=style_choices)
     async def imagine(
         self,
         interaction: discord.Interaction[ImagineBot],
@@ -67,24 +70,26 @@ class Imagine(commands.Cog):
         size: Choice[str] | None = None,
         width: Range[int, MIN_SIDE, MAX_SIDE] | None = None,
         height: Range[int, MIN_SIDE, MAX_SIDE] | None = None,
-        steps: Range[int, MIN_STEPS, MAX_STEPS] = DEFAULT_STEPS,
+        steps: Range[int, MIN_STEPS, MAX_STEPS] | None = None,
         seed: Range[int, 0, MAX_SEED] | None = None,
-        guidance: Range[float, MIN_GUIDANCE, MAX_GUIDANCE] = DEFAULT_GUIDANCE,
+        guidance: Range[float, MIN_GUIDANCE, MAX_GUIDANCE] | None = None,
         acceleration: Choice[str] | None = None,
-        count: Range[int, MIN_COUNT, MAX_COUNT] = 1,
+        count: Range[int, MIN_COUNT, MAX_COUNT] | None = None,
+        style: Range[str, 1, STYLE_NAME_MAX] | None = None,
     ) -> None:
-        request = GenerationRequest(
-            prompt=prompt,
-            size=size.value if size else None,
+        typed = options_given(
+            size=size,
             width=width,
             height=height,
             steps=steps,
             guidance=guidance,
-            acceleration=acceleration.value if acceleration else "regular",
-            seed=seed,
+            acceleration=acceleration,
             count=count,
+            style=style,
         )
-        await self.bot.flow.start(interaction, request)
+        request = await request_for(interaction, prompt, typed, seed=seed)
+        if request is not None:
+            await self.bot.flow.start(interaction, request)
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -1,4 +1,4 @@
-"""``/settings``: moderators choose where ``/imagine`` works and what prompts it refuses."""
+"""``/settings``: moderators choose where ``/imagine`` works, what it refuses, its styles."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from discord.ext import commands
 
 from bot.jobs.service import Busy
 from bot.policy.rules import normalize_blocked_word
+from bot.policy.styles import STYLE_NAME_MAX, STYLE_TEXT_MAX
 from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.checks import ModeratorOnly
+from cogs.common.workspace import style_choices
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -34,9 +36,11 @@ class Settings(
 
     @app_commands.command(name="show", description="Show this server's image settings")
     async def show(self, interaction: discord.Interaction) -> None:
-        policy = await in_time(interaction, self.bot.store.guild_policy(interaction.guild_id or 0))
+        guild_id = interaction.guild_id or 0
+        policy = await in_time(interaction, self.bot.store.guild_policy(guild_id))
+        styles = await in_time(interaction, self.bot.store.styles(guild_id))
         embed = messages.settings_embed(
-            policy, env_nsfw_safety=self.bot.settings.nsfw_safety_checker
+            policy, env_nsfw_safety=self.bot.settings.nsfw_safety_checker, styles=styles
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
@@ -151,6 +155,43 @@ class Settings(
             interaction,
             f"The safety checker is now **{state}** in NSFW channels (always on everywhere else).",
         )
+
+    @app_commands.command(name="add-style", description="Add a style members can pick in /imagine")
+    @app_commands.describe(
+        name=f"What members pick (up to {STYLE_NAME_MAX} characters); reusing a name updates it",
+        text=f"Added to the prompt (up to {STYLE_TEXT_MAX} characters), e.g. watercolor, soft",
+    )
+    async def add_style(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Range[str, 1, STYLE_NAME_MAX],
+        text: app_commands.Range[str, 1, STYLE_TEXT_MAX],
+    ) -> None:
+        try:
+            replaced = await in_time(
+                interaction,
+                self.bot.store.add_style(
+                    interaction.guild_id or 0, name, text, actor_id=interaction.user.id
+                ),
+            )
+        except ValueError as error:  # blank, or the server already has the most styles
+            await self._reply(interaction, messages.style_not_changed(str(error)))
+            return
+        await self._reply(interaction, messages.style_saved(" ".join(name.split()), replaced))
+
+    @app_commands.command(name="remove-style", description="Remove one of this server's styles")
+    @app_commands.describe(name="The style's name")
+    @app_commands.autocomplete(name=style_choices)
+    async def remove_style(
+        self, interaction: discord.Interaction, name: app_commands.Range[str, 1, STYLE_NAME_MAX]
+    ) -> None:
+        removed = await in_time(
+            interaction,
+            self.bot.store.remove_style(
+                interaction.guild_id or 0, name, actor_id=interaction.user.id
+            ),
+        )
+        await self._reply(interaction, messages.style_removed(name, removed))
 
     @app_commands.command(
         name="log-channel", description="Also post every generation in a channel, or stop"

@@ -29,6 +29,8 @@ def request_from(params: GenerationParams) -> GenerationRequest:
         seed=params.seed,
         enable_safety_checker=params.safety_checker,
         count=params.count,
+        style_name=params.style_name,
+        style_text=params.style_text,
     )
 
 
@@ -85,4 +87,6 @@ def imagine_command(params: GenerationParams) -> str:
         f"acceleration:{params.acceleration}",
         f"count:{params.count}",
     ]
+    if params.style_name:
+        parts.append(f"style:{params.style_name}")
     return "/imagine " + " ".join(parts)

@@ -325,7 +325,8 @@ class GenerationService:
             parent_channel_id=requester.parent_channel_id,
         ):
             raise ChannelNotAllowed(tuple(sorted(policy.allowed_channel_ids)))
-        matched = rules.find_blocked_word(request.prompt, policy.blocked_words)
+        # The style's words reach the API too, so the rules read the prompt as sent.
+        matched = rules.find_blocked_word(request.api_prompt, policy.blocked_words)
         if matched is not None:
             raise PromptBlocked(matched)
         safety = rules.safety_checker_enabled(
@@ -671,4 +672,6 @@ def _params(request: GenerationRequest) -> GenerationParams:
         seed=request.seed,
         safety_checker=request.enable_safety_checker,
         count=request.count,
+        style_name=request.style_name,
+        style_text=request.style_text,
     )

@@ -15,6 +15,8 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
+from bot.policy.styles import join_prompt
+
 SIZE_PRESETS: Final[dict[str, tuple[int, int]]] = {
     "square_hd": (1024, 1024),
     "square": (512, 512),
@@ -94,6 +96,13 @@ class GenerationRequest:
     enable_safety_checker: bool = True
     count: int = 1
     output_format: str = "url"
+    style_name: str | None = None  # a server style, resolved by name before the request
+    style_text: str | None = None  # what it adds to the prompt sent to the API
+
+    @property
+    def api_prompt(self) -> str:
+        """The prompt the API reads: the member's words, then the style's text."""
+        return join_prompt(self.prompt, self.style_text)
 
     def validate(self) -> None:
         """Raise :class:`InvalidRequest` for the first problem, in the order users read options."""
@@ -240,7 +249,7 @@ class GenerationRequest:
     def to_payload(self, model: str) -> dict[str, object]:
         """The JSON body for ``POST /images/generations``; validates first: nothing bad is sent."""
         self.validate()
-        payload: dict[str, object] = {"model": model, "prompt": self.prompt.strip()}
+        payload: dict[str, object] = {"model": model, "prompt": self.api_prompt}
         preset = self.preset
         if preset is None:
             width, height = self.dimensions

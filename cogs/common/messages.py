@@ -17,6 +17,7 @@ from bot.jobs import remix
 from bot.jobs.service import CancelOutcome, ChannelNotAllowed, Job, Missing, PromptBlocked
 from bot.policy.quota import EffectiveLimit, LimitSource
 from bot.policy.spend import dollars
+from bot.policy.styles import MAX_STYLES_PER_GUILD
 from bot.siraya import ErrorKind, GenerationRequest, SirayaError
 from bot.store.base import (
     AuditAction,
@@ -24,9 +25,12 @@ from bot.store.base import (
     DailyTotal,
     GenerationParams,
     GenerationRecord,
+    GenerationStatus,
     GuildPolicy,
     MemberTotal,
+    Preferences,
     QuotaExceeded,
+    Style,
     UsageSummary,
 )
 
@@ -372,6 +376,18 @@ def edit_seed_label(number: int | None) -> str:
     return "Seed (kept: a new prompt stays close to it)"
 
 
+_FOOTER_ID = re.compile(r"FLUX\.1 SRPO · generation #([0-9]{1,19})(?: · image ([0-9]{1,2}))?")
+
+
+def result_in_footer(footer: str | None) -> tuple[int, int | None] | None:
+    """The generation id a result's footer names (``generation_footer``), and the image
+    number if it is a picked image (``picked_footer``); None for any other footer."""
+    match = _FOOTER_ID.fullmatch(footer or "")
+    if match is None:
+        return None
+    return int(match[1]), None if match[2] is None else int(match[2])
+
+
 def posted_below(jump_url: str) -> str:
     """The progress line, once the result had to go out as a new message."""
     return f"✅ Your image is ready: {jump_url}"
@@ -406,7 +422,13 @@ def settings_fields(
         ("Guidance", exact_number(request.guidance)),
         ("Acceleration", request.acceleration),
         ("Safety checker", "on" if request.enable_safety_checker else "off"),
+        *style_field(request.style_name),
     ]
+
+
+def style_field(name: str | None) -> list[tuple[str, str]]:
+    """The "Style" field of a result or Info, when a server style was used."""
+    return [] if not name else [("Style", typed(name, 100))]
 
 
 def error_embed(text: str) -> discord.Embed:
@@ -631,7 +653,9 @@ def word_not_changed(reason: str) -> str:
     return f"⚠️ Nothing changed: {reason}."
 
 
-def settings_embed(policy: GuildPolicy, *, env_nsfw_safety: bool) -> discord.Embed:
+def settings_embed(
+    policy: GuildPolicy, *, env_nsfw_safety: bool, styles: list[Style] | None = None
+) -> discord.Embed:
     embed = discord.Embed(title="Image settings on this server", colour=BRAND_COLOUR)
     channels = [f"<#{c}>" for c in sorted(policy.allowed_channel_ids)]
     embed.add_field(
@@ -652,6 +676,14 @@ def settings_embed(policy: GuildPolicy, *, env_nsfw_safety: bool) -> discord.Emb
     )
     log_channel = f"<#{policy.log_channel_id}>" if policy.log_channel_id is not None else "off"
     embed.add_field(name="Moderation log", value=log_channel, inline=False)
+    if styles is not None:
+        embed.add_field(
+            name=f"Styles ({len(styles)} of {MAX_STYLES_PER_GUILD})",
+            value=join_lines(
+                [style_line(s) for s in styles], empty="none (add one with /settings add-style)"
+            ),
+            inline=False,
+        )
     return embed
 
 
@@ -736,6 +768,10 @@ def log_refused(
     return content, embed
 
 
+def style_line(style: Style) -> str:
+    return f"**{typed(style.name, 40)}**: {typed(style.text, 120)}"
+
+
 # -- result buttons -------------------------------------------------------------------------
 
 
@@ -812,6 +848,7 @@ def info_embed(
         ("Acceleration", params.acceleration),
         ("Images", str(params.count)),
         ("Safety checker", "on" if params.safety_checker else "off"),
+        *style_field(params.style_name),
         ("Requested by", f"<@{record.user_id}>"),
         ("Created", f"<t:{int(record.created_at.timestamp())}:f>"),
     ):
@@ -862,3 +899,151 @@ def queue_embed(lines: list[str], *, total: int, whole_server: bool, hidden: int
     embed = discord.Embed(title=title, description=description, colour=BRAND_COLOUR)
     embed.set_footer(text=f"{plural(total, 'request')} in flight")
     return embed
+
+
+# -- server styles -------------------------------------------------------------------------
+
+
+def unknown_style(name: str, styles: list[Style]) -> str:
+    """A style name this server does not have, with the ones it has."""
+    asked = typed(name, 60)
+    if not styles:
+        return f"There is no style “{asked}” here: this server has no styles yet."
+    names = ", ".join(f"“{typed(s.name, 40)}”" for s in styles)
+    return clip(f"There is no style “{asked}” here. Styles on this server: {names}.", CONTENT_LIMIT)
+
+
+def preferred_style_gone(name: str) -> str:
+    return (
+        f"Your default style “{typed(name, 60)}” is no longer on this server. Type another "
+        "with `style:`, or change your defaults with /preferences set or /preferences reset."
+    )
+
+
+def style_saved(name: str, replaced: str | None) -> str:
+    shown = typed(name, 40)
+    if replaced is None:
+        return f"Style “{shown}” added: members can pick it with `/imagine style:`."
+    return f"Style “{shown}” updated with its new text."
+
+
+def style_removed(name: str, removed: bool) -> str:
+    shown = typed(name, 40)
+    return f"Style “{shown}” removed." if removed else f"There was no style “{shown}” here."
+
+
+def style_not_changed(reason: str) -> str:
+    return f"⚠️ Nothing changed: {reason}."
+
+
+# -- preferences ---------------------------------------------------------------------------
+
+
+def preferences_embed(preferences: Preferences, *, changed: bool = False) -> discord.Embed:
+    """A member's defaults for /imagine here; what is not set says which default applies."""
+    p = preferences
+    if p.width is not None and p.height is not None:
+        size = f"custom {p.width}×{p.height}"
+    else:
+        size = p.size or "not set (landscape_4_3)"
+    rows = [
+        ("Size", size),
+        ("Steps", "not set (28)" if p.steps is None else str(p.steps)),
+        ("Guidance", "not set (4.5)" if p.guidance is None else exact_number(p.guidance)),
+        ("Acceleration", p.acceleration or "not set (regular)"),
+        ("Images", "not set (1)" if p.count is None else str(p.count)),
+        ("Style", "not set (none)" if p.style is None else typed(p.style, 100)),
+    ]
+    title = "Your defaults are saved" if changed else "Your defaults for /imagine here"
+    embed = discord.Embed(
+        title=title,
+        description="Anything you type in /imagine still wins over these.",
+        colour=BRAND_COLOUR,
+    )
+    for name, value in rows:
+        embed.add_field(name=name, value=value, inline=True)
+    return embed
+
+
+def preferences_reset(had_any: bool) -> str:
+    if had_any:
+        return "Your defaults here are cleared: /imagine uses its own defaults again."
+    return "You had no defaults set here; /imagine uses its own defaults."
+
+
+def preferences_nothing_given() -> str:
+    return "Give at least one option to set, e.g. `/preferences set steps:35`."
+
+
+# -- history -------------------------------------------------------------------------------
+
+HISTORY_PAGE_SIZE = 8
+
+
+def jump_url(record: GenerationRecord) -> str | None:
+    message_id = record.posted_message_id or record.message_id
+    if message_id is None:
+        return None
+    return f"https://discord.com/channels/{record.guild_id}/{record.channel_id}/{message_id}"
+
+
+def outcome(record: GenerationRecord) -> str:
+    if record.status is GenerationStatus.SUCCEEDED:
+        return f"✅ {plural(record.delivered, 'image')}"
+    if record.status is GenerationStatus.FAILED:
+        return "❌ failed"
+    if record.status is GenerationStatus.CANCELLED:
+        return "🛑 cancelled"
+    return "⏳ in progress"
+
+
+def history_line(record: GenerationRecord) -> str:
+    params = record.params
+    prompt = typed(one_line(params.prompt), 60)
+    size = f"{params.width}×{params.height}"
+    style = f" · style {typed(params.style_name, 32)}" if params.style_name else ""
+    link = jump_url(record)
+    where = f" · [jump]({link})" if link and record.status is GenerationStatus.SUCCEEDED else ""
+    return (
+        f"**#{record.id}** {relative_time(record.created_at)} · “{prompt}”\n"
+        f"seed `{params.seed}` · {size}{style} · {outcome(record)}{where}"
+    )
+
+
+def history_embed(
+    records: list[GenerationRecord], *, user_id: int, own: bool, page: int, pages: int, total: int
+) -> discord.Embed:
+    title = "Your recent images here" if own else "Recent images here"
+    if not records:
+        description = (
+            "Nothing yet: try /imagine." if own else f"<@{user_id}> has no images here yet."
+        )
+    else:
+        description = "\n\n".join(history_line(r) for r in records)
+        if not own:
+            description = f"Requested by <@{user_id}>\n\n{description}"
+    embed = discord.Embed(
+        title=title, description=clip(description, EMBED_DESCRIPTION_LIMIT), colour=BRAND_COLOUR
+    )
+    embed.set_footer(
+        text=f"Page {page} of {max(pages, 1)} · {plural(total, 'generation')}, newest first"
+    )
+    return embed
+
+
+def history_not_yours() -> str:
+    return "These pages belong to whoever opened them. Run /history to see your own."
+
+
+# -- "Imagine this" ------------------------------------------------------------------------
+
+
+def nothing_to_imagine() -> str:
+    return "That message has no text I could use as a prompt."
+
+
+def bad_size(text: str) -> str:
+    return (
+        f"I could not read the size “{typed(text, 40)}”: give a preset such as square_hd "
+        "or landscape_4_3, or width×height such as 1024x768."
+    )

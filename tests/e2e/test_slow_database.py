@@ -116,7 +116,8 @@ async def test_slow_reads_before_the_acknowledgement_answer_busy(
     original = await imagine(world, uma, "a lamp in a window")
     store = world.running_bot.store
     release = asyncio.Event()
-    for read in ("get_generation", "usage", "in_flight", "guild_policy", "audit_log"):
+    reads = ("get_generation", "usage", "in_flight", "guild_policy", "audit_log")
+    for read in (*reads, "preferences", "styles", "history"):
         monkeypatch.setattr(store, read, hanging(release))
     discord_emu, mod = world.discord, world.moderator
     try:
@@ -127,6 +128,8 @@ async def test_slow_reads_before_the_acknowledgement_answer_busy(
             discord_emu.run_slash_command(mod, world.general, "quota view"),
             discord_emu.run_slash_command(mod, world.general, "quota view", member=uma),
             discord_emu.run_slash_command(mod, world.general, "settings show"),
+            discord_emu.run_slash_command(uma, world.general, "history"),
+            discord_emu.run_slash_command(uma, world.general, "preferences show"),
             *(
                 discord_emu.press_button(uma, original, label=label)
                 for label in ("Re-roll", "Variations", "Edit", "Info", "Delete")

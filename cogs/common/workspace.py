@@ -1,0 +1,114 @@
+"""What ``/imagine`` and the "Imagine this" dialog share: preferences, styles, autocomplete.
+
+Both turn a member's few typed values into a full request the same way
+(``bot.jobs.defaults``), look the style up by name in this server, and refuse an unknown
+one privately with the list of styles there are. Reads go through the interaction's
+acknowledgement budget, like every read before a deferral.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from bot.jobs import defaults
+from bot.policy.styles import MAX_STYLES_PER_GUILD, style_key
+from bot.siraya import GenerationRequest
+from bot.store.base import Preferences
+from cogs.common import messages
+from cogs.common.budget import in_time
+from cogs.common.flow import send_ephemeral
+
+if TYPE_CHECKING:
+    from bot.app import ImagineBot
+
+log = logging.getLogger(__name__)
+
+AUTOCOMPLETE_BUDGET = 2.0
+"""Seconds an autocomplete may spend reading styles: Discord drops answers after 3 s."""
+
+
+def options_given(
+    *,
+    size: app_commands.Choice[str] | None,
+    width: int | None,
+    height: int | None,
+    steps: int | None,
+    guidance: float | None,
+    acceleration: app_commands.Choice[str] | None,
+    count: int | None,
+    style: str | None,
+) -> Preferences:
+    """The options a member typed (None = left out), as ``/imagine`` and ``/preferences
+    set`` both take them."""
+    return Preferences(
+        size=size.value if size else None,
+        width=width,
+        height=height,
+        steps=steps,
+        guidance=guidance,
+        acceleration=acceleration.value if acceleration else None,
+        count=count,
+        style=style,
+    )
+
+
+def scope_of(interaction: discord.Interaction) -> int:
+    """The preferences scope: this server (only servers offer /imagine so far)."""
+    return interaction.guild_id or 0
+
+
+async def request_for(
+    interaction: discord.Interaction[ImagineBot],
+    prompt: str,
+    typed: Preferences,
+    *,
+    seed: int | None,
+) -> GenerationRequest | None:
+    """The request to generate, or None once the member was told privately why not."""
+    bot = interaction.client
+    preferred = await in_time(
+        interaction, bot.store.preferences(scope_of(interaction), interaction.user.id)
+    )
+    chosen = defaults.choose(prompt, typed, preferred, seed=seed)
+    if chosen.style is None:
+        return chosen.request
+    style = await in_time(interaction, bot.store.style(interaction.guild_id or 0, chosen.style))
+    if style is None:
+        if chosen.style_from_preferences:
+            await send_ephemeral(interaction, messages.preferred_style_gone(chosen.style))
+        else:
+            styles = await in_time(interaction, bot.store.styles(interaction.guild_id or 0))
+            await send_ephemeral(interaction, messages.unknown_style(chosen.style, styles))
+        return None
+    return replace(chosen.request, style_name=style.name, style_text=style.text)
+
+
+async def style_choices(
+    interaction: discord.Interaction[ImagineBot], current: str
+) -> list[app_commands.Choice[str]]:
+    """This server's styles matching what the member has typed so far (≤ 25, in time).
+
+    A slow database gives no suggestions rather than an answer Discord would drop; the
+    member can still type a name, which ``/imagine`` checks.
+    """
+    try:
+        async with asyncio.timeout(AUTOCOMPLETE_BUDGET):
+            styles = await interaction.client.store.styles(interaction.guild_id or 0)
+    except TimeoutError:
+        log.warning(
+            "styles were too slow to read for autocomplete in guild %s", interaction.guild_id
+        )
+        return []
+    wanted = style_key(current)
+    starts = [s for s in styles if style_key(s.name).startswith(wanted)]
+    contains = [s for s in styles if s not in starts and wanted in style_key(s.name)]
+    return [
+        app_commands.Choice(name=messages.clip(f"{s.name}: {s.text}", 100), value=s.name)
+        for s in (starts + contains)[:MAX_STYLES_PER_GUILD]
+    ]

@@ -1,0 +1,154 @@
+"""``/history``: a member's own recent generations in this server, privately, paged.
+
+The page buttons are ``DynamicItem``s whose custom id names the member shown, the
+member viewing and the page (``hist:<member>:<viewer>:<page>``), so they work after a
+restart. Nothing in a custom id is trusted: only the viewer named may page, and a
+moderator's look at someone else's history is checked for Manage Server again at every
+press, as when the command ran.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.policy.places import valid_record_id
+from cogs.common import messages
+from cogs.common.budget import in_time
+from cogs.common.checks import log_refused_press, refuse_stray_press, require_manage_guild
+from cogs.common.flow import apologising, send_ephemeral
+
+if TYPE_CHECKING:
+    from bot.app import ImagineBot
+
+PREFIX = "hist:"
+PAGE_BUTTON = re.compile(r"hist:(?P<user>[0-9]{1,19}):(?P<viewer>[0-9]{1,19}):(?P<page>[0-9]{1,6})")
+MAX_PAGE = 999_999
+
+
+async def history_page(
+    interaction: discord.Interaction[ImagineBot], user_id: int, page: int
+) -> tuple[discord.Embed, discord.ui.View]:
+    """The embed and buttons for ``page`` (1-based, clamped to the pages there are)."""
+    size = messages.HISTORY_PAGE_SIZE
+    store = interaction.client.store
+    guild_id = interaction.guild_id or 0
+    page = max(1, page)
+    records, total = await in_time(
+        interaction, store.history(guild_id, user_id, limit=size, offset=(page - 1) * size)
+    )
+    pages = max(1, -(-total // size))
+    if page > pages:  # the history shrank, or a page number was typed too high
+        page = pages
+        records, total = await in_time(
+            interaction, store.history(guild_id, user_id, limit=size, offset=(page - 1) * size)
+        )
+    embed = messages.history_embed(
+        records,
+        user_id=user_id,
+        own=user_id == interaction.user.id,
+        page=page,
+        pages=pages,
+        total=total,
+    )
+    view = discord.ui.View(timeout=None)
+    viewer = interaction.user.id
+    view.add_item(PageButton(user_id, viewer, page - 1, "◀ Newer", disabled=page <= 1))
+    view.add_item(PageButton(user_id, viewer, page + 1, "Older ▶", disabled=page >= pages))
+    return embed, view
+
+
+class PageButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=PAGE_BUTTON,
+):
+    """One page turn; its custom id is all the state there is."""
+
+    def __init__(
+        self,
+        user_id: int,
+        viewer_id: int,
+        page: int,
+        label: str = "Page",
+        *,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"hist:{user_id}:{viewer_id}:{max(0, min(page, MAX_PAGE))}",
+                disabled=disabled,
+            )
+        )
+        self.user_id = user_id
+        self.viewer_id = viewer_id
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> PageButton:
+        return cls(int(match["user"]), int(match["viewer"]), int(match["page"]))
+
+    async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
+        async with apologising(interaction, "a history page button"):
+            if not (valid_record_id(self.user_id) and valid_record_id(self.viewer_id)):
+                log_refused_press(self.custom_id, interaction)
+                await send_ephemeral(interaction, messages.button_not_valid())
+                return
+            if interaction.user.id != self.viewer_id:
+                await send_ephemeral(interaction, messages.history_not_yours())
+                return
+            if self.user_id != interaction.user.id and not interaction.permissions.manage_guild:
+                log_refused_press(self.custom_id, interaction)  # no longer a moderator?
+                await send_ephemeral(interaction, messages.history_not_yours())
+                return
+            embed, view = await history_page(interaction, self.user_id, self.page)
+            await interaction.response.edit_message(embed=embed, view=view)
+
+
+class History(commands.Cog):
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="history", description="Your recent images in this server")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        page="Which page (1 is the newest)",
+        member="Moderators (Manage Server): see another member's history",
+    )
+    async def history(
+        self,
+        interaction: discord.Interaction[ImagineBot],
+        page: app_commands.Range[int, 1, MAX_PAGE] = 1,
+        member: discord.Member | None = None,
+    ) -> None:
+        user_id = interaction.user.id if member is None else member.id
+        if user_id != interaction.user.id:
+            require_manage_guild(interaction)  # checked on every call, whatever admins re-mapped
+        embed, view = await history_page(interaction, user_id, page)
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+
+    @commands.Cog.listener("on_interaction")
+    async def on_stray_press(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        """Refuse a ``hist:`` press no page button will answer (forged or garbled)."""
+        await refuse_stray_press(interaction, PREFIX, PAGE_BUTTON)
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(PageButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(PageButton)
+
+
+async def setup(bot: ImagineBot) -> None:
+    await bot.add_cog(History(bot))

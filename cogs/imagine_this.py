@@ -1,0 +1,183 @@
+"""The "Imagine this" message command: right-click a message → Apps → Imagine this.
+
+On any message it opens a dialog with the message's text as the prompt (editable, with
+a size and a seed); on one of the bot's own results it opens that generation's Edit
+dialog instead (on a picked image, that image's, keeping its seed). The dialog is the
+first response (Discord allows a modal only then), so the one read before it (the
+result's record) goes through the acknowledgement budget. Submissions are answered by a
+listener from the interaction alone, so a dialog left open while the bot restarted still
+works; the member's preferences and the server's rules apply as in ``/imagine``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.policy.places import valid_record_id
+from bot.siraya import MAX_SEED, PROMPT_MAX_LENGTH, SIZE_PRESETS
+from bot.store.base import GenerationRecord, Preferences
+from cogs.common import messages
+from cogs.common.budget import in_time
+from cogs.common.flow import apologising, send_ephemeral
+from cogs.common.workspace import request_for
+from cogs.results import EditModal, submitted_values
+
+if TYPE_CHECKING:
+    from bot.app import ImagineBot
+
+log = logging.getLogger(__name__)
+
+MENU_NAME = "Imagine this"
+FORM_ID = "imagine:this"
+_SIDES = re.compile(r"\s*([0-9]{1,5})\s*[x×*, ]\s*([0-9]{1,5})\s*", re.IGNORECASE)
+
+
+class ImagineThisModal(discord.ui.Modal, title="Imagine this"):
+    """The dialog for any message; only draws the form (see ``on_submitted``)."""
+
+    def __init__(self, prompt: str) -> None:
+        super().__init__(timeout=15 * 60, custom_id=FORM_ID)
+        self.add_item(
+            discord.ui.TextInput(
+                label="Prompt",
+                custom_id="prompt",
+                style=discord.TextStyle.paragraph,
+                default=prompt[:PROMPT_MAX_LENGTH],
+                max_length=PROMPT_MAX_LENGTH,
+            )
+        )
+        self.add_item(
+            discord.ui.TextInput(
+                label="Size (empty for your default)",
+                custom_id="size",
+                placeholder="square_hd, landscape_16_9… or 1024x768",
+                required=False,
+                max_length=32,
+            )
+        )
+        self.add_item(
+            discord.ui.TextInput(
+                label="Seed (empty for a random one)",
+                custom_id="seed",
+                required=False,
+                max_length=len(str(MAX_SEED)),
+            )
+        )
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        """Nothing: the listener answers every submission, whichever process opened it."""
+
+
+def typed_size(text: str) -> Preferences:
+    """The dialog's size as options; ``ValueError`` with what to type otherwise."""
+    text = text.strip()
+    if not text:
+        return Preferences()
+    if text.lower() in SIZE_PRESETS:
+        return Preferences(size=text.lower())
+    sides = _SIDES.fullmatch(text)
+    if sides is None:
+        raise ValueError(messages.bad_size(text))
+    return Preferences(width=int(sides[1]), height=int(sides[2]))
+
+
+def typed_seed(text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_SEED:
+        raise ValueError(f"The seed must be a whole number from 0 to {MAX_SEED}.")
+    return int(text)
+
+
+def message_prompt(message: discord.Message) -> str:
+    """The text to start from: the message's own, else its first embed's."""
+    text = message.content.strip()
+    if not text:
+        for embed in message.embeds:
+            text = (embed.description or embed.title or "").strip()
+            if text:
+                break
+    return text
+
+
+class ImagineThis(commands.Cog):
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+        self.menu = app_commands.guild_only(
+            app_commands.ContextMenu(name=MENU_NAME, callback=self.imagine_this)
+        )
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    async def _own_result(
+        self, interaction: discord.Interaction[ImagineBot], message: discord.Message
+    ) -> tuple[GenerationRecord, int | None] | None:
+        """The generation ``message`` shows (and which image, for a picked one), if it is
+        one of this bot's results or picked images in this server."""
+        me = self.bot.user
+        if me is None or message.author.id != me.id:
+            return None
+        for embed in message.embeds:
+            found = messages.result_in_footer(embed.footer.text)
+            if found is None or not valid_record_id(found[0]):
+                continue
+            generation_id, number = found
+            record = await in_time(interaction, self.bot.store.get_generation(generation_id))
+            if record is None or record.guild_id != (interaction.guild_id or 0):
+                return None
+            if number is not None:  # a picked image: posted as a press's answer, not recorded
+                return (record, number) if 1 <= number <= record.params.count else None
+            if message.id in (record.message_id, record.posted_message_id):
+                return record, None
+        return None
+
+    async def imagine_this(
+        self, interaction: discord.Interaction[ImagineBot], message: discord.Message
+    ) -> None:
+        found = await self._own_result(interaction, message)
+        if found is not None:
+            record, number = found
+            await interaction.response.send_modal(EditModal(record, number))
+            return
+        prompt = message_prompt(message)
+        if not prompt:
+            await send_ephemeral(interaction, messages.nothing_to_imagine())
+            return
+        await interaction.response.send_modal(ImagineThisModal(prompt))
+
+    @commands.Cog.listener("on_interaction")
+    async def on_submitted(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        """Generate from the dialog, or say privately what to fix in it."""
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data = cast("Mapping[str, Any]", interaction.data or {})
+        if data.get("custom_id") != FORM_ID:
+            return
+        async with apologising(interaction, "the Imagine this dialog"):
+            values = submitted_values(data.get("components") or [])
+            try:
+                size = typed_size(values.get("size", ""))
+                seed = typed_seed(values.get("seed", ""))
+            except ValueError as error:
+                await send_ephemeral(interaction, str(error))
+                return
+            prompt = values.get("prompt", "").strip()
+            request = await request_for(interaction, prompt, size, seed=seed)
+            if request is not None:
+                await self.bot.flow.start(interaction, request)
+
+
+async def setup(bot: ImagineBot) -> None:
+    await bot.add_cog(ImagineThis(bot))
