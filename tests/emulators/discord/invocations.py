@@ -235,32 +235,12 @@ def _build_partial_options(
     if not isinstance(typing, str):
         raise ClientRejected(f"what is typed into {name!r} so far is text, not {typing!r}")
     others = {k: v for k, v in options.items() if k != key}
-    built = []
-    for definition_ in defs:  # in declared order, like the client, skipping the focused one
-        if definition_["name"] == name:
-            built.append(
-                {"name": name, "type": definition["type"], "value": typing, "focused": True}
-            )
-            continue
-        chosen = {
-            k: v
-            for k, v in others.items()
-            if k in (definition_["name"],) or k.replace("_", "-") == definition_["name"]
-        }
-        if chosen:
-            built += _build_options(
-                path,
-                [{**definition_, "required": False}],
-                chosen,
-                member,
-                channel,
-                resolved,
-                make_attachment,
-            )
-    unknown = [k for k in others if k not in by_name and k.replace("_", "-") not in by_name]
-    if unknown:
-        raise ClientRejected(f"/{path} has no option {unknown[0]!r}; options are {list(by_name)}")
-    return built
+    # The other options as filled in so far, checked as usual; none is required yet.
+    loose = [{**d, "required": False} for d in defs]
+    built = _build_options(path, loose, others, member, channel, resolved, make_attachment)
+    typed = {"name": name, "type": definition["type"], "value": typing, "focused": True}
+    order = [d["name"] for d in defs]  # the client sends them in declared order
+    return sorted([*built, typed], key=lambda option: order.index(option["name"]))
 
 
 def build_message_command_data(
