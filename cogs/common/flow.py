@@ -335,7 +335,8 @@ class GenerationFlow:
         except (InvalidRequest, Refusal) as refusal:
             await send_ephemeral(interaction, messages.refusal(refusal))
             if self._observer is not None:
-                self._observer.refused(requester, request.prompt, refusal)
+                # the prompt as the rules read it: with the style's text, if any
+                self._observer.refused(requester, request.api_prompt, refusal)
             return
         except QuotaExceeded as exceeded:
             text = messages.quota_exceeded(exceeded, has_count_option=parent_id is None)

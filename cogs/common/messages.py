@@ -745,6 +745,8 @@ def log_delivered(
     embed.add_field(name="Size", value=request.size_label, inline=True)
     embed.add_field(name="Seed", value=f"`{request.seed}`", inline=True)
     embed.add_field(name="Images", value=f"{images} of {request.count}", inline=True)
+    for name, value in style_field(request.style_name):
+        embed.add_field(name=name, value=value, inline=True)
     if thumbnail_name is not None:
         embed.set_thumbnail(url=f"attachment://{thumbnail_name}")
     embed.set_footer(text=log_footer(job.generation_id))
