@@ -96,7 +96,13 @@ class Story:
 
 
 async def everything_they_see(world: Harness, story: Story) -> dict[str, dict[str, Any]]:
-    return {name: await usage(world, member) for name, member in story.members.items()}
+    return {
+        name: {
+            **await usage(world, member),
+            "preferences": (await private_reply(world, member, "preferences show")).text(),
+        }
+        for name, member in story.members.items()
+    }
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -120,7 +126,9 @@ async def story(world: Harness) -> AsyncIterator[Story]:
     }
     await imagine(world, members["frank"], "a green apple")
     await moderate(world, "quota reset", member=members["frank"])
-    await imagine(world, members["carol"], "a blue door")
+    await moderate(world, "settings add-style", name="Ink", text="ink wash, soft paper")
+    await private_reply(world, members["carol"], "preferences set", style="ink", steps=30)
+    await imagine(world, members["carol"], "a blue door")  # in her style, from her defaults
     seen = await everything_they_see(world, Story(members, {}, {}, "", Path()))
     blocked = await refusal(world, members["bob"], "a dragon over the hills")
     await world.stop_bot()  # a clean stop: the owner stops the bot before copying
@@ -187,6 +195,8 @@ async def test_every_table_of_the_migrated_schema_is_copied_exactly(
     for name in ("generations", "member_limits", "role_limits", "guild_settings", "audit_log"):
         assert source[name], f"the story left {name} empty, so it proves nothing"
     assert source["usage_resets"] and source["blocked_words"] and source["guild_daily_usage"]
+    assert source["guild_styles"] and source["member_preferences"]
+    assert any("ink wash, soft paper" in row for row in source["generations"])
 
 
 async def test_sqlite_to_postgresql_and_back_keeps_what_members_see(
