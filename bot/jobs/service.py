@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 SETTLE_RETRY_DELAYS = (0.5, 2.0, 5.0)
 """Pauses between attempts of a write on a job's way to its outcome when the database hiccups."""
 
+PENDING_WRITES_AT_EXIT = 5.0
+"""Seconds shutdown gives outcomes the database did not take yet, on top of the grace."""
+
 T = TypeVar("T")
 
 ACKNOWLEDGE_BUDGET = 1.5
@@ -244,6 +247,9 @@ class GenerationService:
         self._monotonic = monotonic
         self._jobs: dict[int, Job] = {}
         self._unattended: frozenset[int] = frozenset()
+        #: Outcomes the member was told but the database never took, by generation id:
+        #: the sweep writes them (:meth:`replay_pending`), it never runs such a job again.
+        self._pending_writes: dict[int, Callable[[], Awaitable[None]]] = {}
         self._draining = asyncio.Event()
         self._settled_one = asyncio.Event()
 
@@ -418,17 +424,47 @@ class GenerationService:
 
     async def _write_with_retries(self, job: Job, write: Callable[[], Awaitable[None]]) -> None:
         """Record an outcome, riding out a brief database hiccup. The member already has
-        their answer; if the database stays away, the row is left in flight, still leased
-        to this process, and :meth:`orphaned` hands it back to the sweep."""
+        their answer; if the database stays away, the write is kept (``_pending_writes``)
+        and the sweep replays it (:meth:`replay_pending`) until it lands, so the row ends
+        as the member was told: never generated, charged or posted a second time."""
         try:
             await self.retrying(job, write)
         except StoreError:
             raise  # the row says something else happened to it: not a hiccup
         except Exception:
+            self._pending_writes[job.generation_id] = write
             log.exception(
-                "could not record the outcome of generation %s; the sweep will resolve it",
+                "could not record the outcome of generation %s; the sweep will write it",
                 job.generation_id,
             )
+
+    def pending_writes(self) -> int:
+        """Outcomes told to members but not yet in the database (health and tests)."""
+        return len(self._pending_writes)
+
+    async def replay_pending(self) -> int:
+        """Try once more every outcome the database did not take; returns how many landed.
+
+        A :class:`StoreError` means the row is settled already (by this very write whose
+        answer was lost, or by an operator): nothing is left to write either way.
+        """
+        landed = 0
+        for generation_id, write in list(self._pending_writes.items()):
+            try:
+                await write()
+            except StoreError:
+                log.info("generation %s was settled already; dropping its write", generation_id)
+            except Exception:
+                log.warning(
+                    "the outcome of generation %s still cannot be written",
+                    generation_id,
+                    exc_info=True,
+                )
+                continue
+            else:
+                landed += 1
+            self._pending_writes.pop(generation_id, None)
+        return landed
 
     async def retrying(self, job: Job, write: Callable[[], Awaitable[T]]) -> T:
         """Run one database write of ``job``'s, riding out a brief hiccup (a dropped
@@ -455,8 +491,12 @@ class GenerationService:
     def orphaned(self, in_flight: Sequence[GenerationRecord]) -> list[GenerationRecord]:
         """Jobs leased to this process that no task here works on any more.
 
-        A settlement whose write never got through, or a task that died, leaves its row in
-        flight with a lease this process keeps renewing: nobody else would ever take it.
+        A task that died, or a reservation abandoned before its acknowledgement (whose
+        background refund has not landed yet), leaves its row in flight with a lease this
+        process keeps renewing: nobody else would ever take it. Its member may have been
+        told anything already ("busy", "not charged"), so the caller must refund such a
+        row, never run it again. Settlements waiting to be written are not orphans: they
+        are replayed (:meth:`replay_pending`).
         A row counts only once it was seen unattended by two sweeps in a row, so a job
         between its reservation and its admission, or between its last write and leaving
         the map, is never mistaken for one. The memory kept is the last sweep's ids only.
@@ -464,7 +504,9 @@ class GenerationService:
         mine = {
             record.id: record
             for record in in_flight
-            if record.owner == self.leases.owner and record.id not in self._jobs
+            if record.owner == self.leases.owner
+            and record.id not in self._jobs
+            and record.id not in self._pending_writes
         }
         seen_before, self._unattended = self._unattended, frozenset(mine)
         return [record for job_id, record in mine.items() if job_id in seen_before]
@@ -593,9 +635,19 @@ class GenerationService:
             self._settled_one.set()
 
     async def begin_delivery(self, job: Job, *, message_id: int | None = None) -> bool:
-        """Claim the one right to post this job's result (into ``message_id``, if known)."""
+        """Claim the one right to post this job's result (into ``message_id``, if known).
+
+        Idempotent for this process: a retry after a lost answer to a claim that did
+        commit wins again, rather than dropping images already paid for at the API.
+        """
         return await self.retrying(
-            job, partial(self._store.begin_delivery, job.generation_id, message_id=message_id)
+            job,
+            partial(
+                self._store.begin_delivery,
+                job.generation_id,
+                message_id=message_id,
+                owner=self.leases.owner,
+            ),
         )
 
     async def record_post(self, job: Job, message_id: int) -> None:
@@ -650,6 +702,9 @@ class GenerationService:
         self._draining.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._started_jobs_settled(), timeout=grace)
+        if self._pending_writes:  # the last chance: the next start would run them again
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.replay_pending(), timeout=PENDING_WRITES_AT_EXIT)
         return len(self._jobs)
 
     async def _started_jobs_settled(self) -> None:

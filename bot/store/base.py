@@ -400,9 +400,15 @@ class Store(Protocol):
         ...
 
     async def begin_delivery(
-        self, generation_id: int, now: datetime | None = None, *, message_id: int | None = None
+        self,
+        generation_id: int,
+        now: datetime | None = None,
+        *,
+        message_id: int | None = None,
+        owner: str | None = None,
     ) -> bool:
-        """Claim the right to post the result: True once per job, False ever after.
+        """Claim the right to post the result: True once per job, False ever after, except
+        to ``owner`` when the row is leased to it (a retried claim whose answer was lost).
 
         ``message_id`` is the message the result is about to be posted into (the
         acknowledgement), kept so a process resuming after a crash can look at exactly

@@ -596,6 +596,25 @@ class StoreCommon(ABC, Generic[Conn]):
                 raise GenerationNotFound(f"no generation {generation_id}")
             raise GenerationStateError(generation_id, record.status, "record the post of")
 
+    async def begin_delivery(
+        self,
+        generation_id: int,
+        now: datetime | None = None,
+        *,
+        message_id: int | None = None,
+        owner: str | None = None,
+    ) -> bool:
+        """Claim the right to post the result once; a claim by ``owner`` (the process the
+        row is leased to) wins again for that owner, so a retry after a lost answer to a
+        claim that did commit is not mistaken for somebody else's delivery."""
+        return await self._begin_delivery(generation_id, self._now(now), message_id, owner)
+
+    @abstractmethod
+    async def _begin_delivery(
+        self, generation_id: int, moment: datetime, message_id: int | None, owner: str | None
+    ) -> bool:
+        """The conditional UPDATE of :meth:`begin_delivery`; True if it took a row."""
+
     async def reserve(
         self,
         member: MemberContext,

@@ -607,18 +607,20 @@ class PostgresStore(StoreCommon[Any]):
         )
         check_job_limits(int(row[0]), int(row[1]), limits)
 
-    async def begin_delivery(
-        self, generation_id: int, now: datetime | None = None, *, message_id: int | None = None
+    async def _begin_delivery(
+        self, generation_id: int, moment: datetime, message_id: int | None, owner: str | None
     ) -> bool:
-        """The claim is one conditional UPDATE, so exactly one caller in any process wins."""
+        """One conditional UPDATE, so exactly one owner in any process wins."""
         async with self._connection() as conn:
             status = await conn.execute(
-                "UPDATE generations SET delivery_started_at = $2,"
+                "UPDATE generations SET delivery_started_at = COALESCE(delivery_started_at, $2),"
                 " message_id = COALESCE($3, message_id) WHERE id = $1"
-                " AND status IN ('queued', 'running') AND delivery_started_at IS NULL",
+                " AND status IN ('queued', 'running') AND (delivery_started_at IS NULL"
+                " OR ($4::text IS NOT NULL AND owner = $4::text))",
                 generation_id,
-                self._now(now),
+                moment,
                 message_id,
+                owner,
             )
         return _rowcount(status) == 1
 

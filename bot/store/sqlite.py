@@ -616,15 +616,16 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
 
         return await self._reservations.submit(reserve_one)
 
-    async def begin_delivery(
-        self, generation_id: int, now: datetime | None = None, *, message_id: int | None = None
+    async def _begin_delivery(
+        self, generation_id: int, moment: datetime, message_id: int | None, owner: str | None
     ) -> bool:
         async with self._write(transaction=False) as conn:
             cursor = await conn.execute(
-                "UPDATE generations SET delivery_started_at = ?,"
+                "UPDATE generations SET delivery_started_at = COALESCE(delivery_started_at, ?),"
                 " message_id = COALESCE(?, message_id) WHERE id = ?"
-                " AND status IN ('queued', 'running') AND delivery_started_at IS NULL",
-                (_ts(self._now(now)), message_id, generation_id),
+                " AND status IN ('queued', 'running') AND (delivery_started_at IS NULL"
+                " OR (? IS NOT NULL AND owner = ?))",
+                (_ts(moment), message_id, generation_id, owner, owner),
             )
             return cursor.rowcount == 1
 

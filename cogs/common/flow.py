@@ -42,7 +42,7 @@ from bot.siraya import (
     InvalidResponse,
     SirayaError,
 )
-from bot.store.base import GenerationRecord, InteractionRef, QuotaExceeded
+from bot.store.base import GenerationRecord, InteractionRef, QuotaExceeded, StoreError
 from cogs.common import messages
 from cogs.common.budget import acknowledgement_deadline
 
@@ -186,6 +186,7 @@ class Audience:
     filesize_limit: int
     editor: Callable[..., Awaitable[discord.Message]] | None
     acknowledgement_id: int | None = None  # the message the result will be edited into
+    interaction_id: int | None = None  # a snowflake of Discord's from before any result post
     call_timeout: float = DISCORD_CALL_TIMEOUT
 
     @classmethod
@@ -201,6 +202,7 @@ class Audience:
             filesize_limit=interaction.filesize_limit,
             editor=interaction.edit_original_response,
             acknowledgement_id=acknowledgement_id,
+            interaction_id=interaction.id,
         )
 
     @classmethod
@@ -516,8 +518,16 @@ class GenerationFlow:
 
     @staticmethod
     async def _stop(progress: asyncio.Task[None], stop: asyncio.Event) -> None:
-        """Let an in-flight progress edit finish so it cannot land after the result."""
+        """Let an in-flight progress edit finish so it cannot land after the result.
+
+        When the flow itself is being cancelled (shutdown), no result follows: the edit is
+        cancelled instead of awaited, or it could hold shutdown past its grace for as long
+        as one Discord call may take.
+        """
         stop.set()
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            progress.cancel()
         await asyncio.gather(progress, return_exceptions=True)
 
     async def _post_result(
@@ -565,7 +575,6 @@ class GenerationFlow:
                 job.generation_id,
             )
         delivery.in_channel = True
-        sent_at = discord.utils.utcnow()
         try:
             message = await audience.post(
                 messages.ready_in_channel(audience.mention, note),
@@ -574,20 +583,27 @@ class GenerationFlow:
                 view=view or discord.utils.MISSING,
             )
         except CallStalled:
-            landed = await self._post_that_landed(audience, job, sent_at)
+            landed = await self._post_that_landed(audience, job)
             if landed is None:
                 raise  # surely not there, or unknowable: refunded rather than posted twice
             message = landed
         await self._service.record_post(job, message.id)
         return message
 
-    async def _post_that_landed(
-        self, audience: Audience, job: Job, sent_at: datetime
-    ) -> discord.Message | None:
-        """The channel post, if a stalled one did go out after all (its answer was lost)."""
+    async def _post_that_landed(self, audience: Audience, job: Job) -> discord.Message | None:
+        """The channel post, if a stalled one did go out after all (its answer was lost).
+
+        It went out at most one call bound ago, so the channel is read newest first, down
+        to a message id Discord made before the post (the acknowledgement, else the
+        interaction): neither a busy channel nor our clock can put it out of reach.
+        """
+        floor = audience.acknowledgement_id or audience.interaction_id
+        since: datetime | int = floor or discord.utils.utcnow()
         try:
             async with asyncio.timeout(self.call_timeout):
-                return await _posted_since(audience, job.generation_id, sent_at)
+                return await _posted_since(
+                    audience, job.generation_id, since, oldest_first=floor is None
+                )
         except (discord.HTTPException, TimeoutError):
             return None
 
@@ -637,11 +653,11 @@ class GenerationFlow:
         Jobs of processes still alive (their leases are renewed) are left to them.
         """
         resumed = 0
+        # Outcomes members were told but the database did not take: written first, so
+        # their rows are never mistaken for work to do.
+        await self._service.replay_pending()
         in_flight = await self._service.store.in_flight()
         abandoned = await self._service.leases.claim_abandoned(in_flight)
-        # Ours, yet no task here works on them (a settlement that never got written):
-        # they are finished the same way as a dead process's.
-        abandoned += self._service.orphaned(in_flight)
         for record in abandoned:
             try:
                 resumed += await self._resume_one(client, record)
@@ -649,7 +665,36 @@ class GenerationFlow:
                 log.exception("could not resume generation %s; refunding it", record.id)
                 with contextlib.suppress(Exception):
                     await self._service.store.fail(record.id, error_class="interrupted")
+        # Ours, yet no task here works on them (a task that died, a reservation abandoned
+        # before its acknowledgement): their member may have been told anything, so they
+        # are settled by what Discord shows, never generated again.
+        for record in self._service.orphaned(in_flight):
+            try:
+                await self._settle_orphan(client, record)
+            except Exception:
+                log.exception("could not settle orphaned generation %s", record.id)
         return resumed
+
+    async def _settle_orphan(self, client: discord.Client, record: GenerationRecord) -> None:
+        """Charge an orphan of this process if its result is in the channel, else refund."""
+        found: _Found | Literal[False] | None = False
+        if record.delivery_started_at is not None:
+            audience = Audience.of_stored_job(client, record)
+            audience.call_timeout = self.call_timeout
+            found = await self._find_posted_result(audience, record)
+        try:
+            if isinstance(found, _Found):
+                await self._service.store.complete(
+                    record.id,
+                    delivered=min(found.images, record.params.count) or 1,
+                    latency_ms=0,
+                    message_id=found.message_id,
+                )
+            else:
+                log.warning("generation %s: nobody works on it here; refunding", record.id)
+                await self._service.store.fail(record.id, error_class="interrupted")
+        except StoreError:
+            pass  # settled meanwhile (an abandoned reservation's own refund): nothing to do
 
     async def _resume_one(self, client: discord.Client, record: GenerationRecord) -> int:
         """Finish one job a dead process left; 1 if it was put back in line."""
@@ -696,14 +741,10 @@ class GenerationFlow:
             return any(embed.footer.text == footer for embed in message.embeds)
 
         channel = audience.client.get_partial_messageable(record.channel_id)
+        if record.posted_message_id is not None:
+            return await _recorded_post(channel, record, self.call_timeout)
         try:
             async with asyncio.timeout(self.call_timeout):
-                if record.posted_message_id is not None:
-                    try:
-                        posted = await channel.fetch_message(record.posted_message_id)
-                    except discord.NotFound:  # it was there; someone deleted it since
-                        return _Found(record.posted_message_id, record.params.count)
-                    return _Found(posted.id, len(posted.attachments))
                 if record.message_id is not None:
                     with contextlib.suppress(discord.NotFound):
                         acknowledgement = await channel.fetch_message(record.message_id)
@@ -754,19 +795,48 @@ class GenerationFlow:
         return left
 
 
+async def _recorded_post(
+    channel: discord.PartialMessageable, record: GenerationRecord, bound: float
+) -> _Found:
+    """The result whose post is known to have landed (its id was recorded after Discord
+    answered): delivered, whatever reading it back says now. Deleted since (NotFound: the
+    member or a moderator removed it after seeing it) or unreadable (Forbidden, 5xx, a
+    timeout), it is charged for the images asked for, the only count on record."""
+    assert record.posted_message_id is not None
+    try:
+        async with asyncio.timeout(bound):
+            posted = await channel.fetch_message(record.posted_message_id)
+    except (discord.HTTPException, TimeoutError) as error:
+        log.info("generation %s: its post cannot be read back (%r)", record.id, error)
+        return _Found(record.posted_message_id, record.params.count)
+    return _Found(posted.id, len(posted.attachments))
+
+
 async def _posted_since(
-    audience: Audience, generation_id: int, since: datetime
+    audience: Audience,
+    generation_id: int,
+    since: datetime | int,
+    *,
+    oldest_first: bool = True,
 ) -> discord.Message | None:
-    """The bot's result message for ``generation_id`` in the channel, read oldest first from
-    ``since`` on (so later chatter cannot push it out of reach), or None.
+    """The bot's result message for ``generation_id`` in the channel after ``since`` (a
+    message id Discord made, or our clock's time less :data:`HISTORY_CLOCK_MARGIN`), read
+    oldest first (recovery, long after: later chatter cannot push it out of reach) or
+    newest first (just after a stalled post: earlier chatter cannot), or None.
 
     Unbounded itself: callers give it their deadline. Raises ``discord.HTTPException``.
     """
     footer = messages.generation_footer(generation_id)
     me = audience.client.user.id if audience.client.user else 0
     channel = audience.client.get_partial_messageable(audience.channel_id)
-    after = discord.Object(discord.utils.time_snowflake(since - HISTORY_CLOCK_MARGIN))
-    async for message in channel.history(limit=HISTORY_SEARCHED, after=after, oldest_first=True):
+    floor = (
+        since
+        if isinstance(since, int)
+        else discord.utils.time_snowflake(since - HISTORY_CLOCK_MARGIN)
+    )
+    after = discord.Object(floor)
+    history = channel.history(limit=HISTORY_SEARCHED, after=after, oldest_first=oldest_first)
+    async for message in history:
         if message.author.id == me and any(e.footer.text == footer for e in message.embeds):
             return message
     return None

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
 from bot.store import SqliteStore, sqlite_path_from_url
-from bot.store.base import GenerationRecord, GenerationStatus
+from bot.store.base import GenerationRecord, GenerationStatus, MemberContext
 from tests.e2e.harness import Harness
 from tests.emulators.discord import InteractionRecord, Member, Message
+from tests.emulators.siraya import Fault
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -157,3 +159,91 @@ async def test_a_charge_that_never_gets_written_is_found_by_the_sweep(
     posted = [m for m in world.discord.messages(world.general) if "ledger left open" in m.text()]
     assert len(posted) == 1
     await assert_nothing_left_behind(world)
+
+
+async def test_a_refund_that_never_gets_written_is_not_generated_again_by_the_sweep(
+    world: Harness, patch_store: Callable[[str, Any], None]
+) -> None:
+    """The API refuses the prompt, the member reads "not charged", and the database takes
+    no refund: the sweep later writes that refund, it never asks the API again."""
+    member = world.member("refused")
+    real_fail = world.running_bot.store.fail
+    down = True
+
+    async def database_away(*args: Any, **kwargs: Any) -> None:
+        if down:
+            raise OSError("connection refused")
+        await real_fail(*args, **kwargs)
+
+    patch_store("fail", database_away)
+    world.api.fail_next(Fault.status(422, "content refused"))
+    job = await imagine(world, member, "a refused thing")
+    told = await job.wait_for_original(lambda m: NOT_CHARGED in m.content, timeout=15)
+    assert not told.attachments
+    bot = world.running_bot
+    await assert_nothing_left_behind(world)
+    assert (await record_of(world, "a refused thing")).status is GenerationStatus.RUNNING
+
+    down = False
+    requests_before = len(world.api.requests)
+    await bot.flow.resume_all(bot)
+    await bot.flow.resume_all(bot)
+    await asyncio.wait_for(bot.flow.wait_until_idle(), timeout=15)
+    assert len(world.api.requests) == requests_before, "not generated (nor billed) again"
+    settled = await record_of(world, "a refused thing")
+    assert settled.status is GenerationStatus.FAILED and settled.delivered == 0
+    assert await world.used_today(member) == 0, "as the member was told"
+    assert not [m for m in world.discord.messages(world.general) if "refused thing" in m.text()]
+    assert bot.generations.pending_writes() == 0
+    await assert_nothing_left_behind(world)
+
+
+async def test_a_reservation_nobody_works_on_is_refunded_not_generated(world: Harness) -> None:
+    """A reservation this process wrote but never ran (the member was told "busy" and its
+    background refund has not landed yet): the sweep refunds it; it never runs."""
+    member = world.member("told-busy")
+    bot = world.running_bot
+    template = await record_of(world, "a steady hand")
+    await bot.store.reserve(
+        MemberContext(world.guild.id, world.general.id, member.id, ()),
+        replace(template.params, prompt="a request told busy"),
+        bot_default_limit=bot.generations.bot_default_limit,
+        lease=bot.generations.leases.new_lease(),
+    )
+    requests_before = len(world.api.requests)
+    await bot.flow.resume_all(bot)
+    await bot.flow.resume_all(bot)
+    await asyncio.wait_for(bot.flow.wait_until_idle(), timeout=15)
+    assert len(world.api.requests) == requests_before, "never sent to the API"
+    settled = await record_of(world, "a request told busy")
+    assert settled.status is GenerationStatus.FAILED and settled.delivered == 0
+    assert await world.used_today(member) == 0
+    assert not [m for m in world.discord.messages(world.general) if "told busy" in m.text()]
+    await assert_nothing_left_behind(world)
+
+
+async def test_a_delivery_claim_whose_answer_is_lost_still_delivers_once(
+    world: Harness, patch_store: Callable[[str, Any], None]
+) -> None:
+    """The claim commits, the connection drops before its answer: the retry finds the
+    claim already this process's, and the images already paid for are posted, once."""
+    member = world.member("reclaimed")
+    real_claim = world.running_bot.store.begin_delivery
+    lost = [OSError("connection reset after commit")]
+
+    async def answer_lost(*args: Any, **kwargs: Any) -> bool:
+        claimed = await real_claim(*args, **kwargs)
+        if lost:
+            raise lost.pop()
+        return claimed
+
+    patch_store("begin_delivery", answer_lost)
+    requests_before = len(world.api.requests)
+    job = await imagine(world, member, "a claim made twice")
+    message = await job.wait_for_original(has_image, timeout=10)
+    assert lost == [] and len(message.attachments) == 1
+    await assert_nothing_left_behind(world)
+    assert len(world.api.requests) == requests_before + 1, "the API asked once"
+    settled = await record_of(world, "a claim made twice")
+    assert settled.status is GenerationStatus.SUCCEEDED and settled.delivered == 1
+    assert await world.used_today(member) == 1
