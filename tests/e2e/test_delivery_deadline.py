@@ -9,11 +9,13 @@ not stay on "Generating…" wherever it can still be edited.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 
+from cogs.common.flow import HISTORY_SEARCHED
 from tests.e2e.harness import Harness
 from tests.emulators.discord import InteractionRecord, Member, Message, Permission
 
@@ -150,3 +152,51 @@ async def test_a_channel_post_whose_answer_is_lost_is_charged_not_refunded(
     assert not [m for m in world.discord.messages(world.general) if NOT_CHARGED in m.content]
     assert await world.used_today(member) == 1, "charged: the member has it"
     assert it.original is not None and not it.original.attachments
+
+
+async def test_a_stalled_channel_post_is_found_above_a_busy_channel(world: Harness) -> None:
+    """More chatter than one search reads came in just before the post: the post, whose
+    answer was lost, is still found (newest first, down to the acknowledgement) and
+    charged once rather than refunded."""
+    member = world.member("crowded")
+    it = await generating(world, member, "a voice in a crowd")
+    world.discord.clock.advance(TOKEN_LIFETIME + 1)
+    chatty = world.member("chatty")
+    for n in range(HISTORY_SEARCHED + 20):
+        await world.discord.send_message(chatty, world.general, f"chatter {n}")
+    world.discord.stall("POST /api/v10/channels/", after_handling=True)
+    world.api.release()
+
+    posted = await world.discord.wait_for_message(
+        world.general, lambda m: has_image(m) and member.mention in m.content, timeout=10
+    )
+    await world.discord.wait_until_stalled(1)
+    await world.running_bot.flow.wait_until_idle()
+    assert posts_of(world, "a voice in a crowd") == [posted], "posted once"
+    assert not [m for m in world.discord.messages(world.general) if NOT_CHARGED in m.content]
+    assert await world.used_today(member) == 1, "charged: the member has it"
+    assert it.original is not None and not it.original.attachments
+
+
+async def test_shutdown_does_not_wait_out_a_stalled_progress_edit(world: Harness) -> None:
+    """A progress edit hangs when shutdown comes: shutdown cancels it instead of waiting
+    for as long as one Discord call may take (here 30 s, 60 s in production)."""
+    flow = world.running_bot.flow
+    flow.call_timeout = 30.0
+    world.api.hold()
+    world.discord.stall(RESULT_EDIT)
+    member = world.member("leaving")
+    await world.discord.run_slash_command(member, world.general, "imagine", prompt="a last light")
+    await world.discord.wait_until_stalled(1)
+    started = asyncio.get_running_loop().time()
+    await asyncio.wait_for(flow.shutdown(0), timeout=10)
+    assert asyncio.get_running_loop().time() - started < 5, "within the grace, not the bound"
+    world.discord.release_stalls()
+    world.api.release()
+    await world.restart_bot()  # the job was left queued: the next start delivers it
+    world.running_bot.flow.call_timeout = BOUND
+    posted = await world.discord.wait_for_message(
+        world.general, lambda m: has_image(m) and "a last light" in m.text(), timeout=15
+    )
+    assert len(posts_of(world, "a last light")) == 1 and posted.attachments
+    assert await world.used_today(member) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -241,3 +242,49 @@ async def test_a_crash_between_posting_and_charging_is_neither_reposted_nor_refu
     assert len(posted) == 1 and has_image(posted[0])
     assert await used_today(busy, member) == 1
 
+
+async def test_a_cancel_the_database_did_not_take_is_never_generated_later(
+    busy: Harness,
+) -> None:
+    """The member cancels and reads "Cancelled"; the database refuses the refund on every
+    try. The sweep writes the cancel later: the job is never run, charged or posted."""
+    bot = busy.running_bot
+    bot.generations.retry_delays = (0.0, 0.0)
+    store = bot.store
+    real_cancel = store.cancel
+    down = True
+
+    async def database_away(*args: Any, **kwargs: Any) -> None:
+        if down:
+            raise OSError("disk I/O error")
+        await real_cancel(*args, **kwargs)
+
+    store.cancel = database_away  # type: ignore[method-assign]
+    try:
+        busy.api.hold()
+        first, owner = busy.member("runner-2"), busy.member("canceller")
+        running = await imagine(busy, first, "a lighthouse at noon")
+        await busy.api.wait_for_requests(len(busy.api.requests))
+        waiting = await imagine(busy, owner, "a harbour never drawn")
+        line = await waiting.wait_for_original(
+            lambda m: "number 1 in line" in m.content, timeout=10
+        )
+        pressed = await busy.discord.press_button(owner, line, label="Cancel")
+        assert "Cancelled" in (await pressed.wait_for_original(timeout=10)).content
+        await waiting.wait_for_original(lambda m: "Cancelled before" in m.content, timeout=10)
+        busy.api.release()
+        await running.wait_for_original(has_image, timeout=15)
+        await asyncio.wait_for(bot.flow.wait_until_idle(), timeout=10)
+
+        down = False
+        requests_before = len(busy.api.requests)
+        await bot.flow.resume_all(bot)
+        await bot.flow.resume_all(bot)
+        await asyncio.wait_for(bot.flow.wait_until_idle(), timeout=15)
+    finally:
+        store.cancel = real_cancel  # type: ignore[method-assign]
+    assert len(busy.api.requests) == requests_before, "the cancelled job never reaches the API"
+    assert (await _record_of(busy, "a harbour never drawn")).status is GenerationStatus.CANCELLED
+    assert await used_today(busy, owner) == 0, "as the member was told"
+    posts = [m for m in busy.discord.messages(busy.general) if "harbour never drawn" in m.text()]
+    assert not [m for m in posts if m.attachments], "nothing posted"

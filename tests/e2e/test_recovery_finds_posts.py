@@ -18,7 +18,7 @@ import pytest_asyncio
 from bot.store import SqliteStore, sqlite_path_from_url
 from bot.store.base import GenerationRecord, GenerationStatus
 from tests.e2e.harness import Harness, start_harness
-from tests.emulators.discord import Member, Message
+from tests.emulators.discord import Member, Message, Permission
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -118,3 +118,19 @@ async def test_a_channel_post_whose_id_never_got_recorded_is_still_found(
     assert (await record_of(world, "a comet seen later")).posted_message_id is None
     await chat_on(world)
     await assert_charged_once_and_not_reposted(world, member, "a comet seen later", posted)
+
+
+async def test_a_recorded_post_that_cannot_be_read_back_is_still_charged(
+    world: Harness,
+) -> None:
+    """The post's id was recorded once Discord answered, so it landed: the bot no longer
+    being allowed to read the channel's history (403) after the crash does not make the
+    next start refund a result the member has."""
+    member = world.member("unreadable")
+    posted = await posted_then_crashed(world, member, "a comet behind glass", hang="delivered")
+    assert (await record_of(world, "a comet behind glass")).posted_message_id == posted.id
+    world.general.set_permissions(world.guild.me, deny=Permission.READ_MESSAGE_HISTORY)
+    try:
+        await assert_charged_once_and_not_reposted(world, member, "a comet behind glass", posted)
+    finally:
+        world.general.set_permissions(world.guild.me)
