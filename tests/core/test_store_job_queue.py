@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.store import GenerationNotFound, InteractionRef, JobLimitReached, JobLimits, SqliteStore
-from bot.store.base import GenerationStateError
+from bot.store.base import GenerationStateError, Lease
 from tests.core.conftest import ALICE, BOB, NOON, member, params
 
 
@@ -133,3 +133,20 @@ async def test_a_channel_post_is_recorded_only_while_its_delivery_is_under_way(
         await store.record_post(held.generation_id, 99)  # settled: the row says so
     with pytest.raises(GenerationNotFound):
         await store.record_post(987654, 1)
+
+
+async def test_a_delivery_claim_is_won_again_by_its_owner_only(store: SqliteStore) -> None:
+    """A retry after a lost answer to a claim that committed must not read "already
+    claimed": the owner the row is leased to wins again; anybody else still loses."""
+    lease = Lease("this-process", NOON + timedelta(minutes=1))
+    held = await store.reserve(member(), params(), bot_default_limit=50, lease=lease)
+    assert await store.begin_delivery(held.generation_id, owner="this-process") is True
+    first = await store.get_generation(held.generation_id)
+    assert await store.begin_delivery(held.generation_id, owner="this-process") is True
+    assert await store.begin_delivery(held.generation_id, owner="another-process") is False
+    assert await store.begin_delivery(held.generation_id) is False
+    again = await store.get_generation(held.generation_id)
+    assert first is not None and again is not None
+    assert again.delivery_started_at == first.delivery_started_at, "the first claim's time"
+    await store.complete(held.generation_id, delivered=1, latency_ms=10)
+    assert await store.begin_delivery(held.generation_id, owner="this-process") is False
