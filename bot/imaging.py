@@ -3,9 +3,10 @@
 Whatever the image API sends is untrusted. Three layers keep a hostile file from hurting
 the host:
 
-* ``sniff`` reads only the header (a few dozen bytes) so the API client can check
-  every downloaded file on the event loop without decoding megabytes of pixels; that
-  is also why it parses the formats by hand instead of asking Pillow.
+* ``sniff`` reads only the header (a few dozen bytes; a JPEG's at most
+  ``_MAX_JPEG_SEGMENTS`` segments, or it gives up) so every downloaded file's size is
+  checked without decoding megabytes of pixels; that is also why it parses the formats
+  by hand instead of asking Pillow. The API client runs it with ``verify`` in the pool.
 * ``verify`` walks the file's structure without building pixels: the size must stay
   under ``MAX_PIXELS``; a PNG's chunks must be whole (CRCs), its compressed metadata
   (zTXt, iTXt, iCCP) must inflate to little, its pixel stream must inflate to exactly
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import io
+import re
 import struct
 import threading
 import zlib
@@ -63,6 +65,13 @@ _MAX_PNG_CHUNKS: Final = 20_000
 _MAX_PNG_METADATA: Final = 1 << 20
 _INFLATE_STEP: Final = 1 << 16
 _MAX_JPEG_SCANS: Final = 64  # progressive files have ~10; thousands is a CPU bomb
+# Segments up to and including the first scan. Real files have about ten (APPn, DQT, SOF,
+# DHT, SOS; a few more for EXIF, ICC and XMP); a hostile one can pack millions of empty
+# ones into 10 MB, and walking them in Python would hold the interpreter for seconds.
+_MAX_JPEG_SEGMENTS: Final = 64
+# 0xFF fill bytes allowed before one marker (encoders write none or a handful).
+_MAX_JPEG_FILL: Final = 4096
+_JPEG_FILL = re.compile(rb"\xff+")
 _MAX_WEBP_CHUNKS: Final = 64
 # PNG colour type → channels, and the bit depths the format allows for it.
 _PNG_CHANNELS: Final = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
@@ -144,7 +153,9 @@ def expect_size(info: ImageInfo, width: int, height: int) -> None:
             )
 
 
-def verify(data: bytes, *, max_pixels: int = MAX_PIXELS) -> ImageInfo:
+def verify(
+    data: bytes, *, max_pixels: int = MAX_PIXELS, expect: tuple[int, int] | None = None
+) -> ImageInfo:
     """Identify the image and check it is whole and safe to decode, without decoding it.
 
     A provider can send a file whose header is fine but whose data stops halfway
@@ -152,9 +163,13 @@ def verify(data: bytes, *, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     built to exhaust memory or CPU when decoded. Building every pixel would catch the
     first but not the second, and holds the interpreter long enough to delay other
     members' acknowledgements, so the structure is checked instead (see the module
-    docstring). CPU work on megabytes: run it with :func:`run_decoder`.
+    docstring). CPU work on megabytes: run it with :func:`run_decoder`. ``expect``
+    (width, height) also refuses a file of another size (:func:`expect_size`) before
+    any of that work.
     """
     info = sniff(data)
+    if expect is not None:
+        expect_size(info, *expect)
     if info.pixels > max_pixels:
         raise NotAnImage(
             f"the {info.format} is {info.width}×{info.height}, over the {max_pixels}-pixel cap"
@@ -313,16 +328,23 @@ def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
     """(marker, position of its length field, length) up to and including the first SOS.
 
     Stops early, without error, where the data ends; callers decide what is missing.
+    Bounded whatever the file: at most ``_MAX_JPEG_SEGMENTS`` markers, each found after
+    at most ``_MAX_JPEG_FILL`` fill bytes (skipped by the regex engine, not a Python
+    loop); a file that needs more is not a usable image.
     """
     segments: list[tuple[int, int, int]] = []
     pos = 2
     size = len(data)
-    while pos < size:
-        if data[pos] != 0xFF:
+    for _ in range(_MAX_JPEG_SEGMENTS):
+        if pos >= size:
+            break
+        # Any number of 0xFF fill bytes may precede a marker; we allow a few thousand.
+        fill = _JPEG_FILL.match(data, pos, min(size, pos + _MAX_JPEG_FILL + 1))
+        if fill is None:
             raise NotAnImage("corrupt JPEG marker stream")
-        # Any number of 0xFF fill bytes may precede a marker.
-        while pos < size and data[pos] == 0xFF:
-            pos += 1
+        if fill.end() - pos > _MAX_JPEG_FILL:
+            raise NotAnImage(f"the jpeg has over {_MAX_JPEG_FILL} fill bytes before a marker")
+        pos = fill.end()
         if pos >= size:
             break
         marker = data[pos]
@@ -340,6 +362,13 @@ def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
         if marker == 0xDA:
             break
         pos += length
+    else:
+        if pos >= size:
+            return segments
+        # Standalone markers count too: millions of two-byte RSTn would be as slow.
+        raise NotAnImage(
+            f"the jpeg has over {_MAX_JPEG_SEGMENTS} header segments before its image data"
+        )
     return segments
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import io
 import random
+import re
 import struct
 import threading
 import time
@@ -15,7 +16,10 @@ from collections.abc import Callable
 import pytest
 from PIL import Image
 
+from bot import imaging
 from bot.imaging import (
+    _MAX_JPEG_FILL,
+    _MAX_JPEG_SEGMENTS,
     DECODE_WORKERS,
     ImageInfo,
     NotAnImage,
@@ -76,6 +80,53 @@ def test_sniff_skips_jpeg_segments_before_the_frame_header() -> None:
 
     assert data.index(b"\xff\xe1") < data.index(b"\xff\xc0")  # APP1 (EXIF) before SOF0
     assert sniff(data) == ImageInfo("jpeg", 640, 480)
+
+
+def test_sniff_gives_up_on_a_jpeg_header_of_too_many_segments() -> None:
+    # A few dozen segments before the frame is plenty for any real file...
+    assert sniff(crafted.jpeg_segment_flood(64, 48, segments=40)) == ImageInfo("jpeg", 64, 48)
+    # ...and the walk stops at its bound instead of visiting every marker a file holds.
+    with pytest.raises(NotAnImage, match="header segments"):
+        sniff(crafted.jpeg_segment_flood(64, 48, segments=_MAX_JPEG_SEGMENTS))
+    with pytest.raises(NotAnImage, match="header segments"):
+        verify(crafted.jpeg_segment_flood(64, 48, segments=_MAX_JPEG_SEGMENTS))
+
+
+def test_sniff_gives_up_on_a_long_run_of_jpeg_fill_bytes() -> None:
+    assert sniff(crafted.jpeg_fill_flood(64, 48, fill=20)) == ImageInfo("jpeg", 64, 48)
+    with pytest.raises(NotAnImage, match="fill bytes"):
+        sniff(crafted.jpeg_fill_flood(64, 48, fill=_MAX_JPEG_FILL + 1))
+
+
+@pytest.mark.parametrize(
+    "craft",
+    [
+        pytest.param(lambda: crafted.jpeg_segment_flood(1024, 768), id="2.5M-empty-segments"),
+        pytest.param(lambda: crafted.jpeg_fill_flood(1024, 768), id="10MB-of-fill"),
+        pytest.param(lambda: b"\xff\xd8" + b"\xff\xd0" * 5_000_000, id="5M-standalone-markers"),
+    ],
+)
+def test_a_10_mb_hostile_jpeg_header_is_refused_after_a_bounded_walk(
+    craft: Callable[[], bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = craft()
+    walked: list[int] = []
+    real = imaging._JPEG_FILL
+
+    class Counting:
+        """The fill-byte matcher runs once per marker visited: count the visits."""
+
+        def match(self, data: bytes, pos: int, end: int) -> re.Match[bytes] | None:
+            walked.append(end - pos)
+            return real.match(data, pos, end)
+
+    monkeypatch.setattr(imaging, "_JPEG_FILL", Counting())
+
+    with pytest.raises(NotAnImage):
+        sniff(data)
+
+    assert len(walked) <= _MAX_JPEG_SEGMENTS  # markers visited: the bound, not the file
+    assert sum(walked) <= _MAX_JPEG_SEGMENTS * (_MAX_JPEG_FILL + 1)  # bytes scanned for fill
 
 
 @pytest.mark.parametrize(

@@ -129,3 +129,23 @@ def many_scans_jpeg(width: int, height: int, *, scans: int = 500) -> bytes:
     # An SOS header for one component, successive-approximation refinement: tiny each.
     extra = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x10" * scans
     return data[:-2] + extra + b"\xff\xd9"
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), "grey").save(out, format="JPEG")
+    return out.getvalue()
+
+
+def jpeg_segment_flood(width: int, height: int, *, segments: int = 2_500_000) -> bytes:
+    """A real JPEG with ``segments`` empty APP0 segments (``FFE0 0002``) before its frame
+    header: 10 MB of markers that a naive header walk visits one by one."""
+    data = _jpeg(width, height)
+    return data[:2] + b"\xff\xe0\x00\x02" * segments + data[2:]
+
+
+def jpeg_fill_flood(width: int, height: int, *, fill: int = 10_000_000) -> bytes:
+    """A real JPEG whose first marker is preceded by ``fill`` 0xFF fill bytes (legal in
+    the format, a few at most in real files)."""
+    data = _jpeg(width, height)
+    return data[:2] + b"\xff" * fill + data[2:]
