@@ -22,6 +22,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from bot.imaging import run_decoder
+from bot.looplag import LoopLagMonitor
 from bot.siraya import (
     ApiTimeout,
     AuthError,
@@ -349,6 +350,35 @@ async def test_connection_that_keeps_dropping_is_an_upstream_error(
 
     assert error.status is None
     assert len(emulator.requests) == 4
+
+
+@pytest.mark.parametrize("output_format", ["url", "b64_json"])
+async def test_a_200_answer_that_breaks_off_is_not_posted_again(
+    output_format: str, emulator: SirayaEmulator, make_client: MakeClient
+) -> None:
+    # The provider generated and billed the images before the body broke: asking again
+    # would pay twice for one result.
+    emulator.fail_next(Fault.cut_answer())
+    request = GenerationRequest(PROMPT, output_format=output_format)
+
+    error = await fails_with(InvalidResponse, make_client().generate(request))
+
+    assert "broke off" in str(error)
+    assert error.status == 200
+    assert len(emulator.requests) == 1
+
+
+async def test_a_200_answer_too_slow_to_read_is_not_posted_again(
+    emulator: SirayaEmulator, make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def stalls(*args: object) -> bytes:
+        raise aiohttp.ServerTimeoutError("Timeout on reading data from socket")
+
+    monkeypatch.setattr("bot.siraya.client._read_capped", stalls)
+
+    await fails_with(InvalidResponse, make_client().generate(GenerationRequest(PROMPT)))
+
+    assert len(emulator.requests) == 1
 
 
 async def test_slow_answer_past_the_read_timeout_is_retried(
@@ -813,6 +843,34 @@ async def test_crafted_files_are_not_usable_images(
     assert "not a usable image" in str(error)
     assert reason in str(error)
     assert len(emulator.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "craft",
+    [
+        pytest.param(lambda: crafted.jpeg_segment_flood(1024, 768), id="empty-segments"),
+        pytest.param(lambda: crafted.jpeg_fill_flood(1024, 768), id="fill-bytes"),
+    ],
+)
+async def test_a_10_mb_hostile_jpeg_header_never_stalls_the_event_loop(
+    craft: Callable[[], bytes], emulator: SirayaEmulator, make_client: MakeClient
+) -> None:
+    data = craft()
+    assert len(data) >= 10_000_000
+    emulator.fail_next(Fault.crafted(data))
+    lags: list[float] = []
+    monitor = LoopLagMonitor(lags.append, interval=0.005)
+    monitor.start()
+    try:
+        error = await fails_with(InvalidResponse, make_client().generate(GenerationRequest(PROMPT)))
+    finally:
+        await monitor.stop()
+
+    assert "not a usable image" in str(error)
+    assert lags  # the monitor ran while the file was handled
+    # Walking 2.5 M segments on the loop held it for seconds; the bounded walk, in the
+    # pool, never shows (the rest is the emulator and the 10 MB download, on this loop).
+    assert max(lags) < 0.5
 
 
 async def test_a_slightly_rounded_size_is_accepted(

@@ -38,7 +38,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 from yarl import URL
 
-from bot.imaging import NotAnImage, expect_size, run_decoder, sniff, verify
+from bot.imaging import NotAnImage, run_decoder, verify
 
 from .errors import (
     ApiTimeout,
@@ -349,7 +349,7 @@ class SirayaClient:
                 status = resp.status
                 retry_after = resp.headers.get("Retry-After")
                 if 200 <= status < 300:
-                    raw = await _read_capped(resp, self._response_cap(count), "API response")
+                    raw = await self._read_answer(resp, count)
                 else:
                     raw = await _read_error_body(resp)
         except TimeoutError as exc:  # aiohttp's read/connect timeouts are TimeoutErrors too
@@ -364,6 +364,27 @@ class SirayaClient:
         if 200 <= status < 300:
             return await _parse_answer(raw)
         raise self._status_error(status, raw, retry_after)
+
+    async def _read_answer(self, resp: aiohttp.ClientResponse, count: int) -> bytes:
+        """The body of a 2xx answer; a body that breaks off is final, never retried.
+
+        Once the API said 200 it has generated (and billed) the images: POSTing again
+        would pay twice for one result. The job fails as unusable instead, so the member
+        is not charged and is told to try again themselves.
+        """
+        try:
+            return await _read_capped(resp, self._response_cap(count), "API response")
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.warning(
+                "The image API's answer broke off after HTTP %d (%s); not asking again: "
+                "the provider may have billed this generation already",
+                resp.status,
+                type(exc).__name__,
+            )
+            raise InvalidResponse(
+                f"the image API's answer broke off mid-way ({type(exc).__name__})",
+                status=resp.status,
+            ) from None
 
     def _response_cap(self, count: int) -> int:
         # Room for ``count`` base64 images at the image cap, plus the JSON around them.
@@ -459,10 +480,9 @@ class SirayaClient:
         if len(data) > self._max_image_bytes:
             raise InvalidResponse(_too_big(what, len(data), self._max_image_bytes))
         try:
-            # Cheap, on the loop: reject HTML error pages and wrong or giant sizes from the
-            # header before any decoding is queued.
-            expect_size(sniff(data), *size)
-            info = await run_decoder(verify, data)
+            # All in the pool, header first: even the header walk is a loop over bytes a
+            # hostile host chose, so none of it runs on the event loop.
+            info = await run_decoder(verify, data, expect=size)
         except NotAnImage as exc:
             raise InvalidResponse(f"{what} is not a usable image ({exc})") from None
         return GeneratedImage(data=data, format=info.format, width=info.width, height=info.height)

@@ -83,6 +83,7 @@ class FaultKind(StrEnum):
     IMAGE_AT = "image_at"
     REDIRECT = "redirect"
     MANY_ENTRIES = "many_entries"
+    CUT_ANSWER = "cut_answer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,9 +175,26 @@ class Fault:
         return cls(FaultKind.MANY_ENTRIES, size=count)
 
     @classmethod
+    def cut_answer(cls) -> Fault:
+        """Generate (and bill) the images, answer 200, then break the connection halfway
+        through the body."""
+        return cls(FaultKind.CUT_ANSWER)
+
+    @classmethod
     def slow(cls, seconds: float) -> Fault:
         """Answer normally, but only after ``seconds`` (on top of ``latency``)."""
         return cls(FaultKind.SLOW, seconds=seconds)
+
+
+async def _cut(request: web.Request, body: bytes) -> web.StreamResponse:
+    """Send 200 and half of ``body`` (its full length declared), then drop the connection."""
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    response.content_length = len(body)
+    await response.prepare(request)
+    await response.write(body[: len(body) // 2])
+    if request.transport is not None:
+        request.transport.abort()
+    return response
 
 
 def _header(value: float | str | None) -> str | None:
@@ -410,7 +428,10 @@ class SirayaEmulator:
         entries = [self._entry(data, job.output_format, fault) for data in images]
         if fault is not None and fault.kind is FaultKind.MANY_ENTRIES:
             entries = [entries[0]] * fault.size
-        return web.json_response({"data": entries, "created": int(time.time())})
+        answer = {"data": entries, "created": int(time.time())}
+        if fault is not None and fault.kind is FaultKind.CUT_ANSWER:
+            return await _cut(request, json.dumps(answer).encode())
+        return web.json_response(answer)
 
     async def _early_fault(self, fault: Fault, request: web.Request) -> web.StreamResponse | None:
         """Faults that replace the answer outright; None lets the request proceed."""
