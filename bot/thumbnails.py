@@ -3,8 +3,8 @@
 A log entry shows a thumbnail it uploads itself rather than pointing at the result's
 attachment: Discord's attachment links are signed and expire, and a log read next week
 should still show what was made. The images were already fully decoded and checked
-before delivery (``bot.imaging.verify``), so this only shrinks them. CPU work: call it
-in a thread.
+before delivery (``bot.imaging.verify``), so this only shrinks them. CPU work: run it
+with ``bot.imaging.run_decoder``.
 """
 
 from __future__ import annotations

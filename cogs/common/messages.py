@@ -731,8 +731,12 @@ def log_delivered(
     images: int,
     jump_url: str,
     thumbnail_name: str | None,
+    thumbnail_withheld: bool = False,
 ) -> tuple[str, discord.Embed]:
-    """A log entry for a delivered generation: a line naming who and where, and an embed."""
+    """A log entry for a delivered generation: a line naming who and where, and an embed.
+
+    ``thumbnail_withheld``: the image was made in an age-restricted channel and the log
+    channel is not one, so the entry says why it shows no preview."""
     request = job.request
     content = clip(
         f"🖼️ <@{job.user_id}> generated {plural(images, 'image')} in <#{job.channel_id}>",
@@ -749,6 +753,15 @@ def log_delivered(
         embed.add_field(name=name, value=value, inline=True)
     if thumbnail_name is not None:
         embed.set_thumbnail(url=f"attachment://{thumbnail_name}")
+    elif thumbnail_withheld:
+        embed.add_field(
+            name="Preview",
+            value=(
+                "🔞 Not shown: made in an age-restricted channel, and this log channel is "
+                "not one. Jump to the result to see it."
+            ),
+            inline=False,
+        )
     embed.set_footer(text=log_footer(job.generation_id))
     return content, embed
 

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import discord
 
+from bot.imaging import run_decoder
 from bot.jobs.service import ChannelNotAllowed, Job, PromptBlocked, Requester
 from bot.siraya import GeneratedImage
 from bot.store.base import Store
@@ -61,9 +62,16 @@ class ModerationLog:
     def delivered(
         self, job: Job, message: discord.Message, images: Sequence[GeneratedImage]
     ) -> None:
-        """A result reached the member: log who, what, a thumbnail and a link to it."""
+        """A result reached the member: log who, what, a thumbnail and a link to it.
+
+        The pending entry keeps only the first image's bytes (the one its thumbnail is
+        made from), not every full-size image: up to ``MAX_PENDING`` entries can wait
+        through a Discord outage, and four 2048² PNGs each would be gigabytes.
+        """
         if job.guild_id:
-            self._spawn(job.guild_id, self._post_delivery(job, message, images))
+            first = images[0].data if images else None
+            work = self._post_delivery(job, message.channel.id, message.id, first, len(images))
+            self._spawn(job.guild_id, work)
 
     def refused(self, requester: Requester, prompt: str, refusal: Exception) -> None:
         """A request was refused; only refusals by the server's own rules are logged."""
@@ -120,18 +128,40 @@ class ModerationLog:
             return found
         return self._client.get_partial_messageable(policy.log_channel_id, guild_id=guild_id)
 
+    def _age_restricted(self, channel: object) -> bool:
+        """Whether ``channel`` is known to be age-restricted (unknown: it is not)."""
+        if isinstance(channel, discord.PartialMessageable):
+            channel = self._client.get_channel(channel.id)
+        is_nsfw = getattr(channel, "is_nsfw", None)
+        return bool(is_nsfw()) if callable(is_nsfw) else False
+
+    def _withhold_thumbnail(self, job: Job, log_channel: discord.abc.Messageable) -> bool:
+        """An image made in an age-restricted channel (perhaps with the safety checker
+        off) is not copied into a log channel that is not: moderators who opted into
+        NSFW content opted in where it was posted, not in the log. They follow the jump
+        link to see it."""
+        made_nsfw = not job.request.enable_safety_checker or self._age_restricted(
+            self._client.get_channel(job.channel_id)
+        )
+        return made_nsfw and not self._age_restricted(log_channel)
+
     async def _post_delivery(
-        self, job: Job, message: discord.Message, images: Sequence[GeneratedImage]
+        self, job: Job, channel_id: int, message_id: int, first: bytes | None, count: int
     ) -> None:
         channel = await self._channel(job.guild_id)
         if channel is None:
             return
-        thumbnail = await asyncio.to_thread(thumbnail_jpeg, images[0].data) if images else None
+        withheld = first is not None and self._withhold_thumbnail(job, channel)
+        thumbnail = (
+            await run_decoder(thumbnail_jpeg, first) if first is not None and not withheld else None
+        )
+        del first  # the full-size image is not needed while the entry uploads
         content, embed = messages.log_delivered(
             job,
-            images=len(images),
-            jump_url=jump_url(job.guild_id, message.channel.id, message.id),
+            images=count,
+            jump_url=jump_url(job.guild_id, channel_id, message_id),
             thumbnail_name=THUMBNAIL_NAME if thumbnail is not None else None,
+            thumbnail_withheld=withheld,
         )
         files = [discord.File(io.BytesIO(thumbnail), filename=THUMBNAIL_NAME)] if thumbnail else []
         await channel.send(

@@ -173,6 +173,36 @@ async def test_each_generation_is_logged_with_a_jump_link_and_no_ping(
     world.discord.assert_no_errors()
 
 
+async def test_an_image_from_an_nsfw_channel_is_not_copied_into_a_log_that_is_not(
+    world: Harness, log_channel: Channel
+) -> None:
+    ada = world.member("ada")
+    await imagine(world, ada, "a moonlit garden", where=world.lounge)
+
+    entry = await world.discord.wait_for_message(log_channel, timeout=WAIT)
+    assert f"<#{world.lounge.id}>" in entry.content
+    assert entry.attachments == [], "no copy of the image in a channel not marked NSFW"
+    [embed] = entry.embeds
+    assert "thumbnail" not in embed
+    assert "age-restricted" in fields(embed)["Preview"]
+    assert "[Jump to the result](" in embed["description"]
+
+    # A log the moderators marked NSFW shows it as usual (once the bot has seen the change).
+    updated = asyncio.ensure_future(
+        world.running_bot.wait_for(
+            "guild_channel_update", check=lambda _, after: after.id == log_channel.id
+        )
+    )
+    log_channel.set_nsfw(True)
+    await asyncio.wait_for(updated, timeout=WAIT)
+    await imagine(world, ada, "a moonlit garden, again", where=world.lounge)
+    later = await world.discord.wait_for_message(
+        log_channel, lambda m: "again" in m.embeds[0]["description"], timeout=WAIT
+    )
+    assert len(later.attachments) == 1 and "Preview" not in fields(later.embeds[0])
+    world.discord.assert_no_errors()
+
+
 async def test_refusals_by_the_servers_rules_are_logged(
     world: Harness, log_channel: Channel
 ) -> None:
