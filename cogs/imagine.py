@@ -51,10 +51,10 @@ class Imagine(commands.Cog):
     @app_commands.guild_only()
     @app_commands.describe(
         prompt="What to draw: subject, style, lighting, mood…",
-        size="A preset size (default landscape_4_3, 1024×768)",
+        size="A preset size (default: yours from /preferences, else landscape_4_3, 1024×768)",
         width=f"Custom width in pixels ({MIN_SIDE}–{MAX_SIDE}, multiple of 16); set height too",
         height=f"Custom height in pixels ({MIN_SIDE}–{MAX_SIDE}, multiple of 16); set width too",
-        steps=f"Denoising steps: more is finer but slower (default {DEFAULT_STEPS})",
+        steps=f"Denoising steps: more is finer but slower (default: yours, else {DEFAULT_STEPS})",
         seed="Reuse a seed to reproduce an image (random if left out)",
         guidance=f"How closely to follow the prompt (default {DEFAULT_GUIDANCE:g})",
         acceleration="Speed against quality (default regular)",

@@ -18,7 +18,14 @@ from bot.jobs.service import CancelOutcome, ChannelNotAllowed, Job, Missing, Pro
 from bot.policy.quota import EffectiveLimit, LimitSource
 from bot.policy.spend import dollars
 from bot.policy.styles import MAX_STYLES_PER_GUILD
-from bot.siraya import ErrorKind, GenerationRequest, SirayaError
+from bot.siraya import (
+    DEFAULT_GUIDANCE,
+    DEFAULT_SIZE,
+    DEFAULT_STEPS,
+    ErrorKind,
+    GenerationRequest,
+    SirayaError,
+)
 from bot.store.base import (
     AuditAction,
     AuditEntry,
@@ -960,11 +967,14 @@ def preferences_embed(preferences: Preferences, *, changed: bool = False) -> dis
     if p.width is not None and p.height is not None:
         size = f"custom {p.width}×{p.height}"
     else:
-        size = p.size or "not set (landscape_4_3)"
+        size = p.size or f"not set ({DEFAULT_SIZE})"
     rows = [
         ("Size", size),
-        ("Steps", "not set (28)" if p.steps is None else str(p.steps)),
-        ("Guidance", "not set (4.5)" if p.guidance is None else exact_number(p.guidance)),
+        ("Steps", f"not set ({DEFAULT_STEPS})" if p.steps is None else str(p.steps)),
+        (
+            "Guidance",
+            f"not set ({DEFAULT_GUIDANCE:g})" if p.guidance is None else exact_number(p.guidance),
+        ),
         ("Acceleration", p.acceleration or "not set (regular)"),
         ("Images", "not set (1)" if p.count is None else str(p.count)),
         ("Style", "not set (none)" if p.style is None else typed(p.style, 100)),
