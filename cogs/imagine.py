@@ -60,6 +60,7 @@ class Imagine(commands.Cog):
         acceleration="Speed against quality (default regular)",
         count=f"How many images to make at once ({MIN_COUNT}–{MAX_COUNT}, default 1)",
         style="A style this server's moderators made, added to your prompt",
+        private="Only you see the request and its result (default: everyone here)",
     )
     @app_commands.choices(size=SIZE_CHOICES, acceleration=ACCELERATION_CHOICES)
     @app_commands.autocomplete(style=style_choices)
@@ -76,6 +77,7 @@ class Imagine(commands.Cog):
         acceleration: Choice[str] | None = None,
         count: Range[int, MIN_COUNT, MAX_COUNT] | None = None,
         style: Range[str, 1, STYLE_NAME_MAX] | None = None,
+        private: bool = False,
     ) -> None:
         typed = options_given(
             size=size,
@@ -89,7 +91,7 @@ class Imagine(commands.Cog):
         )
         request = await request_for(interaction, prompt, typed, seed=seed)
         if request is not None:
-            await self.bot.flow.start(interaction, request)
+            await self.bot.flow.start(interaction, request, private=private)
 
 
 async def setup(bot: ImagineBot) -> None:

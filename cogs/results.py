@@ -30,7 +30,7 @@ from discord.ext import commands
 from bot.jobs import remix
 from bot.policy.places import belongs_here, parse_record_id, valid_record_id
 from bot.siraya import MAX_SEED, PROMPT_MAX_LENGTH, GenerationRequest
-from bot.store.base import GenerationRecord
+from bot.store.base import GenerationRecord, Reach
 from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.checks import log_refused_press, refuse_stray_press
@@ -127,7 +127,11 @@ class ResultButton(
             await _pick(interaction, record, number)
         elif self.action == "reroll":
             await bot.flow.start(
-                interaction, remix.reroll(params), parent_id=record.id, source_url=source_url
+                interaction,
+                remix.reroll(params),
+                parent_id=record.id,
+                source_url=source_url,
+                private=_private(record),
             )
         elif self.action == "vary":
             await bot.flow.start(
@@ -135,6 +139,7 @@ class ResultButton(
                 remix.variations(record.params),
                 parent_id=record.id,
                 source_url=source_url,
+                private=_private(record),
             )
         elif self.action == "edit":
             await interaction.response.send_modal(EditModal(record, number))
@@ -219,6 +224,11 @@ async def _answer_instead(interaction: discord.Interaction, text: str) -> None:
     await interaction.followup.send(text, ephemeral=True)
 
 
+def _private(record: GenerationRecord) -> bool:
+    """A private result's re-rolls, variations and edits stay private too."""
+    return record.reach is Reach.PRIVATE
+
+
 def _belongs_here(record: GenerationRecord, interaction: discord.Interaction) -> bool:
     return belongs_here(
         record_guild_id=record.guild_id,
@@ -288,6 +298,10 @@ async def _delete(
         return
     if interaction.message is None:
         await send_ephemeral(interaction, messages.record_missing())
+        return
+    if record is not None and _private(record):
+        # Nobody else sees it, and no bot token reaches an ephemeral message.
+        await send_ephemeral(interaction, messages.private_result_dismiss())
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
@@ -434,7 +448,11 @@ class Results(commands.Cog):
                 return
             source_url = interaction.message.jump_url if interaction.message else None
             await self.bot.flow.start(
-                interaction, request, parent_id=record.id, source_url=source_url
+                interaction,
+                request,
+                parent_id=record.id,
+                source_url=source_url,
+                private=_private(record),
             )
 
     @commands.Cog.listener("on_interaction")

@@ -109,6 +109,19 @@ class AuditAction(StrEnum):
     REMOVE_STYLE = "remove_style"  # old = the name
 
 
+class Reach(StrEnum):
+    """How a job's result may reach the member (see migration 0014)."""
+
+    CHANNEL = "channel"  # public; the bot may post in the channel after the token expires
+    INTERACTION = "interaction"  # public; the bot is no member there: the interaction only
+    PRIVATE = "private"  # ephemeral from acknowledgement to result; never in the channel
+
+    @property
+    def channel_allowed(self) -> bool:
+        """Whether the bot may post this job's result or outcome in the channel."""
+        return self is Reach.CHANNEL
+
+
 @dataclass(frozen=True)
 class GenerationParams:
     """Everything the image API is asked for; stored so a re-roll can repeat it."""
@@ -174,6 +187,7 @@ class GenerationRecord:
     lease_until: datetime | None = None
     posted_message_id: int | None = None  # the channel message it went out as (token expired)
     cost_pico_usd: int | None = None  # estimated, 10^-12 USD; None when no price was set
+    reach: Reach = Reach.CHANNEL
 
     @property
     def charged(self) -> int:
@@ -191,6 +205,7 @@ class InteractionRef:
 
     token: str = field(repr=False)  # a credential
     expires_at: datetime
+    reach: Reach = Reach.CHANNEL
 
 
 @dataclass(frozen=True)

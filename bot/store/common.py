@@ -47,6 +47,7 @@ from bot.store.base import (
     MemberContext,
     MemberTotal,
     Preferences,
+    Reach,
     Reservation,
     Style,
     UsageSummary,
@@ -87,7 +88,7 @@ GENERATION_COLUMNS: Final = (
     "guidance, acceleration, seed, safety_checker, count, status, reserved, delivered, "
     "error_class, latency_ms, message_id, created_at, started_at, finished_at, "
     "token_expires_at, delivery_started_at, interaction_token, "
-    "owner, lease_until, posted_message_id, cost_pico_usd, style_name, style_text"
+    "owner, lease_until, posted_message_id, cost_pico_usd, style_name, style_text, reach"
 )
 """The ``generations`` columns in the order ``generation_record`` unpacks them."""
 
@@ -231,6 +232,7 @@ def generation_record(
         cost_pico_usd,
         style_name,
         style_text,
+        reach,
     ) = row
     created = parse_ts(created_at)
     assert created is not None  # NOT NULL in every dialect's schema
@@ -270,6 +272,7 @@ def generation_record(
         lease_until=parse_ts(lease_until),
         posted_message_id=optional_int(posted_message_id),
         cost_pico_usd=optional_int(cost_pico_usd),
+        reach=Reach(reach),
     )
 
 

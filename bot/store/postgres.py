@@ -108,6 +108,7 @@ from bot.store.base import (
     MemberContext,
     MemberTotal,
     PruneBatch,
+    Reach,
     Reservation,
     StoreError,
 )
@@ -235,9 +236,9 @@ _INSERT_GENERATION_SQL = """
 INSERT INTO generations (parent_id, guild_id, channel_id, user_id, prompt, width, height,
     size_preset, steps, guidance, acceleration, seed, safety_checker, count, status,
     reserved, delivered, created_at, interaction_token, token_expires_at, owner, lease_until,
-    style_name, style_text)
+    style_name, style_text, reach)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'queued', $14, 0, $15,
-    $16, $17, $18, $19, $20, $21)
+    $16, $17, $18, $19, $20, $21, $22)
 RETURNING id
 """
 
@@ -568,6 +569,7 @@ class PostgresStore(StoreCommon[Any]):
                     None if lease is None else as_utc(lease.until),
                     params.style_name,
                     params.style_text,
+                    (Reach.CHANNEL if interaction is None else interaction.reach).value,
                 )
             except asyncpg.ForeignKeyViolationError as error:
                 raise GenerationNotFound(f"no generation {parent_id} to derive from") from error

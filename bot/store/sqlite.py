@@ -65,6 +65,7 @@ from bot.store.base import (
     MemberContext,
     MemberTotal,
     PruneBatch,
+    Reach,
     Reservation,
 )
 from bot.store.common import (
@@ -101,8 +102,8 @@ _INSERT_GENERATION_SQL = (
     "INSERT INTO generations (parent_id, guild_id, channel_id, user_id, prompt,"
     " width, height, size_preset, steps, guidance, acceleration, seed,"
     " safety_checker, count, status, reserved, delivered, created_at,"
-    " interaction_token, token_expires_at, owner, lease_until, style_name, style_text)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?)"
+    " interaction_token, token_expires_at, owner, lease_until, style_name, style_text, reach)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 # Everything the quota decision needs, in one statement (one round trip to the thread).
@@ -586,6 +587,7 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
             _ts(lease.until) if lease else None,
             params.style_name,
             params.style_text,
+            (interaction.reach if interaction else Reach.CHANNEL).value,
         )
 
         def reserve_one(db: sqlite3.Connection) -> Reservation:

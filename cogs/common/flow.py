@@ -42,7 +42,7 @@ from bot.siraya import (
     InvalidResponse,
     SirayaError,
 )
-from bot.store.base import GenerationRecord, InteractionRef, QuotaExceeded, StoreError
+from bot.store.base import GenerationRecord, InteractionRef, QuotaExceeded, Reach, StoreError
 from cogs.common import messages
 from cogs.common.budget import acknowledgement_deadline
 
@@ -106,6 +106,11 @@ class TokenExpired(Exception):
 
 class CallStalled(Exception):
     """A Discord call took longer than its bound; whether it took effect is unknown."""
+
+
+class ChannelClosed(Exception):
+    """The interaction is gone and the channel may not be used: a private result, or a
+    place where the bot is no member (its token would only earn a 403 there)."""
 
 
 @dataclass(frozen=True)
@@ -188,10 +193,16 @@ class Audience:
     acknowledgement_id: int | None = None  # the message the result will be edited into
     interaction_id: int | None = None  # a snowflake of Discord's from before any result post
     call_timeout: float = DISCORD_CALL_TIMEOUT
+    reach: Reach = Reach.CHANNEL
+    #: The interaction's webhook (follow-ups, deleting the acknowledgement), while usable.
+    webhook: discord.Webhook | None = None
 
     @classmethod
     def of_interaction(
-        cls, interaction: discord.Interaction, acknowledgement_id: int | None = None
+        cls,
+        interaction: discord.Interaction,
+        acknowledgement_id: int | None = None,
+        reach: Reach = Reach.CHANNEL,
     ) -> Audience:
         return cls(
             client=interaction.client,
@@ -203,12 +214,15 @@ class Audience:
             editor=interaction.edit_original_response,
             acknowledgement_id=acknowledgement_id,
             interaction_id=interaction.id,
+            reach=reach,
+            webhook=interaction.followup,
         )
 
     @classmethod
     def of_stored_job(cls, client: discord.Client, record: GenerationRecord) -> Audience:
         """Rebuild the way to the member from the database, after a restart."""
         editor = None
+        webhook = None
         token, expires = record.interaction_token, record.token_expires_at
         usable = expires is not None and datetime.now(UTC) < expires - TOKEN_SAFETY_MARGIN
         if token and usable and client.application_id:
@@ -226,6 +240,8 @@ class Audience:
             filesize_limit=DEFAULT_FILESIZE_LIMIT,
             editor=editor,
             acknowledgement_id=record.message_id,
+            reach=record.reach,
+            webhook=webhook,
         )
 
     @property
@@ -254,8 +270,50 @@ class Audience:
                 raise TokenExpired() from error
             raise
 
+    async def remove_acknowledgement(self) -> None:
+        """Delete the public acknowledgement (its webhook, else the bot's own token where
+        it may use the channel); :class:`TokenExpired` when neither is possible."""
+        if self.webhook is not None and self.editor is not None:
+            original: Any = "@original"
+            try:
+                async with self._bounded():
+                    await self.webhook.delete_message(original)
+                return
+            except discord.NotFound:
+                return  # already gone
+            except discord.HTTPException as error:
+                if error.code not in EXPIRED_TOKEN_CODES:
+                    raise
+                self.editor = None
+        if not self.reach.channel_allowed or self.acknowledgement_id is None:
+            raise TokenExpired()
+        channel = self.client.get_partial_messageable(self.channel_id)
+        with contextlib.suppress(discord.NotFound):
+            async with self._bounded():
+                await channel.get_partial_message(self.acknowledgement_id).delete()
+
+    async def whisper(self, content: str) -> discord.Message:
+        """An ephemeral follow-up only the member sees; :class:`TokenExpired` if too late."""
+        if self.webhook is None or self.editor is None:
+            raise TokenExpired()
+        try:
+            async with self._bounded():
+                return await self.webhook.send(
+                    content,
+                    ephemeral=True,
+                    wait=True,
+                    allowed_mentions=discord.AllowedMentions.none(),
+                )
+        except discord.HTTPException as error:
+            if error.code in EXPIRED_TOKEN_CODES:
+                self.editor = None
+                raise TokenExpired() from error
+            raise
+
     async def post(self, content: str, **fields: Any) -> discord.Message:
         """A normal channel message to the member, for when the token has expired."""
+        if not self.reach.channel_allowed:
+            raise ChannelClosed()
         found = self.client.get_channel(self.channel_id)
         channel: discord.abc.Messageable = (
             found
@@ -319,12 +377,18 @@ class GenerationFlow:
         *,
         parent_id: int | None = None,
         source_url: str | None = None,
+        private: bool = False,
     ) -> None:
-        """Refuse privately, or acknowledge publicly and see the job through.
+        """Refuse privately, or acknowledge (publicly unless ``private``) and see the job
+        through.
 
         ``parent_id`` and ``source_url`` link a re-roll, variation or edit to its origin.
+        A ``private`` job is ephemeral from the acknowledgement to the result.
         """
-        reach = InteractionRef(interaction.token, interaction.created_at + TOKEN_LIFETIME)
+        way = Reach.PRIVATE if private else Reach.CHANNEL
+        reach = InteractionRef(
+            interaction.token, interaction.created_at + TOKEN_LIFETIME, reach=way
+        )
         requester = requester_from(interaction)
         try:
             job = await self._service.submit(
@@ -345,7 +409,7 @@ class GenerationFlow:
             await send_ephemeral(interaction, text)
             return
         try:
-            callback = await interaction.response.defer(thinking=True)
+            callback = await interaction.response.defer(thinking=True, ephemeral=private)
         except BaseException as error:  # a dropped connection, a timeout, a cancellation…
             log.warning(
                 "could not acknowledge generation %s (%s); refunding",
@@ -359,7 +423,7 @@ class GenerationFlow:
         metrics.acknowledged((discord.utils.utcnow() - interaction.created_at).total_seconds())
         acknowledgement = callback.message_id if callback is not None else None
         await self.see_through(
-            Audience.of_interaction(interaction, acknowledgement), job, source_url=source_url
+            Audience.of_interaction(interaction, acknowledgement, way), job, source_url=source_url
         )
 
     async def see_through(
@@ -411,7 +475,7 @@ class GenerationFlow:
         except SirayaError as error:
             await self._stop(progress, stop_progress)
             _log_api_failure(job, error)
-            await self._tell(audience, job, messages.api_failure(error))
+            await self._tell_privately(audience, job, messages.api_failure(error))
         except Exception:
             await self._stop(progress, stop_progress)
             log.exception("generation %s failed unexpectedly", job.generation_id)
@@ -443,11 +507,13 @@ class GenerationFlow:
             unusable = InvalidResponse(f"an image cannot be decoded: {error}")
             _log_api_failure(job, unusable)
             await self._service.failed(job, unusable.kind.value)
-            await self._tell(audience, job, messages.api_failure(unusable))
+            await self._tell_privately(audience, job, messages.api_failure(unusable))
             return
         if images is None:
             await self._service.failed(job, "too_large")
-            await self._tell(audience, job, messages.too_large_for_channel(per_file_limit))
+            await self._tell_privately(
+                audience, job, messages.too_large_for_channel(per_file_limit)
+            )
             return
         claimed = job.delivery_verified_absent or await self._service.begin_delivery(
             job, message_id=audience.acknowledgement_id
@@ -463,7 +529,7 @@ class GenerationFlow:
         except Exception:
             log.exception("could not post generation %s", job.generation_id)
             await self._service.failed(job, "delivery")
-            await self._tell(audience, job, messages.delivery_failed())
+            await self._tell_privately(audience, job, messages.delivery_failed())
             return
         delivery.posted, delivery.count = message, len(images)
         await self._service.delivered(job, len(images), message_id=message.id)
@@ -493,7 +559,7 @@ class GenerationFlow:
             await self._service.delivered(job, delivery.count, message_id=delivery.posted.id)
             return
         await self._service.failed(job, "internal")
-        await self._tell(audience, job, messages.unexpected_failure())
+        await self._tell_privately(audience, job, messages.unexpected_failure())
 
     async def _show_progress(self, audience: Audience, job: Job, stop: asyncio.Event) -> None:
         """Edit the acknowledgement with the place in line or the elapsed time, throttled.
@@ -574,6 +640,8 @@ class GenerationFlow:
                 "editing generation %s's acknowledgement stalled; posting in the channel",
                 job.generation_id,
             )
+        if not audience.reach.channel_allowed:
+            raise ChannelClosed()  # refunded and told privately by the caller
         delivery.in_channel = True
         try:
             message = await audience.post(
@@ -622,7 +690,8 @@ class GenerationFlow:
 
     async def _tell(self, audience: Audience, job: Job, text: str) -> None:
         """Put an outcome where the progress line was; failing that, mention the member in
-        the channel; failing that too, tell them in private. Each try is bounded."""
+        the channel (where the bot may); failing that too, tell them in private. Each try
+        is bounded."""
         try:
             await audience.edit(content=text, embeds=[], attachments=[], view=None)
             return
@@ -630,11 +699,40 @@ class GenerationFlow:
             pass
         except (CallStalled, discord.HTTPException) as error:
             log.warning("could not show outcome of generation %s: %r", job.generation_id, error)
-        try:
-            await audience.post(f"{audience.mention} {text}")
+        if audience.reach.channel_allowed:
+            try:
+                await audience.post(f"{audience.mention} {text}")
+                return
+            except (CallStalled, discord.HTTPException) as error:
+                log.warning("could not post outcome of generation %s: %r", job.generation_id, error)
+        await self._direct_message(audience, job, text)
+
+    async def _tell_privately(self, audience: Audience, job: Job, text: str) -> None:
+        """A failure after acknowledging (a refused prompt, an API failure, an unusable
+        image): nothing of it stays visible to the channel. A private job's ephemeral
+        line simply says it; a public one's placeholder is removed and the member told in
+        an ephemeral follow-up, or by direct message once the interaction is gone."""
+        if audience.reach is Reach.PRIVATE:
+            await self._tell(audience, job, text)
             return
+        try:
+            await audience.remove_acknowledgement()
+        except TokenExpired:
+            pass
         except (CallStalled, discord.HTTPException) as error:
-            log.warning("could not post outcome of generation %s: %r", job.generation_id, error)
+            log.warning(
+                "could not remove generation %s's placeholder: %r", job.generation_id, error
+            )
+        try:
+            await audience.whisper(text)
+            return
+        except TokenExpired:
+            pass
+        except (CallStalled, discord.HTTPException) as error:
+            log.warning("could not tell the outcome of generation %s: %r", job.generation_id, error)
+        await self._direct_message(audience, job, text)
+
+    async def _direct_message(self, audience: Audience, job: Job, text: str) -> None:
         try:
             await audience.direct_message(messages.told_in_private(audience.channel_id, text))
         except (CallStalled, discord.HTTPException) as error:

@@ -410,6 +410,10 @@ def ready_in_channel(mention: str, note: str | None = None) -> str:
     return ready if note is None else clip(f"{ready}\n{note}", CONTENT_LIMIT)
 
 
+def private_result_dismiss() -> str:
+    return "🔒 Only you can see this result. To remove it, use **Dismiss message** under it."
+
+
 def cancelled() -> str:
     return f"🛑 Cancelled before it started. {NOT_CHARGED}"
 

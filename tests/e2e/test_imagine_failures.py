@@ -1,7 +1,9 @@
-"""The image API lets a member down: they read what happened, in place of the progress line.
+"""The image API lets a member down: they read what happened, privately.
 
 Whatever the failure, the member never sees "This interaction failed" nor a line
-that spins forever, and the images they asked for are refunded.
+that spins forever, and the images they asked for are refunded. Nothing about a
+refused prompt stays visible to the channel: the public placeholder is removed and the
+reason goes to the member in an ephemeral follow-up (issue 12).
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ NOT_CHARGED = "You were not charged for it."
 async def failed_request(
     world: Harness, member: Member, *, prompt: str = "a red fox", **options: Any
 ) -> tuple[InteractionRecord, Message]:
-    """``member`` runs /imagine; returns the interaction and its final, non-progress message."""
+    """``member`` runs /imagine; returns the interaction and the private follow-up telling
+    them why there is no image."""
     it = await world.discord.run_slash_command(
         member, world.general, "imagine", prompt=prompt, **options
     )
     await it.acknowledged(timeout=3)
-    message = await it.wait_for_original(
+    message = await it.wait_for_followup(
         lambda m: NOT_CHARGED in m.content or bool(m.attachments), timeout=15
     )
     return it, message
@@ -45,8 +48,16 @@ async def assert_told_and_refunded(
     world: Harness, member: Member, message: Message, expected: str
 ) -> None:
     assert expected in message.text()  # as the member reads it
-    assert not message.ephemeral, "the failure replaces the public progress line"
+    assert message.ephemeral, "a failure after acknowledging is the member's alone"
+    assert message.visible_to == member.id
     assert not message.attachments and not message.embeds
+    public = [
+        m
+        for m in world.discord.messages(world.general)
+        if not m.ephemeral
+        and (m.interaction_metadata or {}).get("user", {}).get("id") == str(member.id)
+    ]
+    assert public == [], "the public placeholder is removed: nothing of it stays visible"
     assert "Generating" not in message.content
     assert await world.used_today(member) == 0, "the member got their images back"
     assert world.api.pending_faults == 0
@@ -136,11 +147,11 @@ async def test_the_member_saw_progress_before_the_failure(world: Harness) -> Non
         await it.wait_for_original(lambda m: "Generating" in m.content, timeout=10)
     finally:
         world.api.release()
-    message = await it.wait_for_original(lambda m: NOT_CHARGED in m.content, timeout=15)
+    message = await it.wait_for_followup(lambda m: NOT_CHARGED in m.content, timeout=15)
     await assert_told_and_refunded(world, member, message, TROUBLE)
-    seen = [version.content for version in message.history]
+    assert it.original is not None and it.original.deleted, "the progress line went away"
+    seen = [version.content for version in it.original.history] + [it.original.content]
     assert any("Generating" in text for text in seen), seen
-    assert it.followups == [], "the failure edits the progress line, it is not a new message"
 
 
 # -- images too large for the channel -------------------------------------------------------

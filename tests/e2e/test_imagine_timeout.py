@@ -41,10 +41,14 @@ async def test_an_api_that_never_answers_times_out_with_a_message(impatient: Har
         member, impatient.general, "imagine", prompt="a red fox"
     )
     await it.acknowledged(timeout=3)
-    message = await it.wait_for_original(lambda m: "not charged" in m.content, timeout=15)
+    message = await it.wait_for_followup(lambda m: "not charged" in m.content, timeout=15)
     assert "took too long to answer" in message.content
+    assert message.ephemeral, "told privately; the public progress line is gone"
     assert not message.attachments and not message.embeds
-    assert any("Generating" in v.content for v in message.history), "progress was shown first"
+    assert it.original is not None and it.original.deleted
+    assert any("Generating" in v.content for v in [*it.original.history, it.original]), (
+        "progress was shown first"
+    )
     assert await impatient.used_today(member) == 0
     assert impatient.discord.interaction_failures == []
     impatient.discord.assert_no_errors()

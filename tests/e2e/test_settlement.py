@@ -89,7 +89,8 @@ async def test_an_unexpected_error_in_the_delivery_claim_is_refunded_and_told(
 
     patch_store("begin_delivery", broken_claim)
     job = await imagine(world, member, "a fragile vase")
-    told = await job.wait_for_original(lambda m: NOT_CHARGED in m.content, timeout=15)
+    told = await job.wait_for_followup(lambda m: NOT_CHARGED in m.content, timeout=15)
+    assert told.ephemeral, "told privately"
     assert "went wrong on my side" in told.content and not told.attachments
     assert "Generating" not in told.content
     assert (await record_of(world, "a fragile vase")).status is GenerationStatus.FAILED
