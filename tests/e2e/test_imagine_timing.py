@@ -71,7 +71,9 @@ async def test_a_result_after_the_token_expired_is_posted_in_the_channel(world: 
     assert {e.code for e in world.discord.errors} <= {50027}, "only the expired token was refused"
 
 
-async def test_a_failure_after_the_token_expired_is_told_in_the_channel(world: Harness) -> None:
+async def test_a_refusal_after_the_token_expired_is_told_in_private(world: Harness) -> None:
+    """Nothing of a refused prompt stays in the channel: the progress line is deleted with
+    the bot's own token and the reason goes by direct message."""
     member = world.member("doubly-unlucky")
     world.api.fail_next(Fault.status(422))
     world.api.hold()
@@ -85,11 +87,12 @@ async def test_a_failure_after_the_token_expired_is_told_in_the_channel(world: H
     finally:
         world.api.release()
 
-    posted = await world.discord.wait_for_message(
-        world.general, lambda m: member.mention in m.content, timeout=15, include_existing=False
+    told = await world.discord.wait_for_direct_message(
+        member, lambda m: "refused this prompt" in m.content, timeout=15
     )
-    assert "refused this prompt" in posted.content
-    assert member.id in posted.mention_ids
+    assert world.general.mention in told.content, "the member learns which request this was"
+    assert it.original is not None and it.original.deleted, "the progress line is gone"
+    assert not [m for m in world.discord.messages(world.general) if member.mention in m.content]
     assert await world.used_today(member) == 0
     assert {e.code for e in world.discord.errors} <= {50027}
 
