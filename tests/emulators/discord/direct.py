@@ -122,7 +122,8 @@ class DirectMessages:
         errors.raise_if_any()
         recipient = channel.recipient
         shares_a_server = any(guild.get_member(recipient.id) for guild in self.world.guilds)
-        if not shares_a_server or recipient.id in self.closed:
+        installed = recipient.id in self.world.user_installs
+        if not (shares_a_server or installed) or recipient.id in self.closed:
             raise cannot_message_user()
         content = body.payload.get("content") or ""
         embeds = body.payload.get("embeds") or []

@@ -183,6 +183,11 @@ class GatewayHub:
         return [c for c in self.connections if c.session is not None and not c.ws.closed]
 
     def connection_for(self, guild: Guild) -> GatewayConnection | None:
+        if guild.kind != "server":  # events without a guild arrive on shard 0 only
+            owners = [
+                c for c in self.ready_connections() if c.shard is not None and c.shard[0] == 0
+            ]
+            return owners[-1] if owners else None
         owners = [c for c in self.ready_connections() if c.owns(guild)]
         return owners[-1] if owners else None
 
@@ -208,6 +213,8 @@ class GatewayHub:
 
     def dispatch_message(self, event: str, message: Message) -> None:
         guild = message.channel.guild
+        if guild.kind != "server" or not guild.bot_present:
+            return  # DMs need an intent the bot does not ask for; elsewhere it is not there
         conn = self.connection_for(guild)
         if conn is None or not conn.intents & GUILD_MESSAGES:
             return

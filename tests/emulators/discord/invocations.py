@@ -61,8 +61,20 @@ def interaction_base(
     attachment_size_limit: int,
     data: JSON | None,
 ) -> JSON:
-    """The fields every guild interaction carries, shaped as Discord sends them."""
+    """The fields every interaction carries, shaped as Discord sends them for its place."""
     guild = channel.guild
+    if guild.kind != "server" or not guild.bot_present:
+        return _personal_base(
+            interaction_id=interaction_id,
+            interaction_type=interaction_type,
+            token=token,
+            application_id=application_id,
+            member=member,
+            channel=channel,
+            locale=locale,
+            attachment_size_limit=attachment_size_limit,
+            data=data,
+        )
     member_perms = member.permissions_in(channel)
     payload: JSON = {
         "id": str(interaction_id),
@@ -89,7 +101,101 @@ def interaction_base(
     return payload
 
 
+# What Discord lets an app do where only a user installed it (no bot there to hold roles).
+USER_INSTALL_APP_PERMISSIONS = (
+    Permission.VIEW_CHANNEL
+    | Permission.SEND_MESSAGES
+    | Permission.EMBED_LINKS
+    | Permission.ATTACH_FILES
+    | Permission.READ_MESSAGE_HISTORY
+    | Permission.USE_APPLICATION_COMMANDS
+)
+
+
+def integration_owners(member: Member, channel: Channel) -> JSON:
+    """``authorizing_integration_owners`` for an interaction by ``member`` in ``channel``."""
+    guild = channel.guild
+    installed = member.id in guild.world.user_installs
+    owners: JSON = {}
+    if guild.kind == "server" and guild.bot_present:
+        owners["0"] = str(guild.id)
+    elif guild.kind == "bot_dm":
+        owners["0"] = "0"
+    if installed:
+        owners["1"] = str(member.id)
+    return owners
+
+
+def interaction_context(channel: Channel) -> int:
+    """0 a server channel, 1 the bot's DM, 2 a group DM (or a DM between users)."""
+    return {"server": 0, "bot_dm": 1, "group_dm": 2}[channel.guild.kind]
+
+
+def _personal_base(
+    *,
+    interaction_id: int,
+    interaction_type: int,
+    token: str,
+    application_id: int,
+    member: Member,
+    channel: Channel,
+    locale: str,
+    attachment_size_limit: int,
+    data: JSON | None,
+) -> JSON:
+    """A place READY never listed: a server without the bot, the bot's DM, a group DM."""
+    guild = channel.guild
+    payload: JSON = {
+        "id": str(interaction_id),
+        "application_id": str(application_id),
+        "type": interaction_type,
+        "channel_id": str(channel.id),
+        "locale": locale,
+        "token": token,
+        "version": 1,
+        "entitlements": [],
+        "entitlement_sku_ids": [],
+        "authorizing_integration_owners": integration_owners(member, channel),
+        "context": interaction_context(channel),
+        "attachment_size_limit": attachment_size_limit,
+        "app_permissions": str(USER_INSTALL_APP_PERMISSIONS),
+    }
+    if guild.kind == "server":  # a server where only the member installed the app
+        perms = member.permissions_in(channel)
+        payload.update(
+            {
+                "guild": {"id": str(guild.id), "locale": guild.locale, "features": []},
+                "guild_id": str(guild.id),
+                "guild_locale": guild.locale,
+                "channel": channel.payload(permissions=perms),
+                "member": member.payload(permissions=perms),
+            }
+        )
+    else:
+        others = [m.user for m in guild.members.values() if m.user.id != member.id]
+        if guild.kind == "bot_dm":
+            others = [guild.world.bot_user]
+        else:
+            others = [u for u in others if not u.bot]
+        channel_data: JSON = {
+            "id": str(channel.id),
+            "type": channel.type,
+            "last_message_id": None,
+            "flags": 0,
+            "recipients": [u.payload() for u in others],
+        }
+        if guild.kind == "group_dm":
+            channel_data.update({"name": channel.name, "owner_id": str(member.id), "icon": None})
+        payload["channel"] = channel_data
+        payload["user"] = member.user.payload()
+    if data is not None:
+        payload["data"] = data
+    return payload
+
+
 def check_can_use_commands(member: Member, channel: Channel) -> None:
+    if channel.guild.kind != "server":
+        return  # no permissions to hold in a DM
     perms = member.permissions_in(channel)
     if not perms & Permission.VIEW_CHANNEL:
         raise ClientRejected(f"{member.name} cannot see #{channel.name}")
@@ -100,7 +206,7 @@ def check_can_use_commands(member: Member, channel: Channel) -> None:
 def _check_visible(command: JSON, member: Member, channel: Channel) -> None:
     name = command["name"]
     required = command.get("default_member_permissions")
-    if required is not None:
+    if required is not None and channel.guild.kind == "server":
         needed = int(required)
         guild_perms = member.guild_permissions()
         is_admin = bool(guild_perms & Permission.ADMINISTRATOR)
@@ -113,9 +219,29 @@ def _check_visible(command: JSON, member: Member, channel: Channel) -> None:
         raise ClientRejected(
             f"/{name} is age-restricted and #{channel.name} is not an NSFW channel"
         )
+    _check_place(command, member, channel)
+
+
+def _check_place(command: JSON, member: Member, channel: Channel) -> None:
+    """Offered here? ``contexts`` say where, ``integration_types`` through whose install."""
+    name = command["name"]
+    guild = channel.guild
+    context = interaction_context(channel)
     contexts = command.get("contexts")
-    if contexts is not None and 0 not in contexts:
-        raise ClientRejected(f"/{name} is not available in servers (contexts={contexts})")
+    if contexts is not None and context not in contexts:
+        where = {0: "in servers", 1: "in the bot's DM", 2: "in group DMs"}[context]
+        raise ClientRejected(f"/{name} is not available {where} (contexts={contexts})")
+    types = command.get("integration_types") or [0]
+    installed = member.id in guild.world.user_installs
+    if (guild.kind == "server" and guild.bot_present) or guild.kind == "bot_dm":
+        if 0 in types or (1 in types and installed):
+            return
+    elif 1 in types and installed:
+        return
+    raise ClientRejected(
+        f"/{name} cannot be used by {member.name} in {guild.kind} {guild.name!r}: "
+        f"integration_types={types}, user install={'yes' if installed else 'no'}"
+    )
 
 
 def build_slash_data(
@@ -135,12 +261,29 @@ def build_slash_data(
     """
     guild = channel.guild
     check_can_use_commands(member, channel)
-    command = commands.find(guild.id, words[0])
+    personal = guild.kind != "server" or not guild.bot_present
+    # Server commands exist only where the bot's server install is; elsewhere, global ones.
+    command = commands.find(None, words[0]) if personal else commands.find(guild.id, words[0])
     if command is None:
         available = sorted(
             {c["name"] for c in commands.definitions(guild.id) + commands.definitions(None)}
         )
         raise ClientRejected(f"/{words[0]} is not synced for {guild.name!r}; synced: {available}")
+    if (
+        not personal
+        and any(
+            c["name"] == command["name"] and c["type"] == command["type"]
+            for c in commands.definitions(None)
+        )
+        and any(
+            c["name"] == command["name"] and c["type"] == command["type"]
+            for c in commands.definitions(guild.id)
+        )
+    ):
+        raise ClientRejected(
+            f"{member.name} sees /{command['name']} twice in {guild.name!r}: "
+            "once as a server command and once as a global one"
+        )
     _check_visible(command, member, channel)
     rest = list(words[1:])
     defs: list[JSON] = command.get("options") or []

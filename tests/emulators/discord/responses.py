@@ -56,6 +56,10 @@ from tests.emulators.discord.validation import validate_autocomplete_choices, va
 JSON = dict[str, Any]
 
 
+USER_INSTALL_FOLLOWUPS = 5
+"""Follow-ups Discord allows per interaction authorised only by a user's own install."""
+
+
 class InteractionResponder:
     def __init__(
         self,
@@ -176,7 +180,7 @@ class InteractionResponder:
             "id": str(record.id),
             "type": record.type,
             "user": record.member.user.payload(),
-            "authorizing_integration_owners": {"0": str(record.channel.guild.id)},
+            "authorizing_integration_owners": record.payload["authorizing_integration_owners"],
         }
         if record.type == APPLICATION_COMMAND:
             command_type = (record.payload.get("data") or {}).get("type", 1)
@@ -255,6 +259,11 @@ class InteractionResponder:
         record = self._record(application_id, token)
         if record.response_type is None:
             raise unknown_webhook()
+        owners = record.payload.get("authorizing_integration_owners") or {}
+        if "0" not in owners and len(record.followups) >= USER_INSTALL_FOLLOWUPS:
+            raise ApiError(
+                400, 40094, "This interaction has hit the maximum number of follow up messages"
+            )
         original = record.original
         if (
             record.response_type == DEFERRED_CHANNEL_MESSAGE

@@ -295,6 +295,8 @@ class RestApi:
         channel = self.world.get_channel(_snowflake(request, "channel_id"))
         if channel is None:
             raise unknown_channel()
+        if not channel.guild.bot_present:  # only a user installed the app there
+            raise missing_access()
         if not channel.guild.me.permissions_in(channel) & Permission.VIEW_CHANNEL:
             raise missing_access()
         return channel

@@ -367,6 +367,31 @@ class DiscordEmulator:
         """Close the bot's websockets with a resumable code; discord.py should RESUME."""
         await self.gateway.drop_all(code)
 
+    # -- personal places (user installs) ------------------------------------------------
+    def install_for_user(self, member: Member) -> None:
+        """``member`` adds the app to their own account (a user install)."""
+        self.world.user_installs.add(member.id)
+
+    def dm_with_bot(self, member: Member) -> tuple[Member, Channel]:
+        """The member's DM with the bot: their stand-in there, and the channel."""
+        place = self.world.add_place("bot_dm", f"DM {member.name}", bot_present=True)
+        channel = place.add_channel(f"dm-{member.name}", type=1)
+        return place.add_existing_user(member.user), channel
+
+    def group_dm(self, member: Member, *others: Member) -> tuple[Member, Channel]:
+        """A group DM ``member`` opened with ``others``; the bot is never in one."""
+        place = self.world.add_place("group_dm", f"group of {member.name}", bot_present=False)
+        channel = place.add_channel(f"group-{member.name}", type=3)
+        for other in others:
+            place.add_existing_user(other.user)
+        return place.add_existing_user(member.user), channel
+
+    def server_without_bot(self, member: Member, name: str = "Elsewhere") -> tuple[Member, Channel]:
+        """A server the bot is not in (READY never lists it), with ``member`` in it."""
+        place = self.world.add_place("server", name, bot_present=False)
+        channel = place.add_channel("chat")
+        return place.add_existing_user(member.user), channel
+
     # -- members acting -------------------------------------------------------------------
     async def run_slash_command(
         self,

@@ -287,6 +287,10 @@ class Guild:
             Role(id=id, guild=self, name="@everyone", permissions=everyone_permissions, position=0)
         ]
         self.members: dict[int, Member] = {}
+        #: "server", or a personal place built by World.add_place: "bot_dm", "group_dm".
+        self.kind = "server"
+        #: False where only a user installed the app: the bot token gets 403 50001 there.
+        self.bot_present = True
         # Nobody in the test owns the server unless a member is added with owner=True.
         self.owner_id: int = world.snowflakes.next()
         bot_role = self.add_role(
@@ -499,6 +503,10 @@ class World:
         self.listener: Listener | None = None
         self.users: dict[int, User] = {}
         self.guilds: list[Guild] = []
+        #: Places READY never lists: servers without the bot, the bot's DMs, group DMs.
+        self.places: list[Guild] = []
+        #: Users who installed the app to their own account.
+        self.user_installs: set[int] = set()
         # Modern applications share their id with their bot user.
         self.bot_user = self.add_user(bot_name, bot=True)
         self.application_id = self.bot_user.id
@@ -554,8 +562,27 @@ class World:
     def get_guild(self, guild_id: int) -> Guild | None:
         return next((g for g in self.guilds if g.id == guild_id), None)
 
+    def add_place(self, kind: str, name: str, *, bot_present: bool) -> Guild:
+        """A place outside the bot's servers, modelled as a hidden guild with one channel:
+        a server without the bot (``"server"``), the bot's DM (``"bot_dm"``) or a group DM
+        (``"group_dm"``). It is never announced on the gateway."""
+        place = Guild(
+            self,
+            id=self.snowflakes.next(),
+            name=name,
+            premium_tier=0,
+            upload_limit=UPLOAD_LIMIT_BY_TIER[0],
+            locale="en-US",
+            everyone_permissions=Permission.DEFAULT_EVERYONE,
+            bot_permissions=Permission.DEFAULT_BOT,
+        )
+        place.kind = kind
+        place.bot_present = bot_present
+        self.places.append(place)
+        return place
+
     def get_channel(self, channel_id: int) -> Channel | None:
-        for guild in self.guilds:
+        for guild in [*self.guilds, *self.places]:
             channel = guild.get_channel(channel_id)
             if channel is not None:
                 return channel
