@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot import metrics, package_version
@@ -29,6 +30,7 @@ from bot.store import open_store
 from bot.store.base import JobLimits, Store
 from cogs.common.flow import GenerationFlow
 from cogs.common.modlog import ModerationLog
+from cogs.common.places import PersonalGate, open_to_personal_places
 from cogs.queue import cancel_view
 from cogs.results import result_view
 
@@ -46,6 +48,12 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.history",
     "cogs.imagine_this",
 )
+
+
+MEMBER_COMMANDS = frozenset({"imagine", "usage", "queue"})
+"""Commands members use for themselves: with ``PERSONAL_USE`` on they are offered outside
+servers too (a member command added later joins this set); every other command is a
+moderator's and stays a server install in server channels."""
 
 
 def personal_use(commands: list[Any]) -> bool:
@@ -171,6 +179,7 @@ class ImagineBot(commands.AutoShardedBot):
             FairScheduler(settings.max_concurrent_jobs),
             bot_default_limit=settings.default_daily_limit,
             nsfw_safety_default=settings.nsfw_safety_checker,
+            personal_daily_limit=settings.personal_daily_limit,
             job_limits=JobLimits(per_member=settings.max_jobs_per_user, queue=settings.queue_limit),
         )
         self.moderation_log = ModerationLog(self, self.store)
@@ -190,6 +199,7 @@ class ImagineBot(commands.AutoShardedBot):
         self.loop_lag.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        self._open_member_commands()
         personal = personal_use(list(self.tree.get_commands()))
         log.info(start_line(settings, self.operations.port, personal))
         if self.settings.shard_ids is None or 0 in self.settings.shard_ids:
@@ -206,9 +216,42 @@ class ImagineBot(commands.AutoShardedBot):
             use_gateway(url)
         await super().launch_shards()
 
+    def _open_member_commands(self) -> None:
+        """Gate the member commands, and with ``PERSONAL_USE`` on offer them to user
+        installs and in personal places (moderator commands stay in servers)."""
+        self.personal_gate = PersonalGate(self, self.settings.personal_use)
+        for name in MEMBER_COMMANDS:
+            command = self.tree.get_command(name)
+            if not isinstance(command, app_commands.Command):
+                continue
+            command.add_check(self.personal_gate.check)
+            if self.settings.personal_use.enabled:
+                open_to_personal_places(command)
+
     async def sync_commands(self) -> None:
-        """Guild sync is instant (for testing servers); global sync can take an hour to show."""
-        if self.settings.command_guild_ids:
+        """Guild sync is instant (for testing servers); global sync can take an hour to show.
+
+        With ``PERSONAL_USE`` on, the member commands are always global (only global
+        commands can be user-installed) and ``COMMAND_GUILD_IDS`` carries the moderator
+        commands alone, so no member ever sees a command twice.
+        """
+        if self.settings.command_guild_ids and self.settings.personal_use.enabled:
+            moderator = [
+                command
+                for command in self.tree.get_commands()
+                if command.name not in MEMBER_COMMANDS
+            ]
+            for command in moderator:
+                self.tree.remove_command(command.name)
+            synced = await self.tree.sync()
+            log.debug("synced %d global member command(s)", len(synced))
+            for guild_id in self.settings.command_guild_ids:
+                guild = discord.Object(id=guild_id)
+                for command in moderator:
+                    self.tree.add_command(command, guild=guild, override=True)
+                synced = await self.tree.sync(guild=guild)
+                log.debug("synced %d moderator command(s) to guild %s", len(synced), guild_id)
+        elif self.settings.command_guild_ids:
             for guild_id in self.settings.command_guild_ids:
                 guild = discord.Object(id=guild_id)
                 self.tree.copy_global_to(guild=guild)

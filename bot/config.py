@@ -19,6 +19,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -33,6 +34,23 @@ DEFAULT_ENV_FILE = ".env"
 MAX_RETENTION_DAYS = 36_500
 """A hundred years: effectively "keep everything", still a number the pruner can use."""
 _T = TypeVar("_T")
+
+
+class PersonalUse(StrEnum):
+    """``PERSONAL_USE``: where else than servers members may generate (on the owner's bill).
+
+    ``off``: servers only. ``members``: also in the bot's DM, group DMs and servers without
+    the bot, for people who share at least one server with it. ``everyone``: the same for
+    anyone who installs the app to their account.
+    """
+
+    OFF = "off"
+    MEMBERS = "members"
+    EVERYONE = "everyone"
+
+    @property
+    def enabled(self) -> bool:
+        return self is not PersonalUse.OFF
 
 
 class ConfigError(Exception):
@@ -151,6 +169,9 @@ class Settings:
     database_url: str = "sqlite:///data/imagine.db"
     command_guild_ids: tuple[int, ...] = ()
     default_daily_limit: int = 20
+    personal_use: PersonalUse = PersonalUse.OFF
+    personal_daily_limit: int = 5
+    """Images per user per UTC day across every personal place (DMs, servers without the bot)."""
     max_concurrent_jobs: int = 4
     log_level: int = logging.INFO
     nsfw_safety_checker: bool = True
@@ -307,6 +328,15 @@ def _guild_ids(raw: str) -> tuple[int, ...]:
     return tuple(ids)
 
 
+def _personal_use(raw: str) -> PersonalUse:
+    try:
+        return PersonalUse(raw.lower())
+    except ValueError:
+        raise ConfigError(
+            "PERSONAL_USE", f"must be off, members or everyone, got {raw!r}"
+        ) from None
+
+
 def _log_level(raw: str) -> int:
     level = logging.getLevelName(raw.upper())
     if not isinstance(level, int):
@@ -428,6 +458,13 @@ def read_settings(env: Environment) -> Settings:
             "DEFAULT_DAILY_LIMIT",
             Settings.default_daily_limit,
             _int_in("DEFAULT_DAILY_LIMIT", 0, 100_000),
+        ),
+        personal_use=_parse(env, "PERSONAL_USE", Settings.personal_use, _personal_use),
+        personal_daily_limit=_parse(
+            env,
+            "PERSONAL_DAILY_LIMIT",
+            Settings.personal_daily_limit,
+            _int_in("PERSONAL_DAILY_LIMIT", 0, 100_000),
         ),
         max_concurrent_jobs=_parse(
             env,

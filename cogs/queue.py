@@ -20,6 +20,7 @@ from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.checks import refuse_stray_press
 from cogs.common.flow import apologising, send_ephemeral
+from cogs.common.places import ledger_guild_id
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -65,11 +66,14 @@ class CancelButton(
                 await send_ephemeral(interaction, messages.button_not_valid())
                 return
             perms = interaction.permissions
+            guild_id = ledger_guild_id(interaction)
             outcome = interaction.client.generations.cancel(
                 self.generation_id,
                 actor_id=interaction.user.id,
-                is_moderator=perms.manage_messages or perms.manage_guild,
-                guild_id=interaction.guild_id or NO_SERVER,
+                # Someone's rights in a server without the bot are nothing to the owner.
+                is_moderator=guild_id != NO_SERVER
+                and (perms.manage_messages or perms.manage_guild),
+                guild_id=guild_id,
             )
             await interaction.response.send_message(
                 messages.cancel_outcome(outcome), ephemeral=True
@@ -100,8 +104,9 @@ class Queue(commands.Cog):
     @app_commands.command(name="queue", description="See your images waiting or being generated")
     @app_commands.guild_only()
     async def queue(self, interaction: discord.Interaction[ImagineBot]) -> None:
-        moderator = interaction.permissions.manage_guild
-        records = await in_time(interaction, self.bot.store.in_flight(interaction.guild_id))
+        guild_id = ledger_guild_id(interaction)
+        moderator = guild_id != NO_SERVER and interaction.permissions.manage_guild
+        records = await in_time(interaction, self.bot.store.in_flight(guild_id))
         if not moderator:
             records = [r for r in records if r.user_id == interaction.user.id]
         lines = [self._line(record, show_owner=moderator) for record in records[:QUEUE_LINES]]

@@ -28,13 +28,14 @@ import discord
 from discord.ext import commands
 
 from bot.jobs import remix
-from bot.policy.places import belongs_here, parse_record_id, valid_record_id
+from bot.policy.places import NO_SERVER, belongs_here, parse_record_id, valid_record_id
 from bot.siraya import MAX_SEED, PROMPT_MAX_LENGTH, GenerationRequest
 from bot.store.base import GenerationRecord, Reach
 from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.checks import log_refused_press, refuse_stray_press
 from cogs.common.flow import apologising, send_ephemeral
+from cogs.common.places import ledger_guild_id
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -109,7 +110,7 @@ class ResultButton(
             await send_ephemeral(interaction, messages.button_not_valid())
             return
         record = await in_time(interaction, bot.store.get_generation(self.generation_id))
-        if record is None and self.action == "delete" and interaction.permissions.manage_messages:
+        if record is None and self.action == "delete" and _moderates_here(interaction):
             await _delete(interaction, None)  # a moderator can still tidy up a result
             return
         if record is None:  # generations rows go only when pruned (RETENTION_DAYS)
@@ -224,6 +225,11 @@ async def _answer_instead(interaction: discord.Interaction, text: str) -> None:
     await interaction.followup.send(text, ephemeral=True)
 
 
+def _moderates_here(interaction: discord.Interaction) -> bool:
+    """Manage Messages in one of the bot's servers; rights elsewhere are not the owner's."""
+    return ledger_guild_id(interaction) != NO_SERVER and interaction.permissions.manage_messages
+
+
 def _private(record: GenerationRecord) -> bool:
     """A private result's re-rolls, variations and edits stay private too."""
     return record.reach is Reach.PRIVATE
@@ -233,7 +239,7 @@ def _belongs_here(record: GenerationRecord, interaction: discord.Interaction) ->
     return belongs_here(
         record_guild_id=record.guild_id,
         record_user_id=record.user_id,
-        guild_id=interaction.guild_id,
+        guild_id=ledger_guild_id(interaction),
         user_id=interaction.user.id,
     )
 
@@ -292,7 +298,7 @@ async def _delete(
         await send_ephemeral(interaction, messages.button_not_valid())
         return
     is_owner = record is not None and interaction.user.id == record.user_id
-    if not (is_owner or interaction.permissions.manage_messages):
+    if not (is_owner or _moderates_here(interaction)):
         assert record is not None
         await send_ephemeral(interaction, messages.delete_refused(record.user_id))
         return

@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.policy.places import NO_SERVER
 from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.checks import is_moderator
@@ -27,16 +28,21 @@ class Usage(commands.Cog):
         member = requester_from(interaction).member
         summary = await in_time(
             interaction,
-            self.bot.store.usage(member, bot_default_limit=self.bot.settings.default_daily_limit),
+            self.bot.store.usage(
+                member, bot_default_limit=self.bot.generations.default_limit_for(member.guild_id)
+            ),
         )
         spend: int | None = None
-        if self.bot.settings.price_per_megapixel is not None and is_moderator(interaction):
+        personal = member.guild_id == NO_SERVER
+        price = self.bot.settings.price_per_megapixel
+        if price is not None and not personal and is_moderator(interaction):
             (today,) = await in_time(
                 interaction, self.bot.store.daily_totals(member.guild_id, days=1)
             )
             spend = today.cost_pico_usd
         await interaction.response.send_message(
-            embed=messages.usage_embed(summary, server_spend_pico=spend), ephemeral=True
+            embed=messages.usage_embed(summary, server_spend_pico=spend, personal=personal),
+            ephemeral=True,
         )
 
 

@@ -31,6 +31,7 @@ from bot.jobs import remix
 from bot.jobs.leases import LeaseKeeper
 from bot.jobs.scheduler import FairScheduler, Ticket
 from bot.policy import rules
+from bot.policy.places import NO_SERVER
 from bot.siraya import GeneratedImage, GenerationRequest, GenerationResult, SirayaError
 from bot.store.base import (
     GenerationParams,
@@ -62,6 +63,10 @@ reservation get half. Past it the member is told the bot is busy (:class:`Busy`)
 nothing is reserved. Independent of SQLite's busy timeout, which is longer so that the
 writes after the acknowledgement (settlements) ride out a lock instead of failing.
 """
+
+
+TYPICAL_RUN_SECONDS = 20.0
+"""What one job is assumed to take before the API has been timed."""
 
 
 class ImageGenerator(Protocol):
@@ -227,6 +232,7 @@ class GenerationService:
         *,
         bot_default_limit: int,
         nsfw_safety_default: bool,
+        personal_daily_limit: int = 0,
         job_limits: JobLimits | None = None,
         leases: LeaseKeeper | None = None,
         settle_retry_delays: Sequence[float] = SETTLE_RETRY_DELAYS,
@@ -238,6 +244,8 @@ class GenerationService:
         self._store = store
         self._scheduler = scheduler
         self._bot_default_limit = bot_default_limit
+        self._personal_daily_limit = personal_daily_limit
+        self._typical_run = TYPICAL_RUN_SECONDS
         self._nsfw_safety_default = nsfw_safety_default
         self._job_limits = job_limits or JobLimits()
         self.retry_delays = tuple(settle_retry_delays)
@@ -260,6 +268,23 @@ class GenerationService:
     @property
     def bot_default_limit(self) -> int:
         return self._bot_default_limit
+
+    def _learn_duration(self, seconds: float) -> None:
+        """A moving average of how long the API takes per job (for :meth:`expected_finish`)."""
+        self._typical_run = 0.8 * self._typical_run + 0.2 * max(0.0, seconds)
+
+    def expected_finish(self) -> float:
+        """Seconds a job submitted now would likely take to finish: the images ahead of it
+        shared among the slots, plus its own run. Where only the interaction (15 minutes)
+        can deliver, a request unlikely to make it is refused up front."""
+        ahead = self._scheduler.running + self._scheduler.waiting
+        rounds = ahead // max(1, self._scheduler.capacity)
+        return (rounds + 1) * self._typical_run
+
+    def default_limit_for(self, guild_id: int) -> int:
+        """The daily limit where no moderator set one: a server's default, or the personal
+        quota (``PERSONAL_DAILY_LIMIT``) for every place outside servers together."""
+        return self._personal_daily_limit if guild_id == NO_SERVER else self._bot_default_limit
 
     @property
     def draining(self) -> bool:
@@ -346,7 +371,7 @@ class GenerationService:
             reservation = await self._store.reserve(
                 requester.member,
                 _params(request),
-                bot_default_limit=self._bot_default_limit,
+                bot_default_limit=self.default_limit_for(requester.guild_id),
                 parent_id=parent_id,
                 job_limits=self._job_limits,
                 interaction=interaction,
@@ -549,6 +574,8 @@ class GenerationService:
                 ),
                 return_exceptions=True,
             )
+            if job.started_at is not None:
+                self._learn_duration(self._monotonic() - job.started_at)
         finally:
             self._release(job)
         pictures: list[Picture] = []

@@ -9,6 +9,7 @@ checked against what the database can hold before they get anywhere near a query
 
 from __future__ import annotations
 
+import enum
 from typing import Final
 
 MAX_RECORD_ID: Final = 2**63 - 1
@@ -18,6 +19,36 @@ MAX_RECORD_ID_DIGITS: Final = len(str(MAX_RECORD_ID))
 
 NO_SERVER: Final = 0
 """The guild id stored for a generation made outside any server."""
+
+
+class Place(enum.Enum):
+    """Where a member asked, as far as the owner's rules and bill are concerned."""
+
+    SERVER = "server"  # a server the bot is in: that server's rules and limits
+    BOT_DM = "bot_dm"  # the member's DM with the bot: personal, and the bot may post there
+    ELSEWHERE = "elsewhere"  # a group DM, a server without the bot: only the interaction
+
+    @property
+    def personal(self) -> bool:
+        """Charged to the member's personal quota, stored under :data:`NO_SERVER`."""
+        return self is not Place.SERVER
+
+    @property
+    def bot_can_post(self) -> bool:
+        """Whether the bot's own token reaches the channel (else every call earns a 403)."""
+        return self is not Place.ELSEWHERE
+
+
+def place_of(*, guild_id: int | None, bot_in_server: bool, bot_dm: bool) -> Place:
+    """Classify an interaction's place.
+
+    A server counts as the bot's when the bot is in it (its install authorised the
+    interaction, or the bot sees it), even when the member used their own install there:
+    that server's rules and limits apply.
+    """
+    if guild_id:
+        return Place.SERVER if bot_in_server else Place.ELSEWHERE
+    return Place.BOT_DM if bot_dm else Place.ELSEWHERE
 
 
 def parse_record_id(text: str) -> int | None:

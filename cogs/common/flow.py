@@ -45,6 +45,7 @@ from bot.siraya import (
 from bot.store.base import GenerationRecord, InteractionRef, QuotaExceeded, Reach, StoreError
 from cogs.common import messages
 from cogs.common.budget import acknowledgement_deadline
+from cogs.common.places import ledger_guild_id, place_of_interaction
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,9 @@ SWEEP_EVERY = 30.0
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 TOKEN_SAFETY_MARGIN = timedelta(seconds=30)
+
+FINISHING_MARGIN = timedelta(minutes=2)
+"""Room kept for delivery when judging whether a job can finish within the token."""
 
 EXPIRED_TOKEN_CODES = frozenset({50027, 10015, 10062})
 """Codes meaning the interaction token can no longer be used: post in the channel instead."""
@@ -142,8 +146,12 @@ def requester_from(interaction: discord.Interaction) -> Requester:
         is_nsfw = bool(channel.parent and channel.parent.is_nsfw())
     elif isinstance(channel, discord.abc.GuildChannel):
         is_nsfw = bool(getattr(channel, "nsfw", False))
+    if place_of_interaction(interaction).personal:
+        # The place's own roles and NSFW marks are not the owner's rules: the personal
+        # quota and the bot's defaults apply.
+        roles, is_nsfw = (), False
     return Requester(
-        guild_id=interaction.guild_id or 0,
+        guild_id=ledger_guild_id(interaction),
         channel_id=interaction.channel_id or 0,
         user_id=user.id,
         role_ids=roles,
@@ -334,7 +342,15 @@ class Audience:
             return await channel.send(content, allowed_mentions=discord.AllowedMentions.none())
 
     async def fetch_acknowledgement(self) -> discord.Message | None:
-        """The acknowledgement message as it is now (by the bot's own token), if known."""
+        """The acknowledgement message as it is now, if known: by the bot's own token, or
+        through the interaction where that token reaches nothing (a private result, a
+        place without the bot: each try there would be a 403 toward Discord's ban)."""
+        if not self.reach.channel_allowed:
+            if self.webhook is None or self.editor is None:
+                return None
+            original: Any = "@original"
+            async with self._bounded():
+                return await self.webhook.fetch_message(original)
         if self.acknowledgement_id is None:
             return None
         channel = self.client.get_partial_messageable(self.channel_id)
@@ -385,7 +401,17 @@ class GenerationFlow:
         ``parent_id`` and ``source_url`` link a re-roll, variation or edit to its origin.
         A ``private`` job is ephemeral from the acknowledgement to the result.
         """
-        way = Reach.PRIVATE if private else Reach.CHANNEL
+        place = place_of_interaction(interaction)
+        if private:
+            way = Reach.PRIVATE
+        else:
+            way = Reach.CHANNEL if place.bot_can_post else Reach.INTERACTION
+        if not way.channel_allowed and self._too_late_for_the_token():
+            # Only the interaction can deliver here, for 15 minutes: say so now rather
+            # than take a request that would end in a refund.
+            minutes = int(TOKEN_LIFETIME.total_seconds() // 60)
+            await send_ephemeral(interaction, messages.finishing_too_late(minutes))
+            return
         reach = InteractionRef(
             interaction.token, interaction.created_at + TOKEN_LIFETIME, reach=way
         )
@@ -425,6 +451,10 @@ class GenerationFlow:
         await self.see_through(
             Audience.of_interaction(interaction, acknowledgement, way), job, source_url=source_url
         )
+
+    def _too_late_for_the_token(self) -> bool:
+        budget = (TOKEN_LIFETIME - TOKEN_SAFETY_MARGIN - FINISHING_MARGIN).total_seconds()
+        return self._service.expected_finish() > budget
 
     async def see_through(
         self, audience: Audience, job: Job, *, source_url: str | None = None
@@ -838,6 +868,17 @@ class GenerationFlow:
         def is_result(message: discord.Message) -> bool:
             return any(embed.footer.text == footer for embed in message.embeds)
 
+        if not record.reach.channel_allowed:
+            # Only the interaction reaches it: look at the acknowledgement through it, or
+            # (the token gone) it cannot be known.
+            try:
+                shown = await audience.fetch_acknowledgement()
+            except (CallStalled, discord.HTTPException) as error:
+                log.warning("could not look for the result of generation %s: %r", record.id, error)
+                return None
+            if shown is not None and is_result(shown):
+                return _Found(shown.id, len(shown.attachments))
+            return False if shown is not None else None
         channel = audience.client.get_partial_messageable(record.channel_id)
         if record.posted_message_id is not None:
             return await _recorded_post(channel, record, self.call_timeout)

@@ -410,6 +410,26 @@ def ready_in_channel(mention: str, note: str | None = None) -> str:
     return ready if note is None else clip(f"{ready}\n{note}", CONTENT_LIMIT)
 
 
+def personal_use_off() -> str:
+    return "🏠 This bot only makes images inside servers it is in. Try it there!"
+
+
+def personal_use_members_only() -> str:
+    return (
+        "🔒 Outside servers, this bot is only for members of a server it is in. "
+        "Join one of them, or use it there."
+    )
+
+
+def finishing_too_late(minutes: int) -> str:
+    """Refused up front where only the interaction can deliver: its token lasts 15 minutes."""
+    return (
+        f"⏳ The bot is too busy to finish your image within Discord's {minutes}-minute "
+        "window here, and it cannot post here any other way. Please try again later. "
+        "You were not charged."
+    )
+
+
 def private_result_dismiss() -> str:
     return "🔒 Only you can see this result. To remove it, use **Dismiss message** under it."
 
@@ -467,11 +487,14 @@ def limit_value(limit: int | None) -> str:
     return "blocked (0)" if limit == 0 else plural(limit, "image")
 
 
-def usage_embed(summary: UsageSummary, *, server_spend_pico: int | None = None) -> discord.Embed:
+def usage_embed(
+    summary: UsageSummary, *, server_spend_pico: int | None = None, personal: bool = False
+) -> discord.Embed:
     """``/usage``: where a member stands today, in one glance.
 
     ``server_spend_pico`` is given for moderators when a price is set: the server's
-    estimated spend today.
+    estimated spend today. ``personal``: asked outside the bot's servers, where the one
+    personal quota applies (the bot's DM, group DMs, servers without the bot).
     """
     limit = summary.limit
     embed = discord.Embed(title="Your images today", colour=BRAND_COLOUR)
@@ -482,7 +505,13 @@ def usage_embed(summary: UsageSummary, *, server_spend_pico: int | None = None) 
             f"**{summary.used}** of **{limit.limit}** used · **{summary.remaining}** left\n"
             f"Resets {relative_time(summary.reset_at)}"
         )
-    embed.add_field(name="Your limit comes from", value=limit_source(limit), inline=False)
+    source = (
+        "Your personal quota, shared by every place outside the bot's servers "
+        "(DMs, group DMs, servers without the bot)"
+        if personal
+        else limit_source(limit)
+    )
+    embed.add_field(name="Your limit comes from", value=source, inline=False)
     if summary.server_budget is not None:
         embed.add_field(
             name="Server budget today",

@@ -80,7 +80,8 @@ class Harness:
             if self._task in done:
                 self._task.result()  # re-raise why the bot could not start
             raise TimeoutError("the bot did not become ready")
-        await self.discord.wait_until_commands_synced(self.guild, timeout=READY_TIMEOUT)
+        scope = self.guild if self.settings.command_guild_ids else None  # None: global
+        await self.discord.wait_until_commands_synced(scope, timeout=READY_TIMEOUT)
         return bot
 
     async def stop_bot(self) -> None:

@@ -1,0 +1,280 @@
+"""Personal use (issue 12): members generate in the bot's DM, group DMs and servers
+without the bot, only where the owner allowed it, on one personal quota.
+
+Each module-level world runs the real bot with one PERSONAL_USE setting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from bot.policy.places import NO_SERVER
+from bot.store.base import MemberContext
+from tests.e2e.harness import Harness, start_harness
+from tests.emulators.discord import ClientRejected, InteractionRecord, Member, Message
+from tests.emulators.siraya import Fault
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+NOT_CHARGED = "You were not charged for it."
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def anywhere(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
+    harness = await start_harness(
+        tmp_path_factory.mktemp("everyone"),
+        {
+            "PERSONAL_USE": "everyone",
+            "PERSONAL_DAILY_LIMIT": "3",
+            "COMMAND_GUILD_IDS": "",
+            "MAX_JOBS_PER_USER": "10",
+        },
+    )
+    await harness.discord.wait_until_commands_synced(None)
+    try:
+        yield harness
+    finally:
+        await harness.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_places(request: pytest.FixtureRequest) -> None:
+    """Each test judges only its own requests (as conftest's ``fresh_records`` does)."""
+    for name in ("anywhere", "members_only", "servers_only", "guild_synced"):
+        if name in request.fixturenames:
+            harness: Harness = request.getfixturevalue(name)
+            harness.discord.clear_records()
+
+
+def has_image(message: Message) -> bool:
+    return bool(message.attachments)
+
+
+async def personal_used(world: Harness, member: Member) -> int:
+    bot = world.running_bot
+    summary = await bot.store.usage(
+        MemberContext(guild_id=NO_SERVER, channel_id=0, user_id=member.id),
+        bot_default_limit=bot.settings.personal_daily_limit,
+    )
+    return summary.used
+
+
+async def imagine(world: Harness, who: Member, channel: object, prompt: str) -> InteractionRecord:
+    it = await world.discord.run_slash_command(who, channel, "imagine", prompt=prompt)  # type: ignore[arg-type]
+    await it.acknowledged(timeout=3)
+    return it
+
+
+async def test_the_bots_dm_delivers_and_charges_the_personal_quota(anywhere: Harness) -> None:
+    member = anywhere.member("dm-fan")
+    me, dm = anywhere.discord.dm_with_bot(member)
+    it = await imagine(anywhere, me, dm, "a lighthouse at dusk")
+    result = await it.wait_for_original(has_image, timeout=15)
+    assert not result.ephemeral
+    assert await personal_used(anywhere, member) == 1
+    assert await anywhere.used_today(member) == 0, "the server's quota is untouched"
+    anywhere.discord.assert_no_errors()
+
+
+async def test_a_group_dm_delivers_through_the_interaction_only(anywhere: Harness) -> None:
+    member = anywhere.member("grouper")
+    friend = anywhere.member("friend")
+    anywhere.discord.install_for_user(member)
+    me, group = anywhere.discord.group_dm(member, friend)
+    it = await imagine(anywhere, me, group, "two friends on a hill")
+    result = await it.wait_for_original(has_image, timeout=15)
+    assert not result.ephemeral
+    assert await personal_used(anywhere, member) == 1
+    anywhere.discord.assert_no_errors()  # never a 403 from trying the bot token there
+
+
+async def test_a_server_without_the_bot_delivers_and_shares_the_personal_quota(
+    anywhere: Harness,
+) -> None:
+    member = anywhere.member("traveller")
+    anywhere.discord.install_for_user(member)
+    there, chat = anywhere.discord.server_without_bot(member)
+    me, dm = anywhere.discord.dm_with_bot(member)
+    first = await imagine(anywhere, there, chat, "a market far away")
+    await first.wait_for_original(has_image, timeout=15)
+    second = await imagine(anywhere, me, dm, "a market at home")
+    await second.wait_for_original(has_image, timeout=15)
+    assert await personal_used(anywhere, member) == 2, "one quota across personal places"
+    usage = await anywhere.discord.run_slash_command(there, chat, "usage")
+    shown = await usage.wait_for_original(timeout=5)
+    assert shown.ephemeral
+    assert "**2** of **3** used" in shown.embeds[0]["description"]
+    assert "personal quota" in shown.embeds[0]["fields"][0]["value"]
+    anywhere.discord.assert_no_errors()
+
+
+async def test_the_personal_quota_holds_under_a_burst(anywhere: Harness) -> None:
+    member = anywhere.member("greedy")
+    me, dm = anywhere.discord.dm_with_bot(member)
+    runs = [
+        await anywhere.discord.run_slash_command(me, dm, "imagine", prompt=f"burst {n}")
+        for n in range(5)
+    ]
+    await asyncio.gather(*(it.acknowledged(timeout=5) for it in runs))
+    await anywhere.running_bot.flow.wait_until_idle()
+    delivered = [it for it in runs if it.original is not None and has_image(it.original)]
+    refused = [it for it in runs if it.ephemeral]
+    assert len(delivered) == 3 and len(refused) == 2, "exactly the personal limit, not more"
+    assert await personal_used(anywhere, member) == 3
+
+
+async def test_in_the_bots_own_server_its_rules_apply_even_via_a_user_install(
+    anywhere: Harness,
+) -> None:
+    member = anywhere.member("local")
+    anywhere.discord.install_for_user(member)
+    it = await imagine(anywhere, member, anywhere.general, "a local view")
+    await it.wait_for_original(has_image, timeout=15)
+    assert await anywhere.used_today(member) == 1
+    assert await personal_used(anywhere, member) == 0
+
+
+async def test_the_providers_refusal_in_a_group_dm_is_private(anywhere: Harness) -> None:
+    member = anywhere.member("edgy")
+    anywhere.discord.install_for_user(member)
+    me, group = anywhere.discord.group_dm(member, anywhere.member("onlooker"))
+    anywhere.api.fail_next(Fault.status(422))
+    it = await imagine(anywhere, me, group, "something forbidden")
+    told = await it.wait_for_followup(lambda m: NOT_CHARGED in m.content, timeout=15)
+    assert told.ephemeral and "refused this prompt" in told.content
+    assert it.original is not None and it.original.deleted
+    assert await personal_used(anywhere, member) == 0
+    anywhere.discord.assert_no_errors()
+
+
+async def test_buttons_in_a_dm_work_after_a_restart(anywhere: Harness) -> None:
+    member = anywhere.member("returning")
+    me, dm = anywhere.discord.dm_with_bot(member)
+    it = await imagine(anywhere, me, dm, "an old castle")
+    result = await it.wait_for_original(has_image, timeout=15)
+    await anywhere.restart_bot()
+    again = await anywhere.discord.press_button(me, result, label="Re-roll")
+    await again.acknowledged(timeout=5)
+    rerolled = await again.wait_for_original(has_image, timeout=15)
+    assert rerolled.id != result.id
+    info = await anywhere.discord.press_button(me, rerolled, label="Info")
+    assert (await info.wait_for_original(timeout=5)).ephemeral
+    assert await personal_used(anywhere, member) == 2
+    anywhere.discord.assert_no_errors()
+
+
+async def test_moderator_commands_stay_in_servers(anywhere: Harness) -> None:
+    member = anywhere.member("curious")
+    me, dm = anywhere.discord.dm_with_bot(member)
+    with pytest.raises(ClientRejected):
+        await anywhere.discord.run_slash_command(me, dm, "settings", "show")
+
+
+# -- PERSONAL_USE=members: a stranger is refused privately, the API never called --------------
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def members_only(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
+    harness = await start_harness(
+        tmp_path_factory.mktemp("members"), {"PERSONAL_USE": "members", "COMMAND_GUILD_IDS": ""}
+    )
+    await harness.discord.wait_until_commands_synced(None)
+    try:
+        yield harness
+    finally:
+        await harness.close()
+
+
+async def test_members_refuses_a_stranger_privately_without_calling_the_api(
+    members_only: Harness,
+) -> None:
+    world = members_only
+    calls_before = len(world.api.requests)
+    # A stranger: in no server with the bot, but they installed the app.
+    place = world.discord.world.add_place("server", "Strangers", bot_present=False)
+    stranger = place.add_member("stranger")
+    world.discord.install_for_user(stranger)
+    channel = place.add_channel("chat")
+    it = await world.discord.run_slash_command(stranger, channel, "imagine", prompt="hello")
+    answer = await it.wait_for_original(timeout=5)
+    assert answer.ephemeral and "members of a server" in answer.content
+    assert len(world.api.requests) == calls_before, "the image API was never called"
+    # The membership lookups answer 404 Unknown Member: an answer, not an invalid request.
+    assert {e.code for e in world.discord.errors} <= {10007}
+    again = await world.discord.run_slash_command(stranger, channel, "usage")
+    assert (await again.wait_for_original(timeout=5)).ephemeral
+    assert len([e for e in world.discord.errors if e.code == 10007]) == 1, "the answer is cached"
+
+
+async def test_members_lets_a_member_of_the_bots_server_in(members_only: Harness) -> None:
+    world = members_only
+    member = world.member("insider")
+    world.discord.install_for_user(member)
+    me, group = world.discord.group_dm(member)
+    it = await world.discord.run_slash_command(me, group, "imagine", prompt="inside joke")
+    await it.wait_for_original(has_image, timeout=15)
+    world.discord.assert_no_errors()
+
+
+# -- PERSONAL_USE=off (the default): nothing is offered outside the bot's servers ------------
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def servers_only(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
+    harness = await start_harness(tmp_path_factory.mktemp("off"), {"COMMAND_GUILD_IDS": ""})
+    try:
+        yield harness
+    finally:
+        await harness.close()
+
+
+async def test_off_offers_nothing_outside_servers(servers_only: Harness) -> None:
+    world = servers_only
+    member = world.member("homebody")
+    world.discord.install_for_user(member)  # even someone who installed the app
+    places = [
+        world.discord.dm_with_bot(member),
+        world.discord.group_dm(member),
+        world.discord.server_without_bot(member),
+    ]
+    for who, channel in places:
+        for command in ("imagine", "usage", "queue"):
+            options = {"prompt": "anything"} if command == "imagine" else {}
+            with pytest.raises(ClientRejected):
+                await world.discord.run_slash_command(who, channel, command, **options)
+    it = await world.discord.run_slash_command(member, world.general, "imagine", prompt="home")
+    await it.wait_for_original(has_image, timeout=15)
+    assert world.api.requests, "in the server it works as ever"
+
+
+# -- COMMAND_GUILD_IDS with personal use on: member commands global, moderators' per server -----
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def guild_synced(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
+    harness = await start_harness(tmp_path_factory.mktemp("both"), {"PERSONAL_USE": "members"})
+    await harness.discord.wait_until_commands_synced(None)
+    try:
+        yield harness
+    finally:
+        await harness.close()
+
+
+async def test_command_guild_ids_never_shows_a_command_twice(guild_synced: Harness) -> None:
+    world = guild_synced
+    member = world.member("twice")
+    global_names = {c["name"] for c in world.discord.commands_for(None)}
+    server_names = {c["name"] for c in world.discord.commands_for(world.guild)}
+    assert {"imagine", "usage", "queue"} <= global_names, "user-installable: global"
+    assert {"quota", "settings"} <= server_names and not global_names & server_names
+    it = await world.discord.run_slash_command(member, world.general, "imagine", prompt="once")
+    await it.wait_for_original(has_image, timeout=15)
+    shown = await world.discord.run_slash_command(world.moderator, world.general, "settings show")
+    assert (await shown.wait_for_original(timeout=5)).ephemeral
+    me, dm = world.discord.dm_with_bot(member)
+    usage = await world.discord.run_slash_command(me, dm, "usage")
+    assert (await usage.wait_for_original(timeout=5)).ephemeral
