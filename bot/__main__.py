@@ -25,13 +25,15 @@ from bot.config import (
     ConfigError,
     ConfigProblems,
     Environment,
+    PersonalUse,
     Settings,
     discord_token_setting,
     health_file_setting,
     merged_environment,
+    personal_use_setting,
     read_settings,
 )
-from bot.doctor import application_id_from_token, invite_url, run_checks
+from bot.doctor import application_id_from_token, invite_url, run_checks, user_install_url
 from bot.health import health_command
 from bot.joblog import install_job_ids
 from bot.logs import configure_logging, database_password
@@ -136,14 +138,25 @@ def command_check(_: argparse.Namespace) -> int:
 
 
 def command_invite(_: argparse.Namespace) -> int:
+    env = merged_environment()
     try:
-        token = discord_token_setting(merged_environment())
+        token = discord_token_setting(env)
+        personal = personal_use_setting(env)
     except ConfigError as error:
         return _fail(str(error))
     application_id = application_id_from_token(token.reveal())
     if application_id is None:
         return _fail("DISCORD_TOKEN does not look like a bot token (see .env.example)")
     print(invite_url(application_id))
+    if personal.enabled:
+        # Second line: members add the app to their own account (PERSONAL_USE is on).
+        print(user_install_url(application_id))
+        print(
+            f"The first link adds the bot to a server; the second lets "
+            f"{'members of its servers' if personal is PersonalUse.MEMBERS else 'anyone'} "
+            "add it to their own account (PERSONAL_USE), each image billed to you.",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

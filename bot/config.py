@@ -534,6 +534,13 @@ def discord_token_setting(env: Environment) -> Secret:
     return token
 
 
+def personal_use_setting(env: Environment) -> PersonalUse:
+    """PERSONAL_USE alone: ``invite`` prints a user-install link too when it is on."""
+    mode = _parse(env, "PERSONAL_USE", Settings.personal_use, _personal_use)
+    env.raise_problems()
+    return mode
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, env_file: str | Path | None = DEFAULT_ENV_FILE
 ) -> Settings:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bot.config import Settings
+from bot.config import PersonalUse, Settings
 from bot.store import open_store
 
 PERMISSIONS = {
@@ -36,9 +36,11 @@ class CheckResult:
     name: str
     ok: bool
     detail: str
+    warning: bool = False  # works, but probably not as the owner meant: said, not failed
 
     def line(self) -> str:
-        return f"{'PASS' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
+        state = "WARN" if self.ok and self.warning else "PASS" if self.ok else "FAIL"
+        return f"{state}  {self.name}: {self.detail}"
 
 
 async def check_database(settings: Settings) -> CheckResult:
@@ -69,6 +71,47 @@ def check_retention(settings: Settings) -> CheckResult:
         f"usage log kept {settings.retention_days} days (older rows live on as daily totals),"
         f" audit log {settings.audit_retention_days} days; {spend}",
     )
+
+
+PERSONAL_SETTINGS = frozenset({"PERSONAL_USE", "PERSONAL_DAILY_LIMIT", "COMMAND_GUILD_IDS"})
+
+
+def check_personal_use(settings: Settings) -> CheckResult:
+    """Not a probe: where members may generate on the owner's bill, and a setting that
+    cannot do what it seems to."""
+    mode, limit = settings.personal_use, settings.personal_daily_limit
+    if mode is PersonalUse.OFF:
+        return CheckResult(
+            "personal use",
+            True,
+            "off: images only in servers the bot is in (their limits and budgets)",
+        )
+    who = (
+        "members of a server the bot is in"
+        if mode is PersonalUse.MEMBERS
+        else "anyone who installs the app"
+    )
+    detail = (
+        f"{mode.value}: {who} can also generate in DMs, group DMs and servers without the "
+        f"bot, up to {limit} image(s) each per UTC day, billed to you"
+    )
+    if limit == 0:
+        return CheckResult(
+            "personal use",
+            False,
+            f"PERSONAL_USE={mode.value} with PERSONAL_DAILY_LIMIT=0 cannot work: nobody can "
+            "generate outside servers; set a limit or PERSONAL_USE=off",
+        )
+    if settings.command_guild_ids:
+        return CheckResult(
+            "personal use",
+            True,
+            f"{detail}; COMMAND_GUILD_IDS now carries only /quota and /settings: /imagine, "
+            "/usage and /queue are global (only global commands can be user-installed) and "
+            "may take up to an hour to appear",
+            warning=True,
+        )
+    return CheckResult("personal use", True, detail)
 
 
 async def check_discord(settings: Settings, session: aiohttp.ClientSession) -> CheckResult:
@@ -138,6 +181,7 @@ async def run_checks(
         _skipped("database", frozenset({"DATABASE_URL"}), bad_settings)
         or await check_database(settings),
         _skipped("retention", RETENTION_SETTINGS, bad_settings) or check_retention(settings),
+        _skipped("personal use", PERSONAL_SETTINGS, bad_settings) or check_personal_use(settings),
     ]
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
         for name, needs, check in NETWORK_CHECKS:
@@ -153,6 +197,14 @@ def application_id_from_token(token: str) -> int | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     return int(decoded) if decoded.isdigit() else None
+
+
+def user_install_url(application_id: int) -> str:
+    """The link that adds the app to a member's own account (PERSONAL_USE on)."""
+    return (
+        "https://discord.com/oauth2/authorize"
+        f"?client_id={application_id}&integration_type=1&scope=applications.commands"
+    )
 
 
 def invite_url(application_id: int) -> str:

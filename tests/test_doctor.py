@@ -123,6 +123,7 @@ async def test_check_passes_every_line_with_good_settings(owner: Owner) -> None:
     assert [line.split(":")[0] for line in lines] == [
         "PASS  database",
         "PASS  retention",
+        "PASS  personal use",
         "PASS  discord",
         "PASS  image api",
     ]
@@ -144,6 +145,57 @@ async def test_check_shows_the_retention_and_price_in_force(owner: Owner) -> Non
     line = by_check(lines)["retention"]
     assert "usage log kept 30 days" in line and "audit log 90 days" in line
     assert "$0.025 per megapixel" in line
+
+
+@pytest.mark.parametrize(
+    ("env", "state", "expected"),
+    [
+        pytest.param({}, "PASS", "off: images only in servers", id="off"),
+        pytest.param(
+            {"PERSONAL_USE": "members", "COMMAND_GUILD_IDS": ""},
+            "PASS",
+            "members of a server the bot is in can also generate in DMs",
+            id="members",
+        ),
+        pytest.param(
+            {"PERSONAL_USE": "everyone", "PERSONAL_DAILY_LIMIT": "2"},
+            "PASS",
+            "anyone who installs the app can also generate in DMs, group DMs and servers "
+            "without the bot, up to 2 image(s) each per UTC day, billed to you",
+            id="everyone",
+        ),
+        pytest.param(
+            {"PERSONAL_USE": "members", "COMMAND_GUILD_IDS": "123"},
+            "WARN",
+            "COMMAND_GUILD_IDS now carries only /quota and /settings",
+            id="guild-ids-warned",
+        ),
+        pytest.param(
+            {"PERSONAL_USE": "everyone", "PERSONAL_DAILY_LIMIT": "0"},
+            "FAIL",
+            "cannot work: nobody can generate outside servers",
+            id="zero-limit-fails",
+        ),
+    ],
+)
+async def test_check_explains_personal_use_and_what_it_costs(
+    owner: Owner, env: dict[str, str], state: str, expected: str
+) -> None:
+    code, lines, _ = await owner.run("check", **env)
+    line = by_check(lines)["personal use"]
+    assert line.startswith(state), line
+    assert expected in line
+    assert code == (1 if state == "FAIL" else 0), lines
+
+
+async def test_invite_adds_a_user_install_link_when_personal_use_is_on(owner: Owner) -> None:
+    code, lines, err = await owner.run("invite", PERSONAL_USE="everyone")
+    assert code == 0, err
+    server, user = (invite_query([line]) for line in lines)
+    assert sorted(server["scope"][0].split()) == ["applications.commands", "bot"]
+    assert user["integration_type"] == ["1"] and user["scope"] == ["applications.commands"]
+    assert user["client_id"] == [str(owner.discord.application_id)]
+    assert "billed to you" in err
 
 
 async def test_a_bad_retention_setting_is_named_and_not_reported_as_in_force(
@@ -224,6 +276,7 @@ async def test_check_lists_every_bad_setting_then_runs_what_it_still_can(owner: 
         "FAIL  setting MAX_CONCURRENT_JOBS",
         "FAIL  database",
         "PASS  retention",
+        "PASS  personal use",
         "PASS  discord",
         "FAIL  image api",
     ]

@@ -70,7 +70,7 @@ async def serve(world: Harness, rounds: int, batch: str) -> None:
         refused = await world.discord.run_slash_command(
             member, world.general, "imagine", prompt=f"a refused lantern {n}"
         )
-        await refused.wait_for_original(lambda m: "not charged" in m.content.lower(), timeout=15)
+        await refused.wait_for_followup(lambda m: "not charged" in m.content.lower(), timeout=15)
     await asyncio.wait_for(world.running_bot.flow.wait_until_idle(), timeout=10)
 
 
