@@ -245,7 +245,8 @@ class GenerationService:
         self._scheduler = scheduler
         self._bot_default_limit = bot_default_limit
         self._personal_daily_limit = personal_daily_limit
-        self._typical_run = TYPICAL_RUN_SECONDS
+        #: Seconds one job is taking lately (a moving average; tests may set it).
+        self.typical_run = TYPICAL_RUN_SECONDS
         self._nsfw_safety_default = nsfw_safety_default
         self._job_limits = job_limits or JobLimits()
         self.retry_delays = tuple(settle_retry_delays)
@@ -271,7 +272,7 @@ class GenerationService:
 
     def _learn_duration(self, seconds: float) -> None:
         """A moving average of how long the API takes per job (for :meth:`expected_finish`)."""
-        self._typical_run = 0.8 * self._typical_run + 0.2 * max(0.0, seconds)
+        self.typical_run = 0.8 * self.typical_run + 0.2 * max(0.0, seconds)
 
     def expected_finish(self) -> float:
         """Seconds a job submitted now would likely take to finish: the images ahead of it
@@ -279,7 +280,7 @@ class GenerationService:
         can deliver, a request unlikely to make it is refused up front."""
         ahead = self._scheduler.running + self._scheduler.waiting
         rounds = ahead // max(1, self._scheduler.capacity)
-        return (rounds + 1) * self._typical_run
+        return (rounds + 1) * self.typical_run
 
     def default_limit_for(self, guild_id: int) -> int:
         """The daily limit where no moderator set one: a server's default, or the personal

@@ -1,7 +1,8 @@
 """Personal use (issue 12): members generate in the bot's DM, group DMs and servers
 without the bot, only where the owner allowed it, on one personal quota.
 
-Each module-level world runs the real bot with one PERSONAL_USE setting.
+Each module-level world runs the real bot with one PERSONAL_USE setting. discord.py's API
+base is process-wide, so each world's tests come after the previous world's, in file order.
 """
 
 from __future__ import annotations
@@ -172,6 +173,46 @@ async def test_moderator_commands_stay_in_servers(anywhere: Harness) -> None:
     me, dm = anywhere.discord.dm_with_bot(member)
     with pytest.raises(ClientRejected):
         await anywhere.discord.run_slash_command(me, dm, "settings", "show")
+
+
+# -- the 15-minute token where only the interaction can deliver ---------------------------------
+
+
+async def test_a_queue_too_long_for_the_token_is_said_up_front(anywhere: Harness) -> None:
+    member = anywhere.member("hurried")
+    anywhere.discord.install_for_user(member)
+    me, group = anywhere.discord.group_dm(member)
+    service = anywhere.running_bot.generations
+    usual = service.typical_run
+    service.typical_run = 20 * 60.0  # the API has been taking 20 minutes a job lately
+    try:
+        it = await anywhere.discord.run_slash_command(me, group, "imagine", prompt="a quick one")
+        answer = await it.wait_for_original(timeout=5)
+    finally:
+        service.typical_run = usual
+    assert answer.ephemeral and "too busy to finish your image" in answer.content
+    assert await personal_used(anywhere, member) == 0
+
+
+async def test_a_token_that_expires_anyway_is_refunded_and_told_by_dm(anywhere: Harness) -> None:
+    member = anywhere.member("unlucky-group")
+    anywhere.discord.install_for_user(member)
+    me, group = anywhere.discord.group_dm(member)
+    anywhere.api.hold()
+    try:
+        it = await imagine(anywhere, me, group, "a very slow picture")
+        await it.wait_for_original(lambda m: "Generating" in m.content, timeout=10)
+        anywhere.discord.clock.advance(16 * 60)
+    finally:
+        anywhere.api.release()
+    told = await anywhere.discord.wait_for_direct_message(
+        member, lambda m: NOT_CHARGED in m.content, timeout=15
+    )
+    assert "could not post it" in told.content
+    assert not [m for m in anywhere.discord.messages(group) if has_image(m)]
+    assert await personal_used(anywhere, member) == 0, "refunded"
+    # Never the bot token in the group DM: only the expired interaction token answered no.
+    assert {e.code for e in anywhere.discord.errors} <= {50027}
 
 
 # -- PERSONAL_USE=members: a stranger is refused privately, the API never called --------------
