@@ -599,6 +599,39 @@ async def test_bot_routes_need_the_token_and_unknown_routes_are_noticed(scene: S
         emu.assert_no_errors()
 
 
+async def test_the_bot_token_reaches_nothing_where_only_a_user_installed_the_app(
+    scene: Scene,
+) -> None:
+    """Group DMs and servers without the bot: 403 50001, counted toward the ban; the
+    bot's own DM is reachable. None of these places is announced on the gateway."""
+    emu = scene.emu
+    emu.install_for_user(scene.alice)
+    _, group = emu.group_dm(scene.alice, scene.bob)
+    _, elsewhere = emu.server_without_bot(scene.alice)
+    _, dm = emu.dm_with_bot(scene.alice)
+    headers = {"Authorization": f"Bot {emu.bot_token}"}
+    before = emu.invalid_request_count
+    async with aiohttp.ClientSession() as session:
+        for channel in (group, elsewhere):
+            async with session.get(f"{emu.base_url}/channels/{channel.id}", headers=headers) as r:
+                assert (r.status, (await r.json())["code"]) == (403, 50001)
+        async with session.get(f"{emu.base_url}/channels/{dm.id}", headers=headers) as r:
+            assert r.status == 200
+    assert emu.invalid_request_count == before + 2
+    assert scene.bot.get_guild(elsewhere.guild.id) is None, "READY never listed it"
+    emu.clear_records()
+
+
+async def test_a_server_install_alone_offers_nothing_in_group_dms(scene: Scene) -> None:
+    """Without ``integration_types`` a command is a server install's: a group DM (where
+    only a user install can be) never offers it, even to someone who installed the app."""
+    emu = scene.emu
+    emu.install_for_user(scene.bob)
+    bob, group = emu.group_dm(scene.bob)
+    with pytest.raises(ClientRejected, match="integration_types"):
+        await emu.run_slash_command(bob, group, "ping")
+
+
 async def test_a_mod_sets_a_quota_with_a_subcommand_and_member_option(scene: Scene) -> None:
     it = await scene.emu.run_slash_command(
         scene.alice, scene.general, "quota set-user", member=scene.bob, limit=3
