@@ -45,6 +45,9 @@ def interaction(error: BaseException) -> Any:
         user=SimpleNamespace(id=3),
         response=FailingResponse(error),
         extras={},  # discord.py's per-interaction dict (the acknowledgement deadline lives there)
+        # A server install in a server channel (cogs/common/places.py reads these).
+        is_guild_integration=lambda: True,
+        context=SimpleNamespace(dm_channel=False),
     )
 
 
