@@ -257,6 +257,10 @@ class ImagineBot(commands.AutoShardedBot):
                 self.tree.copy_global_to(guild=guild)
                 synced = await self.tree.sync(guild=guild)
                 log.debug("synced %d command(s) to guild %s", len(synced), guild_id)
+            if self.application_id is not None:
+                # Global commands an earlier run left (personal use, or no COMMAND_GUILD_IDS)
+                # would show every command twice in these servers.
+                await self.http.bulk_upsert_global_commands(self.application_id, [])
         else:
             synced = await self.tree.sync()
             log.debug("synced %d global command(s)", len(synced))

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 import pytest_asyncio
 
+from bot.config import PersonalUse
 from bot.policy.places import NO_SERVER
 from bot.store.base import MemberContext
 from tests.e2e.harness import Harness, start_harness
@@ -319,3 +321,18 @@ async def test_command_guild_ids_never_shows_a_command_twice(guild_synced: Harne
     me, dm = world.discord.dm_with_bot(member)
     usage = await world.discord.run_slash_command(me, dm, "usage")
     assert (await usage.wait_for_original(timeout=5)).ephemeral
+
+
+async def test_turning_personal_use_off_again_leaves_no_command_twice(
+    guild_synced: Harness,
+) -> None:
+    world = guild_synced
+    world.settings = replace(world.settings, personal_use=PersonalUse.OFF)
+    await world.restart_bot()
+    assert world.discord.commands_for(None) == [], "the global member commands are gone"
+    member = world.member("after")
+    it = await world.discord.run_slash_command(member, world.general, "imagine", prompt="again")
+    await it.wait_for_original(has_image, timeout=15)
+    me, dm = world.discord.dm_with_bot(member)
+    with pytest.raises(ClientRejected):
+        await world.discord.run_slash_command(me, dm, "usage")
