@@ -185,7 +185,7 @@ async def _pick(
         log_refused_press(f"gen:pick:{record.id}:{number}", interaction)
         await send_ephemeral(interaction, messages.button_not_valid())
         return
-    if interaction.user.id != record.user_id and not interaction.permissions.manage_messages:
+    if interaction.user.id != record.user_id and not _moderates_here(interaction):
         await send_ephemeral(interaction, messages.pick_refused(record.user_id))
         return
     message = interaction.message
