@@ -242,7 +242,8 @@ class ImagineBot(commands.AutoShardedBot):
                 if command.name not in MEMBER_COMMANDS
             ]
             for command in moderator:
-                self.tree.remove_command(command.name)
+                kind = getattr(command, "type", discord.AppCommandType.chat_input)
+                self.tree.remove_command(command.name, type=kind)
             synced = await self.tree.sync()
             log.debug("synced %d global member command(s)", len(synced))
             for guild_id in self.settings.command_guild_ids:

@@ -179,7 +179,7 @@ async def test_a_refund_that_never_gets_written_is_not_generated_again_by_the_sw
     patch_store("fail", database_away)
     world.api.fail_next(Fault.status(422, "content refused"))
     job = await imagine(world, member, "a refused thing")
-    told = await job.wait_for_original(lambda m: NOT_CHARGED in m.content, timeout=15)
+    told = await job.wait_for_followup(lambda m: NOT_CHARGED in m.content, timeout=15)
     assert not told.attachments
     bot = world.running_bot
     await assert_nothing_left_behind(world)
