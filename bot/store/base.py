@@ -110,7 +110,7 @@ class AuditAction(StrEnum):
 
 
 class Reach(StrEnum):
-    """How a job's result may reach the member (see migration 0014)."""
+    """How a job's result may reach the member (see migration 0012)."""
 
     CHANNEL = "channel"  # public; the bot may post in the channel after the token expires
     INTERACTION = "interaction"  # public; the bot is no member there: the interaction only
