@@ -50,7 +50,7 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 
-MEMBER_COMMANDS = frozenset({"imagine", "usage", "queue"})
+MEMBER_COMMANDS = frozenset({"imagine", "usage", "queue", "history", "preferences"})
 """Commands members use for themselves: with ``PERSONAL_USE`` on they are offered outside
 servers too (a member command added later joins this set); every other command is a
 moderator's and stays a server install in server channels."""
@@ -222,9 +222,14 @@ class ImagineBot(commands.AutoShardedBot):
         self.personal_gate = PersonalGate(self, self.settings.personal_use)
         for name in MEMBER_COMMANDS:
             command = self.tree.get_command(name)
-            if not isinstance(command, app_commands.Command):
+            if isinstance(command, app_commands.Group):  # /preferences: gate each subcommand
+                gated = [c for c in command.walk_commands() if isinstance(c, app_commands.Command)]
+            elif isinstance(command, app_commands.Command):
+                gated = [command]
+            else:
                 continue
-            command.add_check(self.personal_gate.check)
+            for each in gated:
+                each.add_check(self.personal_gate.check)
             if self.settings.personal_use.enabled:
                 open_to_personal_places(command)
 

@@ -1,4 +1,9 @@
-"""``/history``: a member's own recent generations in this server, privately, paged.
+"""``/history``: a member's own recent generations here, privately, paged.
+
+In a server the bot is in: that server's generations. In a personal place (the bot's
+DM, group DMs, servers without the bot; offered there with ``PERSONAL_USE`` on): the
+member's personal generations, all stored under server 0, and never anyone else's:
+there are no moderators outside the bot's servers, so ``member:`` is refused there.
 
 The page buttons are ``DynamicItem``s whose custom id names the member shown, the
 member viewing and the page (``hist:<member>:<viewer>:<page>``), so they work after a
@@ -21,6 +26,7 @@ from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.checks import log_refused_press, refuse_stray_press, require_manage_guild
 from cogs.common.flow import apologising, send_ephemeral
+from cogs.common.places import is_personal, ledger_guild_id
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -36,7 +42,8 @@ async def history_page(
     """The embed and buttons for ``page`` (1-based, clamped to the pages there are)."""
     size = messages.HISTORY_PAGE_SIZE
     store = interaction.client.store
-    guild_id = interaction.guild_id or 0
+    guild_id = ledger_guild_id(interaction)
+    here = (interaction.channel_id or 0, interaction.guild_id) if guild_id == 0 else None
     page = max(1, page)
     records, total = await in_time(
         interaction, store.history(guild_id, user_id, limit=size, offset=(page - 1) * size)
@@ -54,6 +61,7 @@ async def history_page(
         page=page,
         pages=pages,
         total=total,
+        here=here,
     )
     view = discord.ui.View(timeout=None)
     viewer = interaction.user.id
@@ -108,7 +116,9 @@ class PageButton(
             if interaction.user.id != self.viewer_id:
                 await send_ephemeral(interaction, messages.history_not_yours())
                 return
-            if self.user_id != interaction.user.id and not interaction.permissions.manage_guild:
+            if self.user_id != interaction.user.id and (
+                is_personal(interaction) or not interaction.permissions.manage_guild
+            ):  # rights in a server without the bot make no moderator
                 log_refused_press(self.custom_id, interaction)  # no longer a moderator?
                 await send_ephemeral(interaction, messages.history_not_yours())
                 return
@@ -120,7 +130,7 @@ class History(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="history", description="Your recent images in this server")
+    @app_commands.command(name="history", description="Your recent images here")
     @app_commands.guild_only()
     @app_commands.describe(
         page="Which page (1 is the newest)",
@@ -130,9 +140,14 @@ class History(commands.Cog):
         self,
         interaction: discord.Interaction[ImagineBot],
         page: app_commands.Range[int, 1, MAX_PAGE] = 1,
-        member: discord.Member | None = None,
+        member: discord.Member | discord.User | None = None,
     ) -> None:
         user_id = interaction.user.id if member is None else member.id
+        if user_id != interaction.user.id and is_personal(interaction):
+            await interaction.response.send_message(
+                messages.history_of_others_in_servers_only(), ephemeral=True
+            )
+            return
         if user_id != interaction.user.id:
             require_manage_guild(interaction)  # checked on every call, whatever admins re-mapped
         embed, view = await history_page(interaction, user_id, page)

@@ -1,9 +1,10 @@
-"""``/preferences``: a member's own defaults for ``/imagine`` in this server.
+"""``/preferences``: a member's own defaults for ``/imagine`` here.
 
-Stored per member and scope (``bot.store.base.Preferences``): this server now, a
-personal set for personal places later. Every answer is private. A set that
-``/imagine`` would refuse (a width without a height, an unknown style) is refused the
-same way, before anything is saved.
+Stored per member and scope (``bot.store.base.Preferences``): a server the bot is in,
+or scope 0, the personal set used in every personal place (the bot's DM, group DMs,
+servers without the bot) when ``PERSONAL_USE`` offers the command there. Every answer
+is private. A set that ``/imagine`` would refuse (a width without a height, an unknown
+style, any style in a personal place) is refused the same way, before anything is saved.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from bot.siraya import (
 from bot.store.base import Preferences
 from cogs.common import messages
 from cogs.common.budget import in_time
+from cogs.common.places import is_personal
 from cogs.common.workspace import options_given, scope_of, style_choices
 from cogs.imagine import ACCELERATION_CHOICES, SIZE_CHOICES
 
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
 class PreferencesCog(
     commands.GroupCog,
     group_name="preferences",
-    group_description="Your own defaults for /imagine in this server",
+    group_description="Your own defaults for /imagine here (a server, or your personal set)",
 ):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
@@ -106,9 +108,14 @@ class PreferencesCog(
             return
         store, scope, user_id = self.bot.store, scope_of(interaction), interaction.user.id
         if style is not None:
-            found = await in_time(interaction, store.style(interaction.guild_id or 0, style))
+            if is_personal(interaction):
+                await interaction.response.send_message(
+                    messages.no_styles_in_personal_places(), ephemeral=True
+                )
+                return
+            found = await in_time(interaction, store.style(scope, style))
             if found is None:
-                styles = await in_time(interaction, store.styles(interaction.guild_id or 0))
+                styles = await in_time(interaction, store.styles(scope))
                 await interaction.response.send_message(
                     messages.unknown_style(style, styles), ephemeral=True
                 )

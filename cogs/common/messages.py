@@ -37,6 +37,7 @@ from bot.store.base import (
     MemberTotal,
     Preferences,
     QuotaExceeded,
+    Reach,
     Style,
     UsageSummary,
 )
@@ -968,6 +969,14 @@ def unknown_style(name: str, styles: list[Style]) -> str:
     return clip(f"There is no style “{asked}” here. Styles on this server: {names}.", CONTENT_LIMIT)
 
 
+def no_styles_in_personal_places() -> str:
+    """``style:`` in a DM, a group DM or a server without the bot: styles are a server's."""
+    return (
+        "🎨 Styles belong to a server's moderators, so there are none here (outside the "
+        "bot's servers). Leave `style:` out, or use it in a server that has styles."
+    )
+
+
 def preferred_style_gone(name: str) -> str:
     return (
         f"Your default style “{typed(name, 60)}” is no longer on this server. Type another "
@@ -1038,11 +1047,27 @@ def preferences_nothing_given() -> str:
 HISTORY_PAGE_SIZE = 8
 
 
-def jump_url(record: GenerationRecord) -> str | None:
+def jump_url(record: GenerationRecord, *, here: tuple[int, int | None] | None = None) -> str | None:
+    """A link to the result, where one opens it for the member.
+
+    A private result is ephemeral: nothing to jump to. A personal generation is stored
+    under server 0, so its real place is inferred: one the bot could post in is the bot's
+    DM (``@me``); one reached only through the interaction is a group DM or a server
+    without the bot, told apart only when ``/history`` runs in that very channel
+    (``here``: its channel id and server id, None for a DM).
+    """
     message_id = record.posted_message_id or record.message_id
-    if message_id is None:
+    if message_id is None or record.reach is Reach.PRIVATE:
         return None
-    return f"https://discord.com/channels/{record.guild_id}/{record.channel_id}/{message_id}"
+    where: str | int = record.guild_id
+    if record.guild_id == 0:
+        if record.reach is Reach.CHANNEL:
+            where = "@me"
+        elif here is not None and here[0] == record.channel_id:
+            where = "@me" if here[1] is None else here[1]
+        else:
+            return None
+    return f"https://discord.com/channels/{where}/{record.channel_id}/{message_id}"
 
 
 def outcome(record: GenerationRecord) -> str:
@@ -1055,12 +1080,12 @@ def outcome(record: GenerationRecord) -> str:
     return "⏳ in progress"
 
 
-def history_line(record: GenerationRecord) -> str:
+def history_line(record: GenerationRecord, here: tuple[int, int | None] | None = None) -> str:
     params = record.params
     prompt = typed(one_line(params.prompt), 60)
     size = f"{params.width}×{params.height}"
     style = f" · style {typed(params.style_name, 32)}" if params.style_name else ""
-    link = jump_url(record)
+    link = jump_url(record, here=here)
     where = f" · [jump]({link})" if link and record.status is GenerationStatus.SUCCEEDED else ""
     return (
         f"**#{record.id}** {relative_time(record.created_at)} · “{prompt}”\n"
@@ -1069,15 +1094,27 @@ def history_line(record: GenerationRecord) -> str:
 
 
 def history_embed(
-    records: list[GenerationRecord], *, user_id: int, own: bool, page: int, pages: int, total: int
+    records: list[GenerationRecord],
+    *,
+    user_id: int,
+    own: bool,
+    page: int,
+    pages: int,
+    total: int,
+    here: tuple[int, int | None] | None = None,
 ) -> discord.Embed:
-    title = "Your recent images here" if own else "Recent images here"
+    """A page of history; ``here`` (personal places only: the channel and server it was
+    asked in) lets a result made in this very channel be linked (see :func:`jump_url`)."""
+    if here is not None:
+        title = "Your recent personal images"
+    else:
+        title = "Your recent images here" if own else "Recent images here"
     if not records:
         description = (
             "Nothing yet: try /imagine." if own else f"<@{user_id}> has no images here yet."
         )
     else:
-        description = "\n\n".join(history_line(r) for r in records)
+        description = "\n\n".join(history_line(r, here) for r in records)
         if not own:
             description = f"Requested by <@{user_id}>\n\n{description}"
     embed = discord.Embed(
@@ -1087,6 +1124,14 @@ def history_embed(
         text=f"Page {page} of {max(pages, 1)} · {plural(total, 'generation')}, newest first"
     )
     return embed
+
+
+def history_of_others_in_servers_only() -> str:
+    """``/history member:`` outside the bot's servers: there are no moderators there."""
+    return (
+        "🔒 Only moderators may look at another member's history, and only in a server "
+        "the bot is in. Here, /history shows your own personal images."
+    )
 
 
 def history_not_yours() -> str:

@@ -66,8 +66,16 @@ class NotAllowedHere(app_commands.CheckFailure):
     """Personal use does not cover this member or place; ``str()`` is the private answer."""
 
 
-def open_to_personal_places(command: app_commands.Command[Any, ..., Any]) -> None:
-    """Offer ``command`` to user installs and in DMs, group DMs and servers without the bot."""
+def is_personal(interaction: discord.Interaction) -> bool:
+    """Whether this interaction came from a personal place (no server rules, no moderators)."""
+    return place_of_interaction(interaction).personal
+
+
+def open_to_personal_places(
+    command: app_commands.Command[Any, ..., Any] | app_commands.Group,
+) -> None:
+    """Offer ``command`` (or a whole group) to user installs and in DMs, group DMs and
+    servers without the bot."""
     command.guild_only = False
     command.allowed_installs = app_commands.AppInstallationType(guild=True, user=True)
     command.allowed_contexts = app_commands.AppCommandContext(

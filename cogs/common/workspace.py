@@ -23,6 +23,7 @@ from bot.store.base import Preferences
 from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.flow import send_ephemeral
+from cogs.common.places import is_personal, ledger_guild_id
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -59,8 +60,9 @@ def options_given(
 
 
 def scope_of(interaction: discord.Interaction) -> int:
-    """The preferences scope: this server (only servers offer /imagine so far)."""
-    return interaction.guild_id or 0
+    """The preferences scope: a server the bot is in (also through a member's own
+    install there), else 0, the member's personal set for every personal place."""
+    return ledger_guild_id(interaction)
 
 
 async def request_for(
@@ -78,12 +80,16 @@ async def request_for(
     chosen = defaults.choose(prompt, typed, preferred, seed=seed)
     if chosen.style is None:
         return chosen.request
-    style = await in_time(interaction, bot.store.style(interaction.guild_id or 0, chosen.style))
+    if is_personal(interaction):  # styles are a server's moderators'; none exist here
+        await send_ephemeral(interaction, messages.no_styles_in_personal_places())
+        return None
+    guild_id = ledger_guild_id(interaction)
+    style = await in_time(interaction, bot.store.style(guild_id, chosen.style))
     if style is None:
         if chosen.style_from_preferences:
             await send_ephemeral(interaction, messages.preferred_style_gone(chosen.style))
         else:
-            styles = await in_time(interaction, bot.store.styles(interaction.guild_id or 0))
+            styles = await in_time(interaction, bot.store.styles(guild_id))
             await send_ephemeral(interaction, messages.unknown_style(chosen.style, styles))
         return None
     return replace(chosen.request, style_name=style.name, style_text=style.text)
@@ -95,8 +101,11 @@ async def style_choices(
     """This server's styles matching what the member has typed so far (≤ 25, in time).
 
     A slow database gives no suggestions rather than an answer Discord would drop; the
-    member can still type a name, which ``/imagine`` checks.
+    member can still type a name, which ``/imagine`` checks. Personal places have no
+    styles, so nothing is suggested there.
     """
+    if is_personal(interaction):
+        return []
     try:
         async with asyncio.timeout(AUTOCOMPLETE_BUDGET):
             styles = await interaction.client.store.styles(interaction.guild_id or 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -17,6 +18,7 @@ import pytest_asyncio
 from bot.config import PersonalUse
 from bot.policy.places import NO_SERVER
 from bot.store.base import MemberContext
+from cogs.common import messages
 from tests.e2e.harness import Harness, start_harness
 from tests.emulators.discord import ClientRejected, InteractionRecord, Member, Message
 from tests.emulators.siraya import Fault
@@ -177,6 +179,123 @@ async def test_moderator_commands_stay_in_servers(anywhere: Harness) -> None:
         await anywhere.discord.run_slash_command(me, dm, "settings", "show")
 
 
+# -- /preferences and /history in personal places (issues 12 and 13) -------------------------
+
+
+async def answer(
+    world: Harness, who: Member, channel: object, path: str, **options: Any
+) -> Message:
+    """A command's private reply (``path`` may name a subcommand: ``"preferences show"``)."""
+    it = await world.discord.run_slash_command(who, channel, path, **options)  # type: ignore[arg-type]
+    reply = await it.wait_for_original(timeout=5)
+    assert reply.ephemeral, reply
+    return reply
+
+
+def asked(world: Harness) -> tuple[str, int]:
+    """The size and steps the image API was last asked for."""
+    sent = world.api.requests[-1].json
+    return sent["size"], sent["num_inference_steps"]
+
+
+async def test_preferences_in_personal_places_are_a_set_of_their_own(anywhere: Harness) -> None:
+    member = anywhere.member("settler")
+    anywhere.discord.install_for_user(member)
+    me, dm = anywhere.discord.dm_with_bot(member)
+    there, chat = anywhere.discord.server_without_bot(member)
+    await answer(anywhere, member, anywhere.general, "preferences set", steps=35)
+    saved = await answer(anywhere, me, dm, "preferences set", size="square_hd", steps=12)
+    assert "saved" in saved.text() and "12" in saved.text()
+
+    it = await imagine(anywhere, me, dm, "a personal harbour")
+    await it.wait_for_original(has_image, timeout=15)
+    assert asked(anywhere) == ("square_hd", 12), "the personal set applies in the DM"
+    it = await imagine(anywhere, member, anywhere.general, "a server harbour")
+    await it.wait_for_original(has_image, timeout=15)
+    assert asked(anywhere) == ("landscape_4_3", 35), "the server's set applies there"
+
+    # A server without the bot is a personal place too: the same personal set.
+    shown = await answer(anywhere, there, chat, "preferences show")
+    assert "square_hd" in shown.text() and "35" not in shown.text()
+    reset = await answer(anywhere, there, chat, "preferences reset")
+    assert "cleared" in reset.text()
+    assert "35" in (await answer(anywhere, member, anywhere.general, "preferences show")).text()
+    anywhere.discord.assert_no_errors()
+
+
+async def test_styles_are_refused_privately_in_personal_places(anywhere: Harness) -> None:
+    member = anywhere.member("stylish")
+    me, dm = anywhere.discord.dm_with_bot(member)
+    store = anywhere.running_bot.store
+    await store.add_style(anywhere.guild.id, "Ink", "ink wash", actor_id=anywhere.moderator.id)
+    try:
+        calls_before = len(anywhere.api.requests)
+        refused = await answer(anywhere, me, dm, "imagine", prompt="a crane", style="Ink")
+        assert "Styles belong to a server" in refused.text()
+        refused = await answer(anywhere, me, dm, "preferences set", style="Ink")
+        assert "Styles belong to a server" in refused.text()
+        assert "not set" in (await answer(anywhere, me, dm, "preferences show")).text()
+        typing = await anywhere.discord.autocomplete(
+            me, dm, "imagine", focused="style", prompt="a crane", style="in"
+        )
+        await typing.acknowledged(timeout=5)
+        assert typing.response_type == 8 and typing.choices == [], "no server's styles offered"
+        assert len(anywhere.api.requests) == calls_before, "nothing was generated"
+    finally:
+        await store.remove_style(anywhere.guild.id, "Ink", actor_id=anywhere.moderator.id)
+    anywhere.discord.assert_no_errors()
+
+
+async def test_history_in_a_dm_shows_only_the_members_personal_images(
+    anywhere: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member, other = anywhere.member("diarist"), anywhere.member("neighbour")
+    anywhere.discord.install_for_user(member)
+    me, dm = anywhere.discord.dm_with_bot(member)
+    them, their_dm = anywhere.discord.dm_with_bot(other)
+    in_group, group = anywhere.discord.group_dm(member, other)
+    made = {}
+    for who, channel, prompt in [
+        (member, anywhere.general, "server picture"),
+        (them, their_dm, "neighbour's picture"),
+        (in_group, group, "group picture"),
+        (me, dm, "dm picture"),
+    ]:
+        it = await imagine(anywhere, who, channel, prompt)
+        made[prompt] = await it.wait_for_original(has_image, timeout=15)
+
+    page = await answer(anywhere, me, dm, "history")
+    text = page.text()
+    assert "dm picture" in text and "group picture" in text
+    assert "server picture" not in text and "neighbour" not in text
+    assert made["dm picture"].jump_url in text and "/@me/" in made["dm picture"].jump_url
+    # In the group DM itself its result links for the member (the server's never appears).
+    in_place = await answer(anywhere, in_group, group, "history")
+    assert made["group picture"].jump_url in in_place.text()
+    assert "server picture" not in in_place.text()
+    # The server's history keeps to the server.
+    served = await answer(anywhere, member, anywhere.general, "history")
+    assert "server picture" in served.text() and "dm picture" not in served.text()
+
+    # There are no moderators in personal places: member: is refused privately.
+    refused = await answer(anywhere, me, dm, "history", member=other)
+    assert "only in a server" in refused.text() and "neighbour's picture" not in refused.text()
+    forged = await anywhere.discord.press_forged_button(me, page, f"hist:{other.id}:{me.id}:1")
+    told = await forged.wait_for_original(timeout=5)
+    assert told.ephemeral and "neighbour's picture" not in told.text()
+
+    monkeypatch.setattr(messages, "HISTORY_PAGE_SIZE", 1)
+    paged = await answer(anywhere, me, dm, "history")
+    assert "dm picture" in paged.text() and "Page 1 of 2" in paged.text()
+    await anywhere.restart_bot()  # the page buttons still work
+    older = await anywhere.discord.press_button(me, paged, label="Older ▶")
+    await older.acknowledged(timeout=5)
+    assert older.response_type == 7
+    assert "group picture" in paged.text() and "dm picture" not in paged.text()
+    assert "neighbour" not in paged.text()
+    anywhere.discord.assert_no_errors()
+
+
 # -- the 15-minute token where only the interaction can deliver ---------------------------------
 
 
@@ -289,9 +408,14 @@ async def test_off_offers_nothing_outside_servers(servers_only: Harness) -> None
             options = {"prompt": "anything"} if command == "imagine" else {}
             with pytest.raises(ClientRejected):
                 await world.discord.run_slash_command(who, channel, command, **options)
+        for path in ("history", "preferences show", "preferences set"):
+            with pytest.raises(ClientRejected):
+                await world.discord.run_slash_command(who, channel, path)
     it = await world.discord.run_slash_command(member, world.general, "imagine", prompt="home")
     await it.wait_for_original(has_image, timeout=15)
     assert world.api.requests, "in the server it works as ever"
+    shown = await world.discord.run_slash_command(member, world.general, "history")
+    assert (await shown.wait_for_original(timeout=5)).ephemeral
 
 
 # -- COMMAND_GUILD_IDS with personal use on: member commands global, moderators' per server -----

@@ -127,8 +127,10 @@ class Message:
 
     @property
     def jump_url(self) -> str:
-        """The link Discord's clients open this message by."""
-        return f"https://discord.com/channels/{self.guild_id}/{self.channel.id}/{self.id}"
+        """The link Discord's clients open this message by: a DM or group DM (channel
+        types 1 and 3) has no server, so its links go through ``@me``."""
+        where = "@me" if self.channel.type in (1, 3) else str(self.guild_id)
+        return f"https://discord.com/channels/{where}/{self.channel.id}/{self.id}"
 
     @property
     def author_id(self) -> int:
