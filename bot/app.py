@@ -50,7 +50,7 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 
-MEMBER_COMMANDS = frozenset({"imagine", "usage", "queue", "history", "preferences"})
+MEMBER_COMMANDS = frozenset({"imagine", "usage", "queue", "history", "preferences", "Imagine this"})
 """Commands members use for themselves: with ``PERSONAL_USE`` on they are offered outside
 servers too (a member command added later joins this set); every other command is a
 moderator's and stays a server install in server channels."""
@@ -220,14 +220,14 @@ class ImagineBot(commands.AutoShardedBot):
         """Gate the member commands, and with ``PERSONAL_USE`` on offer them to user
         installs and in personal places (moderator commands stay in servers)."""
         self.personal_gate = PersonalGate(self, self.settings.personal_use)
-        for name in MEMBER_COMMANDS:
-            command = self.tree.get_command(name)
+        for command in self.tree.get_commands():  # every type: "Imagine this" is a menu
+            if command.name not in MEMBER_COMMANDS:
+                continue
+            gated: list[app_commands.Command[Any, ..., Any] | app_commands.ContextMenu]
             if isinstance(command, app_commands.Group):  # /preferences: gate each subcommand
                 gated = [c for c in command.walk_commands() if isinstance(c, app_commands.Command)]
-            elif isinstance(command, app_commands.Command):
-                gated = [command]
             else:
-                continue
+                gated = [command]
             for each in gated:
                 each.add_check(self.personal_gate.check)
             if self.settings.personal_use.enabled:

@@ -7,6 +7,11 @@ first response (Discord allows a modal only then), so the one read before it (th
 result's record) goes through the acknowledgement budget. Submissions are answered by a
 listener from the interaction alone, so a dialog left open while the bot restarted still
 works; the member's preferences and the server's rules apply as in ``/imagine``.
+
+With ``PERSONAL_USE`` on, the menu is offered in personal places like the member
+commands (bot/app.py ``MEMBER_COMMANDS``): the personal gate runs on the menu and again on
+the dialog's submission, the personal set of preferences applies, and only the member's
+own personal results open their Edit dialog.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.policy.places import valid_record_id
+from bot.policy.places import belongs_here, valid_record_id
 from bot.siraya import MAX_SEED, PROMPT_MAX_LENGTH, SIZE_PRESETS
 from bot.store.base import GenerationRecord, Preferences
 from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.flow import apologising, send_ephemeral
+from cogs.common.places import NotAllowedHere, ledger_guild_id
 from cogs.common.workspace import request_for
 from cogs.results import EditModal, submitted_values
 
@@ -135,7 +141,12 @@ class ImagineThis(commands.Cog):
                 continue
             generation_id, number = found
             record = await in_time(interaction, self.bot.store.get_generation(generation_id))
-            if record is None or record.guild_id != (interaction.guild_id or 0):
+            if record is None or not belongs_here(
+                record_guild_id=record.guild_id,
+                record_user_id=record.user_id,
+                guild_id=ledger_guild_id(interaction),
+                user_id=interaction.user.id,
+            ):  # in a personal place, only the member's own results are theirs to edit
                 return None
             if number is not None:  # a picked image: posted as a press's answer, not recorded
                 return (record, number) if 1 <= number <= record.params.count else None
@@ -166,6 +177,11 @@ class ImagineThis(commands.Cog):
         if data.get("custom_id") != FORM_ID:
             return
         async with apologising(interaction, "the Imagine this dialog"):
+            try:  # the menu's check passed when the dialog opened; the owner may since have
+                await self.bot.personal_gate.check(interaction)  # changed PERSONAL_USE
+            except NotAllowedHere as refusal:
+                await send_ephemeral(interaction, str(refusal))
+                return
             values = submitted_values(data.get("components") or [])
             try:
                 size = typed_size(values.get("size", ""))

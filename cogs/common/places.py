@@ -72,7 +72,7 @@ def is_personal(interaction: discord.Interaction) -> bool:
 
 
 def open_to_personal_places(
-    command: app_commands.Command[Any, ..., Any] | app_commands.Group,
+    command: app_commands.Command[Any, ..., Any] | app_commands.Group | app_commands.ContextMenu,
 ) -> None:
     """Offer ``command`` (or a whole group) to user installs and in DMs, group DMs and
     servers without the bot."""

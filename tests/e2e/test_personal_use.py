@@ -296,6 +296,37 @@ async def test_history_in_a_dm_shows_only_the_members_personal_images(
     anywhere.discord.assert_no_errors()
 
 
+async def test_imagine_this_works_in_personal_places_on_the_personal_quota(
+    anywhere: Harness,
+) -> None:
+    member = anywhere.member("quoter")
+    anywhere.discord.install_for_user(member)
+    in_group, group = anywhere.discord.group_dm(member, anywhere.member("pal"))
+    said = await anywhere.discord.send_message(in_group, group, "a lantern festival")
+    opened = await anywhere.discord.run_message_command(in_group, said, "Imagine this")
+    modal = await opened.wait_for_modal()
+    submitted = await anywhere.discord.submit_modal(
+        in_group, modal, {"prompt": "a lantern festival", "seed": "9"}
+    )
+    result = await submitted.wait_for_original(has_image, timeout=15)
+    assert anywhere.api.requests[-1].json["seed"] == 9
+    assert await personal_used(anywhere, member) == 1
+
+    # On the member's own personal result it opens that generation's Edit dialog.
+    me, dm = anywhere.discord.dm_with_bot(member)
+    it = await imagine(anywhere, me, dm, "a paper boat")
+    mine = await it.wait_for_original(has_image, timeout=15)
+    opened = await anywhere.discord.run_message_command(me, mine, "Imagine this")
+    modal = await opened.wait_for_modal()
+    assert modal.custom_id.startswith("gen:edit-form:")
+    edited = await anywhere.discord.submit_modal(me, modal, {"prompt": "a paper boat at sea"})
+    await edited.wait_for_original(has_image, timeout=15)
+    assert anywhere.api.requests[-1].json["prompt"] == "a paper boat at sea"
+    assert await personal_used(anywhere, member) == 3
+    assert result.id != mine.id
+    anywhere.discord.assert_no_errors()
+
+
 # -- the 15-minute token where only the interaction can deliver ---------------------------------
 
 
@@ -411,6 +442,9 @@ async def test_off_offers_nothing_outside_servers(servers_only: Harness) -> None
         for path in ("history", "preferences show", "preferences set"):
             with pytest.raises(ClientRejected):
                 await world.discord.run_slash_command(who, channel, path)
+        said = await world.discord.send_message(who, channel, "a sunny day")
+        with pytest.raises(ClientRejected):
+            await world.discord.run_message_command(who, said, "Imagine this")
     it = await world.discord.run_slash_command(member, world.general, "imagine", prompt="home")
     await it.wait_for_original(has_image, timeout=15)
     assert world.api.requests, "in the server it works as ever"
