@@ -179,7 +179,10 @@ class ImagineBot(commands.AutoShardedBot):
             FairScheduler(settings.max_concurrent_jobs),
             bot_default_limit=settings.default_daily_limit,
             nsfw_safety_default=settings.nsfw_safety_checker,
-            personal_daily_limit=settings.personal_daily_limit,
+            # With personal use off nothing outside servers may be charged, whatever left.
+            personal_daily_limit=(
+                settings.personal_daily_limit if settings.personal_use.enabled else 0
+            ),
             job_limits=JobLimits(per_member=settings.max_jobs_per_user, queue=settings.queue_limit),
         )
         self.moderation_log = ModerationLog(self, self.store)
@@ -220,6 +223,7 @@ class ImagineBot(commands.AutoShardedBot):
         """Gate the member commands, and with ``PERSONAL_USE`` on offer them to user
         installs and in personal places (moderator commands stay in servers)."""
         self.personal_gate = PersonalGate(self, self.settings.personal_use)
+        self.flow.personal_gate = self.personal_gate  # buttons and dialogs: no command check
         for command in self.tree.get_commands():  # every type: "Imagine this" is a menu
             if command.name not in MEMBER_COMMANDS:
                 continue

@@ -45,7 +45,12 @@ from bot.siraya import (
 from bot.store.base import GenerationRecord, InteractionRef, QuotaExceeded, Reach, StoreError
 from cogs.common import messages
 from cogs.common.budget import acknowledgement_deadline
-from cogs.common.places import ledger_guild_id, place_of_interaction
+from cogs.common.places import (
+    NotAllowedHere,
+    PersonalGate,
+    ledger_guild_id,
+    place_of_interaction,
+)
 
 log = logging.getLogger(__name__)
 
@@ -376,6 +381,9 @@ class GenerationFlow:
         self._sweeper: asyncio.Task[None] | None = None
         #: The bound of every Discord call on a job's way (tests shorten it).
         self.call_timeout = DISCORD_CALL_TIMEOUT
+        #: The owner's ``PERSONAL_USE`` promise, kept for every generating path (result
+        #: buttons and dialogs carry no command check); set by the bot at start-up.
+        self.personal_gate: PersonalGate | None = None
 
     def tasks_in_memory(self) -> int:
         """Tasks working on a job right now (health and tests)."""
@@ -402,6 +410,12 @@ class GenerationFlow:
         A ``private`` job is ephemeral from the acknowledgement to the result.
         """
         place = place_of_interaction(interaction)
+        if place.personal and self.personal_gate is not None:
+            try:
+                await self.personal_gate.check(interaction)
+            except NotAllowedHere as refused:
+                await send_ephemeral(interaction, str(refused))
+                return
         if private:
             way = Reach.PRIVATE
         else:

@@ -23,6 +23,7 @@ from discord import app_commands
 from bot.config import PersonalUse
 from bot.policy.places import NO_SERVER, Place, place_of
 from cogs.common import messages
+from cogs.common.budget import acknowledgement_deadline
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,11 @@ MAX_LOOKUPS = 10
 who shares only a server further down the list until they use the bot there once."""
 
 LOOKUP_TIMEOUT = 1.0
-"""Seconds the lookups may take in all: they run before the 3-second acknowledgement."""
+"""Seconds the lookups may take in all, at most: they draw on the interaction's
+acknowledgement budget (:mod:`cogs.common.budget`), so never more than is left of it."""
+
+_PASSED = "imagine.personal_ok"
+"""Key in ``Interaction.extras``: the gate already let this interaction through."""
 
 
 def place_of_interaction(interaction: discord.Interaction) -> Place:
@@ -100,21 +105,33 @@ class PersonalGate:
         self._answers: dict[int, tuple[bool, float]] = {}
 
     async def check(self, interaction: discord.Interaction) -> bool:
-        """True, or :class:`NotAllowedHere` (answered privately by cogs/errors.py)."""
+        """True, or :class:`NotAllowedHere` (answered privately by cogs/errors.py).
+
+        Commands run it as an app-command check; every generating path (buttons and
+        dialogs under old results too, which no command check covers) runs it again in
+        ``GenerationFlow.start``: an interaction it let through is not asked twice.
+        """
         if not place_of_interaction(interaction).personal:
             return True
+        if interaction.extras.get(_PASSED) is True:
+            return True
+        # The acknowledgement budget starts now: the lookups below come out of it.
+        deadline = acknowledgement_deadline(interaction)
         if not self.mode.enabled:  # Discord should not even offer it; a stale client might
             raise NotAllowedHere(messages.personal_use_off())
-        if self.mode is PersonalUse.EVERYONE:
-            return True
-        if await self.shares_a_server(interaction.user.id):
+        if self.mode is PersonalUse.EVERYONE or await self.shares_a_server(
+            interaction.user.id, deadline=deadline
+        ):
+            interaction.extras[_PASSED] = True
             return True
         log.info(
             "refused user %s outside servers: shares no server with the bot", interaction.user.id
         )
         raise NotAllowedHere(messages.personal_use_members_only())
 
-    async def shares_a_server(self, user_id: int) -> bool:
+    async def shares_a_server(self, user_id: int, *, deadline: float | None = None) -> bool:
+        """Whether ``user_id`` shares a server with the bot; lookups end by ``deadline``
+        (event-loop time) when given, and by :data:`LOOKUP_TIMEOUT` in any case."""
         now = self._clock()
         cached = self._answers.get(user_id)
         if cached is not None and cached[1] > now:
@@ -122,7 +139,11 @@ class PersonalGate:
         guilds = list(self._client.guilds)
         answer: bool | None = any(guild.get_member(user_id) is not None for guild in guilds)
         if not answer:
-            answer = await self._ask(user_id, [g.id for g in guilds[:MAX_LOOKUPS]])
+            timeout = LOOKUP_TIMEOUT
+            if deadline is not None:
+                left = deadline - asyncio.get_running_loop().time()
+                timeout = max(0.0, min(LOOKUP_TIMEOUT, left))
+            answer = await self._ask(user_id, [g.id for g in guilds[:MAX_LOOKUPS]], timeout)
         if answer is not None:
             ttl = MEMBER_TTL if answer else STRANGER_TTL
             self._answers[user_id] = (answer, now + ttl)
@@ -131,7 +152,7 @@ class PersonalGate:
                     del self._answers[key]
         return bool(answer)
 
-    async def _ask(self, user_id: int, guild_ids: list[int]) -> bool | None:
+    async def _ask(self, user_id: int, guild_ids: list[int], within: float) -> bool | None:
         """Ask Discord, server by server at once; None when it could not say in time."""
 
         async def member_of(guild_id: int) -> bool:
@@ -143,7 +164,7 @@ class PersonalGate:
 
         tasks = [asyncio.create_task(member_of(guild_id)) for guild_id in guild_ids]
         try:
-            async with asyncio.timeout(LOOKUP_TIMEOUT):
+            async with asyncio.timeout(within):
                 for next_done in asyncio.as_completed(tasks):
                     try:
                         if await next_done:

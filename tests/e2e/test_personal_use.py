@@ -494,3 +494,39 @@ async def test_turning_personal_use_off_again_leaves_no_command_twice(
     me, dm = world.discord.dm_with_bot(member)
     with pytest.raises(ClientRejected):
         await world.discord.run_slash_command(me, dm, "usage")
+
+
+# -- turned off later: old results' buttons keep the owner's choice too -----------------------
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def turned_off(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
+    harness = await start_harness(
+        tmp_path_factory.mktemp("turned-off"), {"PERSONAL_USE": "everyone", "COMMAND_GUILD_IDS": ""}
+    )
+    await harness.discord.wait_until_commands_synced(None)
+    try:
+        yield harness
+    finally:
+        await harness.close()
+
+
+async def test_a_dm_results_reroll_is_refused_once_personal_use_is_off(
+    turned_off: Harness,
+) -> None:
+    world = turned_off
+    member = world.member("former")
+    me, dm = world.discord.dm_with_bot(member)
+    it = await imagine(world, me, dm, "a lighthouse")
+    result = await it.wait_for_original(has_image, timeout=15)
+    world.settings = replace(world.settings, personal_use=PersonalUse.OFF)
+    await world.restart_bot()
+    calls_before = len(world.api.requests)
+    again = await world.discord.press_button(me, result, label="Re-roll")
+    answer = await again.wait_for_original(timeout=5)
+    assert answer.ephemeral and answer.id != result.id
+    assert "only makes images inside servers" in answer.content, answer.content
+    assert len(world.api.requests) == calls_before, "the image API was never called"
+    assert await personal_used(world, member) == 1, "only the first image, from before"
+    world.discord.assert_no_errors()
+    assert world.running_bot.generations.default_limit_for(NO_SERVER) == 0, "no personal quota"
