@@ -270,17 +270,24 @@ class GenerationService:
     def bot_default_limit(self) -> int:
         return self._bot_default_limit
 
-    def _learn_duration(self, seconds: float) -> None:
-        """A moving average of how long the API takes per job (for :meth:`expected_finish`)."""
-        self.typical_run = 0.8 * self.typical_run + 0.2 * max(0.0, seconds)
+    def _rounds(self, count: int) -> int:
+        """Rounds of the slots a job of ``count`` images needs once its turn comes."""
+        return -(-max(1, count) // max(1, self._scheduler.capacity))
 
-    def expected_finish(self) -> float:
-        """Seconds a job submitted now would likely take to finish: the images ahead of it
-        shared among the slots, plus its own run. Where only the interaction (15 minutes)
-        can deliver, a request unlikely to make it is refused up front."""
+    def _learn_duration(self, seconds: float, count: int = 1) -> None:
+        """A moving average of how long one round of the slots takes (for
+        :meth:`expected_finish`): a job's time shared among the rounds it needed."""
+        per_round = max(0.0, seconds) / self._rounds(count)
+        self.typical_run = 0.8 * self.typical_run + 0.2 * per_round
+
+    def expected_finish(self, count: int = 1) -> float:
+        """Seconds a job of ``count`` images submitted now would likely take to finish: the
+        images ahead of it shared among the slots, plus its own images' rounds (a count-4
+        job on one slot needs four). Where only the interaction (15 minutes) can deliver,
+        a request unlikely to make it is refused up front."""
         ahead = self._scheduler.running + self._scheduler.waiting
         rounds = ahead // max(1, self._scheduler.capacity)
-        return (rounds + 1) * self.typical_run
+        return (rounds + self._rounds(count)) * self.typical_run
 
     def default_limit_for(self, guild_id: int) -> int:
         """The daily limit where no moderator set one: a server's default, or the personal
@@ -576,7 +583,7 @@ class GenerationService:
                 return_exceptions=True,
             )
             if job.started_at is not None:
-                self._learn_duration(self._monotonic() - job.started_at)
+                self._learn_duration(self._monotonic() - job.started_at, len(requests))
         finally:
             self._release(job)
         pictures: list[Picture] = []

@@ -420,7 +420,7 @@ class GenerationFlow:
             way = Reach.PRIVATE
         else:
             way = Reach.CHANNEL if place.bot_can_post else Reach.INTERACTION
-        if not way.channel_allowed and self._too_late_for_the_token():
+        if not way.channel_allowed and self._too_late_for_the_token(request.count):
             # Only the interaction can deliver here, for 15 minutes: say so now rather
             # than take a request that would end in a refund.
             minutes = int(TOKEN_LIFETIME.total_seconds() // 60)
@@ -466,9 +466,9 @@ class GenerationFlow:
             Audience.of_interaction(interaction, acknowledgement, way), job, source_url=source_url
         )
 
-    def _too_late_for_the_token(self) -> bool:
+    def _too_late_for_the_token(self, count: int) -> bool:
         budget = (TOKEN_LIFETIME - TOKEN_SAFETY_MARGIN - FINISHING_MARGIN).total_seconds()
-        return self._service.expected_finish() > budget
+        return self._service.expected_finish(count) > budget
 
     async def see_through(
         self, audience: Audience, job: Job, *, source_url: str | None = None

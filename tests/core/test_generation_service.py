@@ -358,3 +358,19 @@ async def test_a_deadline_already_past_refuses_as_busy_and_reserves_nothing(
     await store.refunds_settled()
     assert await used(store) == 0
     assert await store.in_flight() == []
+
+
+async def test_expected_finish_counts_every_round_a_job_of_several_images_needs(
+    store: SqliteStore, generator: FakeGenerator
+) -> None:
+    one_slot = GenerationService(
+        generator, store, FairScheduler(1), bot_default_limit=50, nsfw_safety_default=True
+    )
+    one_slot.typical_run = 60.0
+    assert one_slot.expected_finish(1) == 60.0
+    assert one_slot.expected_finish(4) == 240.0, "four images on one slot: four rounds"
+    two_slots = GenerationService(
+        generator, store, FairScheduler(2), bot_default_limit=50, nsfw_safety_default=True
+    )
+    two_slots.typical_run = 60.0
+    assert two_slots.expected_finish(3) == 120.0
