@@ -128,6 +128,11 @@ class JobCancelled(Exception):
     """The job was cancelled while it waited; it has been refunded."""
 
 
+class TooLateToDeliver(Exception):
+    """The job's turn came too late for the only way to reach its member (an interaction
+    token near its end); it has been refunded without asking the API."""
+
+
 @dataclass(frozen=True)
 class Requester:
     """Who asked, and where: the Discord facts the core needs, as plain values."""
@@ -280,6 +285,10 @@ class GenerationService:
         per_round = max(0.0, seconds) / self._rounds(count)
         self.typical_run = 0.8 * self.typical_run + 0.2 * per_round
 
+    def own_run(self, count: int = 1) -> float:
+        """Seconds a job of ``count`` images likely takes once its turn has come."""
+        return self._rounds(count) * self.typical_run
+
     def expected_finish(self, count: int = 1) -> float:
         """Seconds a job of ``count`` images submitted now would likely take to finish: the
         images ahead of it shared among the slots, plus its own images' rounds (a count-4
@@ -287,7 +296,7 @@ class GenerationService:
         a request unlikely to make it is refused up front."""
         ahead = self._scheduler.running + self._scheduler.waiting
         rounds = ahead // max(1, self._scheduler.capacity)
-        return (rounds + self._rounds(count)) * self.typical_run
+        return rounds * self.typical_run + self.own_run(count)
 
     def default_limit_for(self, guild_id: int) -> int:
         """The daily limit where no moderator set one: a server's default, or the personal
@@ -554,7 +563,7 @@ class GenerationService:
     def elapsed(self, job: Job) -> float:
         return self._monotonic() - job.submitted_at
 
-    async def run(self, job: Job) -> JobResult:
+    async def run(self, job: Job, *, deliverable: Callable[[], bool] | None = None) -> JobResult:
         """Wait for a slot (or a cancel), then ask the API for each image on its own.
 
         Image k is requested alone with seed ``seed + k - 1``, concurrently, each request
@@ -564,12 +573,18 @@ class GenerationService:
         caller charges what it delivers. A cancel refunds everything. A
         ``CancelledError`` (the process is shutting down) settles nothing: the job stays
         in the database and is resumed at the next start, its seeds unchanged.
+        ``deliverable`` is asked once the slot is granted: False (the result could no
+        longer reach the member) refunds the job and raises :class:`TooLateToDeliver`
+        before the API bills anything.
         """
         try:
             await self._wait_for_slot(job)
             self._report_queue()
             if self.draining:
                 await self._wait_for_shutdown(job)
+            if deliverable is not None and not deliverable():
+                await self.failed(job, "interrupted")
+                raise TooLateToDeliver()
             job.state = JobState.RUNNING
             job.started_at = self._monotonic()
             if not job.resumed:

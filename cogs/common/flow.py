@@ -33,6 +33,7 @@ from bot.jobs.service import (
     Picture,
     Refusal,
     Requester,
+    TooLateToDeliver,
 )
 from bot.siraya import (
     ErrorKind,
@@ -209,6 +210,8 @@ class Audience:
     reach: Reach = Reach.CHANNEL
     #: The interaction's webhook (follow-ups, deleting the acknowledgement), while usable.
     webhook: discord.Webhook | None = None
+    #: When Discord stops taking the interaction's token (None: unknown, or no token).
+    expires_at: datetime | None = None
 
     @classmethod
     def of_interaction(
@@ -229,6 +232,7 @@ class Audience:
             interaction_id=interaction.id,
             reach=reach,
             webhook=interaction.followup,
+            expires_at=interaction.created_at + TOKEN_LIFETIME,
         )
 
     @classmethod
@@ -255,6 +259,7 @@ class Audience:
             acknowledgement_id=record.message_id,
             reach=record.reach,
             webhook=webhook,
+            expires_at=expires,
         )
 
     @property
@@ -466,6 +471,22 @@ class GenerationFlow:
             Audience.of_interaction(interaction, acknowledgement, way), job, source_url=source_url
         )
 
+    def _can_still_deliver(self, audience: Audience, count: int, *, with_queue: bool) -> bool:
+        """Whether this job's result could still reach its member: always through the
+        channel; otherwise only while the interaction's token outlives the job's likely
+        finish (``with_queue``: the line ahead too, as after a restart). Generating what
+        nobody can receive would bill the owner for images that are then refunded."""
+        if audience.reach.channel_allowed:
+            return True
+        if audience.editor is None or audience.expires_at is None:
+            return False
+        if with_queue:
+            needed = self._service.expected_finish(count)
+        else:
+            needed = self._service.own_run(count)
+        usable_until = audience.expires_at - TOKEN_SAFETY_MARGIN - FINISHING_MARGIN
+        return (usable_until - datetime.now(UTC)).total_seconds() > needed
+
     def _too_late_for_the_token(self, count: int) -> bool:
         budget = (TOKEN_LIFETIME - TOKEN_SAFETY_MARGIN - FINISHING_MARGIN).total_seconds()
         return self._service.expected_finish(count) > budget
@@ -512,7 +533,17 @@ class GenerationFlow:
         stop_progress = asyncio.Event()
         progress = asyncio.create_task(self._show_progress(audience, job, stop_progress))
         try:
-            return await self._service.run(job)
+            deliverable = partial(
+                self._can_still_deliver, audience, job.request.count, with_queue=False
+            )
+            return await self._service.run(job, deliverable=deliverable)
+        except TooLateToDeliver:
+            await self._stop(progress, stop_progress)
+            log.warning(
+                "generation %s: its turn came too late for its interaction; refunded",
+                job.generation_id,
+            )
+            await self._tell_privately(audience, job, messages.too_late_to_deliver())
         except JobCancelled:
             await self._stop(progress, stop_progress)
             await self._tell(audience, job, messages.cancelled())
@@ -860,6 +891,19 @@ class GenerationFlow:
                     message_id=posted.message_id,
                 )
                 return 0
+        if not self._can_still_deliver(audience, record.params.count, with_queue=True):
+            log.warning(
+                "generation %s: its interaction can no longer deliver it; refunding "
+                "without generating",
+                record.id,
+            )
+            await self._service.store.fail(record.id, error_class="interrupted")
+            text = messages.told_in_private(record.channel_id, messages.too_late_to_deliver())
+            try:
+                await audience.direct_message(text)
+            except (CallStalled, discord.HTTPException) as error:
+                log.warning("could not tell the member about generation %s: %r", record.id, error)
+            return 0
         job = self._service.resume(record)
         job.delivery_verified_absent = record.delivery_started_at is not None
         task = asyncio.create_task(self.see_through(audience, job))

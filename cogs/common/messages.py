@@ -422,6 +422,16 @@ def personal_use_members_only() -> str:
     )
 
 
+def too_late_to_deliver() -> str:
+    """A job whose only way to the member (its interaction, 15 minutes) ran out before it
+    could be made: refunded without generating."""
+    return (
+        "⏳ Your image could not be made in time: here I can only answer within Discord's "
+        "15-minute window, and it ran out while your request waited. Please try again. "
+        "You were not charged."
+    )
+
+
 def finishing_too_late(minutes: int) -> str:
     """Refused up front where only the interaction can deliver: its token lasts 15 minutes."""
     return (

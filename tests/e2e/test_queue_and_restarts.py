@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiosqlite
 import pytest
 import pytest_asyncio
 
@@ -197,6 +199,37 @@ async def test_a_job_cut_off_mid_generation_is_rerun_after_the_token_expired_in_
     settled = await _record_of(busy, "a slow glacier")
     assert settled.status is GenerationStatus.SUCCEEDED and settled.delivered == 1
     assert await used_today(busy, member) == 1
+
+
+async def test_a_private_job_resumed_after_its_token_expired_is_refunded_without_the_api(
+    busy: Harness,
+) -> None:
+    busy.api.hold()
+    member = busy.member("too-late")
+    job = await busy.discord.run_slash_command(
+        member, busy.general, "imagine", prompt="a lost letter", private=True
+    )
+    await job.wait_for_original(lambda m: "Generating" in m.content, timeout=10)
+    await busy.running_bot.flow.shutdown(0)  # cut off, as by a crash
+    await busy.stop_bot()
+    # The next start comes after the member's 15 minutes: only that token could deliver.
+    gone = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    async with aiosqlite.connect(sqlite_path_from_url(busy.settings.database_url)) as db:
+        await db.execute(
+            "UPDATE generations SET token_expires_at = ? WHERE prompt = ?", (gone, "a lost letter")
+        )
+        await db.commit()
+    requests_before = len(busy.api.requests)
+    busy.api.release()
+    await busy.start_bot()
+    told = await busy.discord.wait_for_direct_message(
+        member, lambda m: "not charged" in m.content, timeout=15
+    )
+    assert "could not be made in time" in told.content
+    assert len(busy.api.requests) == requests_before, "nothing generated for nobody"
+    assert (await _record_of(busy, "a lost letter")).status is GenerationStatus.FAILED
+    assert await used_today(busy, member) == 0
+    assert not [m for m in busy.discord.messages(busy.general) if "a lost letter" in m.text()]
 
 
 async def _record_of(world: Harness, prompt: str) -> GenerationRecord:
