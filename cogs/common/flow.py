@@ -30,6 +30,7 @@ from bot.jobs.service import (
     JobCancelled,
     JobResult,
     JobState,
+    Missing,
     Picture,
     Refusal,
     Requester,
@@ -570,26 +571,30 @@ class GenerationFlow:
         """From "images received" to "charged or refunded": fit, claim, post, charge.
 
         Only the images that arrived are posted and charged; the rest are refunded by
-        the same charge, and the result says which ones are missing.
+        the same charge, and the result says which ones are missing. An image that cannot
+        be decoded or fitted under the upload limit is one more missing image; only when
+        none is left is the job refunded whole.
         """
         per_file_limit = min(
             audience.filesize_limit,
             (REQUEST_SIZE_LIMIT - REQUEST_OVERHEAD) // len(result.pictures),
         )
-        try:
-            images = await _fit_all(result.pictures, per_file_limit)
-        except NotAnImage as error:  # the header looked fine but the pixels cannot be read
-            unusable = InvalidResponse(f"an image cannot be decoded: {error}")
-            _log_api_failure(job, unusable)
-            await self._service.failed(job, unusable.kind.value)
-            await self._tell_privately(audience, job, messages.api_failure(unusable))
+        images, unusable = await _fit_all(result.pictures, per_file_limit)
+        for lost in unusable:
+            _log_api_failure(job, lost.error)
+        if not images:
+            first = unusable[0].error
+            if isinstance(first, _TooLarge):
+                await self._service.failed(job, "too_large")
+                text = messages.too_large_for_channel(per_file_limit)
+            else:
+                await self._service.failed(job, first.kind.value)
+                text = messages.api_failure(first)
+            await self._tell_privately(audience, job, text)
             return
-        if images is None:
-            await self._service.failed(job, "too_large")
-            await self._tell_privately(
-                audience, job, messages.too_large_for_channel(per_file_limit)
-            )
-            return
+        if unusable:
+            missing = sorted([*result.missing, *unusable], key=lambda m: m.number)
+            result = JobResult(images, missing)
         claimed = job.delivery_verified_absent or await self._service.begin_delivery(
             job, message_id=audience.acknowledgement_id
         )
@@ -1039,21 +1044,34 @@ async def _posted_since(
     return None
 
 
-async def _fit_all(pictures: Sequence[Picture], limit: int) -> list[Picture] | None:
-    """Re-encode any image over the upload limit (in the bounded decoding pool: CPU work)."""
+class _TooLarge(InvalidResponse):
+    """An image over the upload limit even after compressing it."""
+
+
+async def _fit_all(pictures: Sequence[Picture], limit: int) -> tuple[list[Picture], list[Missing]]:
+    """Re-encode any image over the upload limit (in the bounded decoding pool: CPU work);
+    the images that fit, and those that cannot be decoded or made to fit, as missing."""
     fitted: list[Picture] = []
+    unusable: list[Missing] = []
     for picture in pictures:
         image = picture.image
         if len(image.data) <= limit:
             fitted.append(picture)
             continue
-        shrunk = await run_decoder(fit_to_size, image.data, limit)
+        try:
+            shrunk = await run_decoder(fit_to_size, image.data, limit)
+        except NotAnImage as error:  # the header looked fine but the pixels cannot be read
+            lost = InvalidResponse(f"image {picture.number} cannot be decoded: {error}")
+            unusable.append(Missing(picture.number, picture.seed, lost))
+            continue
         if shrunk is None:
-            return None
+            too_large = _TooLarge(f"image {picture.number} is over the upload limit")
+            unusable.append(Missing(picture.number, picture.seed, too_large))
+            continue
         data, info = shrunk
         image = GeneratedImage(data=data, format=info.format, width=info.width, height=info.height)
         fitted.append(replace(picture, image=image))
-    return fitted
+    return fitted, unusable
 
 
 def _log_api_failure(job: Job, error: SirayaError) -> None:
