@@ -60,7 +60,7 @@ class Imagine(commands.Cog):
         acceleration="Speed against quality (default regular)",
         count=f"How many images to make at once ({MIN_COUNT}–{MAX_COUNT}, default 1)",
         style="A style this server's moderators made, added to your prompt",
-        private="Only you see the request and its result (default: everyone here)",
+        private="Only you see it here (default: everyone); a server's moderation log may record it",
     )
     @app_commands.choices(size=SIZE_CHOICES, acceleration=ACCELERATION_CHOICES)
     @app_commands.autocomplete(style=style_choices)

@@ -35,7 +35,7 @@ from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.checks import log_refused_press, refuse_stray_press
 from cogs.common.flow import apologising, send_ephemeral
-from cogs.common.places import ledger_guild_id
+from cogs.common.places import ledger_guild_id, place_of_interaction
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -308,6 +308,11 @@ async def _delete(
     if record is not None and _private(record):
         # Nobody else sees it, and no bot token reaches an ephemeral message.
         await send_ephemeral(interaction, messages.private_result_dismiss())
+        return
+    if not place_of_interaction(interaction).bot_can_post:
+        # A group DM or a server without the bot: its token can only earn a 403 here,
+        # and each counts toward Discord's invalid-request ban.
+        await send_ephemeral(interaction, messages.delete_not_possible_here())
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:

@@ -442,7 +442,10 @@ def finishing_too_late(minutes: int) -> str:
 
 
 def private_result_dismiss() -> str:
-    return "🔒 Only you can see this result. To remove it, use **Dismiss message** under it."
+    return (
+        "🔒 Only you can see this result here (a server's moderation log may record it). "
+        "To remove it, use **Dismiss message** under it."
+    )
 
 
 def cancelled() -> str:
@@ -871,6 +874,13 @@ def delete_refused(owner_id: int) -> str:
     return (
         f"Only <@{owner_id}>, who asked for this image, or someone with "
         "Manage Messages can delete it."
+    )
+
+
+def delete_not_possible_here() -> str:
+    return (
+        "🗑️ I can't delete messages here: I'm not a member of this conversation or server, "
+        "so Discord does not let me remove this result."
     )
 
 
