@@ -209,11 +209,17 @@ async def _pick(
         picked_by=interaction.user.display_name,
         source_url=message.jump_url if message else None,
     )
-    await interaction.edit_original_response(
-        embed=embed,
-        attachments=[discord.File(io.BytesIO(data), filename=attachment.filename)],
-        view=picked_view(record.id, number),
-    )
+    try:
+        async with asyncio.timeout(PICK_FETCH_TIMEOUT):
+            await interaction.edit_original_response(
+                embed=embed,
+                attachments=[discord.File(io.BytesIO(data), filename=attachment.filename)],
+                view=picked_view(record.id, number),
+            )
+    except (TimeoutError, discord.HTTPException) as error:
+        # Else the public "thinking…" line would stay behind, unanswered.
+        log.warning("could not post image %s of generation %s: %r", number, record.id, error)
+        await _answer_instead(interaction, messages.pick_failed())
 
 
 async def _answer_instead(interaction: discord.Interaction, text: str) -> None:

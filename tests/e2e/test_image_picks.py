@@ -274,3 +274,21 @@ async def test_a_pick_whose_image_cannot_be_fetched_says_so_privately(
     assert await charged(world, hal) == 2
     alone = await picked(world, hal, two, 2)  # the next press works
     assert alone.attachments[0].data == image(two, 2)
+
+
+async def test_a_pick_whose_post_never_answers_leaves_no_thinking_line(
+    world: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The edit that would show the picked image hangs: the public "thinking" line is
+    removed and the presser told privately, as when the image cannot be fetched."""
+    monkeypatch.setattr(results, "PICK_FETCH_TIMEOUT", 0.3)
+    ida = world.member("ida")
+    two = await imagine(world, ida, "two kites", count=2, size="square")
+    world.discord.stall("PATCH /api/v10/webhooks/", count=1)
+    try:
+        it = await press(world, ida, two, "U1")
+        told = await it.wait_for_followup(timeout=WAIT)
+    finally:
+        world.discord.release_stalls()
+    assert told.ephemeral and "could not fetch that image" in told.text()
+    assert it.original_deleted, "no public thinking line left"
