@@ -327,6 +327,18 @@ async def test_imagine_this_works_in_personal_places_on_the_personal_quota(
     anywhere.discord.assert_no_errors()
 
 
+async def test_delete_in_a_group_dm_is_refused_privately_without_a_403(anywhere: Harness) -> None:
+    member = anywhere.member("tidy")
+    anywhere.discord.install_for_user(member)
+    me, group = anywhere.discord.group_dm(member)
+    it = await imagine(anywhere, me, group, "a tidy desk")
+    result = await it.wait_for_original(has_image, timeout=15)
+    pressed = await anywhere.discord.press_button(me, result, label="Delete")
+    answer = await pressed.wait_for_original(timeout=5)
+    assert answer.ephemeral and "can't delete messages here" in answer.content
+    anywhere.discord.assert_no_errors()
+
+
 # -- the 15-minute token where only the interaction can deliver ---------------------------------
 
 
@@ -530,15 +542,3 @@ async def test_a_dm_results_reroll_is_refused_once_personal_use_is_off(
     assert await personal_used(world, member) == 1, "only the first image, from before"
     world.discord.assert_no_errors()
     assert world.running_bot.generations.default_limit_for(NO_SERVER) == 0, "no personal quota"
-
-
-async def test_delete_in_a_group_dm_is_refused_privately_without_a_403(anywhere: Harness) -> None:
-    member = anywhere.member("tidy")
-    anywhere.discord.install_for_user(member)
-    me, group = anywhere.discord.group_dm(member)
-    it = await imagine(anywhere, me, group, "a tidy desk")
-    result = await it.wait_for_original(has_image, timeout=15)
-    pressed = await anywhere.discord.press_button(me, result, label="Delete")
-    answer = await pressed.wait_for_original(timeout=5)
-    assert answer.ephemeral and "can't delete messages here" in answer.content
-    anywhere.discord.assert_no_errors()
