@@ -59,6 +59,14 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 5.0
 """Seconds between progress edits: well inside what interaction webhooks tolerate."""
 
+FIRST_PROGRESS_AFTER = 3.0
+"""Seconds a job that got its slot at once generates before its first progress edit.
+
+Until then Discord itself shows "<bot> is thinking…" under the deferral, which says all
+an edit would: an immediate "Generating… 0 s" cost an edit and its gateway echo per job
+(about a seventh of the bot's CPU per image in a burst) and told the member nothing new.
+A job that has to wait in line is shown its place and the Cancel button at once."""
+
 REQUEST_SIZE_LIMIT = 25 * 1024 * 1024
 """Discord refuses a whole upload over 25 MiB whatever the per-file limit."""
 
@@ -390,6 +398,8 @@ class GenerationFlow:
         #: The owner's ``PERSONAL_USE`` promise, kept for every generating path (result
         #: buttons and dialogs carry no command check); set by the bot at start-up.
         self.personal_gate: PersonalGate | None = None
+        #: When a job that started at once first shows its elapsed time (tests shorten it).
+        self.progress_after = FIRST_PROGRESS_AFTER
 
     def tasks_in_memory(self) -> int:
         """Tasks working on a job right now (health and tests)."""
@@ -645,11 +655,18 @@ class GenerationFlow:
         """Edit the acknowledgement with the place in line or the elapsed time, throttled.
 
         While the job waits, a Cancel button sits under the line; it goes once it runs.
+        A job that got its slot at once is left on Discord's "thinking…" for its first
+        :attr:`progress_after` seconds (see :data:`FIRST_PROGRESS_AFTER`).
         """
         shown = ""
         while not stop.is_set():
             position = self._service.position(job) if job.state is JobState.QUEUED else 0
-            text = messages.progress(job, position=position, elapsed=self._service.elapsed(job))
+            elapsed = self._service.elapsed(job)
+            if position == 0 and not shown and elapsed < self.progress_after:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.progress_after - elapsed)
+                continue
+            text = messages.progress(job, position=position, elapsed=elapsed)
             if text != shown:
                 view = None
                 if position > 0 and self._cancel_view_factory is not None:

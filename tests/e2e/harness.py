@@ -40,6 +40,9 @@ class Harness:
     moderator: Member
     settings: Settings
     bot: ImagineBot | None = None
+    progress_after: float = 0.0
+    """When a job that started at once first shows "Generating…": at once in tests, which
+    wait for that line as the sign that a job runs (the bot's default waits 3 s first)."""
     _task: asyncio.Task[None] | None = None
     _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -80,6 +83,7 @@ class Harness:
             if self._task in done:
                 self._task.result()  # re-raise why the bot could not start
             raise TimeoutError("the bot did not become ready")
+        bot.flow.progress_after = self.progress_after
         scope = self.guild if self.settings.command_guild_ids else None  # None: global
         await self.discord.wait_until_commands_synced(scope, timeout=READY_TIMEOUT)
         return bot

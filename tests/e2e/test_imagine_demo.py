@@ -34,7 +34,7 @@ def test_the_demo_writes_the_message_and_its_images(
         with Image.open(out / name) as image:
             assert image.size == (512, 512)
     said = capsys.readouterr().out
-    assert "Generating 2 images" in said, "the member's wait is part of the story"
+    assert "thinking…" in said, "the member's wait is part of the story"
     assert str(out.resolve()) in said
     assert str((out / "preview.png").resolve()) in said
     assert_preview_shows_the_embed(out / "preview.png", embed["color"])

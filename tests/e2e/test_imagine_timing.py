@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from cogs.common.flow import FIRST_PROGRESS_AFTER
 from tests.e2e.harness import Harness
 from tests.emulators.discord import InteractionRecord, Message
 from tests.emulators.siraya import Fault
@@ -19,6 +20,32 @@ TOKEN_LIFETIME = 15 * 60
 
 def is_progress(message: Message) -> bool:
     return "Generating" in message.content and not message.attachments
+
+
+async def test_a_job_that_starts_at_once_stays_on_thinking_until_it_takes_a_while(
+    world: Harness,
+) -> None:
+    """No "Generating… 0 s" edit that tells nothing Discord's "thinking…" does not; a
+    job that takes its time still says it is being generated."""
+    flow = world.running_bot.flow
+    flow.progress_after = FIRST_PROGRESS_AFTER  # the bot's own default
+    try:
+        quick = await world.discord.run_slash_command(
+            world.member("brisk"), world.general, "imagine", prompt="a quick sketch"
+        )
+        result = await quick.wait_for_original(lambda m: bool(m.attachments), timeout=15)
+        assert not any("Generating" in v.content for v in result.history), "first edit: the result"
+        flow.progress_after = 0.2  # a "while", shortened
+        world.api.hold()
+        slow = await world.discord.run_slash_command(
+            world.member("patient"), world.general, "imagine", prompt="a slow dusk"
+        )
+        line = await slow.wait_for_original(is_progress, timeout=10)
+        assert not line.components, "running, so no Cancel button"
+    finally:
+        flow.progress_after = world.progress_after
+        world.api.release()
+    await slow.wait_for_original(lambda m: bool(m.attachments), timeout=15)
 
 
 async def test_a_slow_api_still_gets_an_instant_acknowledgement(world: Harness) -> None:
