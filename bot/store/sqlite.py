@@ -376,7 +376,7 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
-        self._reservations = _GroupCommit(self)
+        self._group_commit = _GroupCommit(self)
 
     @classmethod
     async def open(
@@ -616,29 +616,32 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
             assert cursor.lastrowid is not None
             return Reservation(cursor.lastrowid, state.limit, remaining, resets)
 
-        return await self._reservations.submit(reserve_one)
+        return await self._group_commit.submit(reserve_one)
 
     async def _begin_delivery(
         self, generation_id: int, moment: datetime, message_id: int | None, owner: str | None
     ) -> bool:
-        async with self._write(transaction=False) as conn:
-            cursor = await conn.execute(
-                "UPDATE generations SET delivery_started_at = COALESCE(delivery_started_at, ?),"
-                " message_id = COALESCE(?, message_id) WHERE id = ?"
-                " AND status IN ('queued', 'running') AND (delivery_started_at IS NULL"
-                " OR (? IS NOT NULL AND owner = ?))",
-                (_ts(moment), message_id, generation_id, owner, owner),
-            )
-            return cursor.rowcount == 1
+        return await self._updated_one(
+            "UPDATE generations SET delivery_started_at = COALESCE(delivery_started_at, ?),"
+            " message_id = COALESCE(?, message_id) WHERE id = ?"
+            " AND status IN ('queued', 'running') AND (delivery_started_at IS NULL"
+            " OR (? IS NOT NULL AND owner = ?))",
+            (_ts(moment), message_id, generation_id, owner, owner),
+        )
+
+    async def _updated_one(self, sql: str, values: tuple[Any, ...]) -> bool:
+        """A conditional UPDATE of one row in the writer's group commit (see :meth:`_settle`);
+        True if it took the row."""
+        return await self._group_commit.submit(
+            lambda db: bool(db.execute(sql, values).rowcount == 1)
+        )
 
     async def _record_post(self, generation_id: int, message_id: int) -> bool:
-        async with self._write(transaction=False) as conn:
-            cursor = await conn.execute(
-                "UPDATE generations SET posted_message_id = ? WHERE id = ?"
-                " AND status IN ('queued', 'running') AND delivery_started_at IS NOT NULL",
-                (message_id, generation_id),
-            )
-            return cursor.rowcount == 1
+        return await self._updated_one(
+            "UPDATE generations SET posted_message_id = ? WHERE id = ?"
+            " AND status IN ('queued', 'running') AND delivery_started_at IS NOT NULL",
+            (message_id, generation_id),
+        )
 
     async def in_flight(self, guild_id: int | None = None) -> list[GenerationRecord]:
         where = "status IN ('queued', 'running')"
@@ -707,33 +710,35 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
             return cursor.rowcount
 
     async def _settle(
-        self,
-        generation_id: int,
-        action: str,
-        sql: str,
-        params: dict[str, Any],
-        *,
-        conn: aiosqlite.Connection,
+        self, generation_id: int, action: str, sql: str, params: dict[str, Any]
     ) -> None:
-        """Run a lifecycle UPDATE guarded by the statuses it may leave; explain a miss."""
-        cursor = await conn.execute(sql, {"id": generation_id, **params})
-        if cursor.rowcount == 1:
-            return
-        row = await self._fetchone(
-            conn, "SELECT status, count FROM generations WHERE id = ?", (generation_id,)
-        )
-        explain_settle_miss(generation_id, action, row, delivered=params.get("delivered"))
+        """Run a lifecycle UPDATE guarded by the statuses it may leave; explain a miss.
+
+        It goes through the writer's group commit like a reservation: in a burst, the
+        jobs settling together share one hand-off to the writer thread and one
+        transaction (each under its own savepoint), and each caller hears back only
+        after the COMMIT, so "settled" still means written.
+        """
+        values = {"id": generation_id, **params}
+
+        def settle(db: sqlite3.Connection) -> None:
+            if db.execute(sql, values).rowcount == 1:
+                return
+            row = db.execute(
+                "SELECT status, count FROM generations WHERE id = ?", (generation_id,)
+            ).fetchone()
+            explain_settle_miss(generation_id, action, row, delivered=params.get("delivered"))
+
+        await self._group_commit.submit(settle)
 
     async def mark_running(self, generation_id: int, now: datetime | None = None) -> None:
-        async with self._write(transaction=False) as conn:
-            await self._settle(
-                generation_id,
-                "start",
-                "UPDATE generations SET status = 'running', started_at = :now"
-                " WHERE id = :id AND status = 'queued'",
-                {"now": _ts(self._now(now))},
-                conn=conn,
-            )
+        await self._settle(
+            generation_id,
+            "start",
+            "UPDATE generations SET status = 'running', started_at = :now"
+            " WHERE id = :id AND status = 'queued'",
+            {"now": _ts(self._now(now))},
+        )
 
     async def complete(
         self,
@@ -746,26 +751,24 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
     ) -> None:
         if delivered < 0:
             raise ValueError("delivered cannot be negative")
-        async with self._write(transaction=False) as conn:
-            await self._settle(
-                generation_id,
-                "complete",
-                "UPDATE generations SET"
-                " status = CASE WHEN :delivered > 0 THEN 'succeeded' ELSE 'failed' END,"
-                " error_class = CASE WHEN :delivered > 0 THEN NULL ELSE 'no_images' END,"
-                " reserved = 0, delivered = :delivered, latency_ms = :latency,"
-                " message_id = :message, finished_at = :now, interaction_token = NULL,"
-                " cost_pico_usd = width * height * :delivered * :price"
-                " WHERE id = :id AND status IN ('queued', 'running') AND :delivered <= count",
-                {
-                    "delivered": delivered,
-                    "latency": latency_ms,
-                    "message": message_id,
-                    "now": _ts(self._now(now)),
-                    "price": self._price_micro,
-                },
-                conn=conn,
-            )
+        await self._settle(
+            generation_id,
+            "complete",
+            "UPDATE generations SET"
+            " status = CASE WHEN :delivered > 0 THEN 'succeeded' ELSE 'failed' END,"
+            " error_class = CASE WHEN :delivered > 0 THEN NULL ELSE 'no_images' END,"
+            " reserved = 0, delivered = :delivered, latency_ms = :latency,"
+            " message_id = :message, finished_at = :now, interaction_token = NULL,"
+            " cost_pico_usd = width * height * :delivered * :price"
+            " WHERE id = :id AND status IN ('queued', 'running') AND :delivered <= count",
+            {
+                "delivered": delivered,
+                "latency": latency_ms,
+                "message": message_id,
+                "now": _ts(self._now(now)),
+                "price": self._price_micro,
+            },
+        )
 
     async def _finish_without_images(
         self,
@@ -775,21 +778,19 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
         action: str,
         now: datetime | None,
     ) -> None:
-        async with self._write(transaction=False) as conn:
-            await self._settle(
-                generation_id,
-                action,
-                "UPDATE generations SET status = :status, error_class = :error, reserved = 0,"
-                " finished_at = :now, interaction_token = NULL, cost_pico_usd = :price * 0"
-                " WHERE id = :id AND status IN ('queued', 'running')",
-                {
-                    "status": status,
-                    "error": error_class,
-                    "now": _ts(self._now(now)),
-                    "price": self._price_micro,  # nothing delivered costs 0 (NULL: no price)
-                },
-                conn=conn,
-            )
+        await self._settle(
+            generation_id,
+            action,
+            "UPDATE generations SET status = :status, error_class = :error, reserved = 0,"
+            " finished_at = :now, interaction_token = NULL, cost_pico_usd = :price * 0"
+            " WHERE id = :id AND status IN ('queued', 'running')",
+            {
+                "status": status,
+                "error": error_class,
+                "now": _ts(self._now(now)),
+                "price": self._price_micro,  # nothing delivered costs 0 (NULL: no price)
+            },
+        )
 
     async def release_orphans(self, now: datetime | None = None) -> int:
         """Fail every in-flight row as "interrupted". Call once at startup, before serving.
