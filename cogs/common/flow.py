@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 5.0
 """Seconds between progress edits: well inside what interaction webhooks tolerate."""
 
-FIRST_PROGRESS_AFTER = 3.0
+FIRST_PROGRESS_AFTER = PROGRESS_INTERVAL
 """Seconds a job that got its slot at once generates before its first progress edit.
 
 Until then Discord itself shows "<bot> is thinking…" under the deferral, which says all
