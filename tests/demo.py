@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.siraya import MAX_COUNT, MIN_COUNT, SIZE_PRESETS
+from cogs.common.flow import FIRST_PROGRESS_AFTER
 from tests.demo_preview import render_preview
 from tests.e2e.harness import Harness, start_harness
 from tests.emulators.discord import ClientRejected, InteractionRecord, Message
@@ -101,6 +102,8 @@ async def run_demo(args: argparse.Namespace) -> DemoResult:
         harness = await start_harness(Path(data_dir))
         try:
             harness.api.latency = args.api_latency
+            # What a member sees: the bot's own delay before the first progress edit.
+            harness.running_bot.flow.progress_after = FIRST_PROGRESS_AFTER
             it, message = await play(harness, imagine_options(args))
             files = save(message, args.out)
         finally:
