@@ -31,8 +31,6 @@ from bot.store.base import JobLimits, Store
 from cogs.common.flow import GenerationFlow
 from cogs.common.modlog import ModerationLog
 from cogs.common.places import PersonalGate, open_to_personal_places
-from cogs.queue import cancel_view
-from cogs.results import result_view
 
 log = logging.getLogger(__name__)
 
@@ -186,12 +184,8 @@ class ImagineBot(commands.AutoShardedBot):
             job_limits=JobLimits(per_member=settings.max_jobs_per_user, queue=settings.queue_limit),
         )
         self.moderation_log = ModerationLog(self, self.store)
-        self.flow = GenerationFlow(
-            self.generations,
-            view_factory=lambda job, numbers: result_view(job.generation_id, numbers),
-            cancel_view_factory=cancel_view,
-            observer=self.moderation_log,
-        )
+        # The results and queue cogs attach their buttons when they load (use_views).
+        self.flow = GenerationFlow(self.generations, observer=self.moderation_log)
         self.retention = RetentionKeeper(
             self.store,
             retention_days=settings.retention_days,

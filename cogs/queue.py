@@ -92,6 +92,7 @@ class Queue(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(CancelButton)
+        self.bot.flow.use_views(cancel=cancel_view)
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(CancelButton)

@@ -479,6 +479,7 @@ class Results(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ResultButton)
+        self.bot.flow.use_views(result=lambda job, numbers: result_view(job.generation_id, numbers))
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ResultButton)

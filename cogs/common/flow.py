@@ -383,14 +383,12 @@ class GenerationFlow:
     def __init__(
         self,
         service: GenerationService,
-        view_factory: ResultViewFactory | None = None,
-        cancel_view_factory: ViewFactory | None = None,
         observer: FlowObserver | None = None,
     ) -> None:
         self._service = service
         self._observer = observer
-        self._view_factory = view_factory
-        self._cancel_view_factory = cancel_view_factory
+        self._view_factory: ResultViewFactory | None = None  # see use_views
+        self._cancel_view_factory: ViewFactory | None = None
         self._active: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         #: The bound of every Discord call on a job's way (tests shorten it).
@@ -404,6 +402,23 @@ class GenerationFlow:
     def tasks_in_memory(self) -> int:
         """Tasks working on a job right now (health and tests)."""
         return len(self._active)
+
+    def use_views(
+        self,
+        *,
+        result: ResultViewFactory | None = None,
+        cancel: ViewFactory | None = None,
+    ) -> None:
+        """Let the cog that owns a kind of button put it under results or waiting jobs.
+
+        The bot builds the flow before any cog loads; each cog attaches its own views when
+        it loads (``cogs/results.py``, ``cogs/queue.py``), so the bot class knows no cog's
+        views. Jobs are resumed only after the cogs have loaded.
+        """
+        if result is not None:
+            self._view_factory = result
+        if cancel is not None:
+            self._cancel_view_factory = cancel
 
     async def wait_until_idle(self) -> None:
         """Return once no task works on a job (tests)."""

@@ -10,13 +10,14 @@ image, and works on a result posted before the bot restarted.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import AsyncIterator
+from types import ModuleType
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from cogs import results
 from tests.e2e.harness import Harness
 from tests.emulators.discord import InteractionRecord, Member, Message
 from tests.emulators.discord.interactions import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, MODAL
@@ -252,12 +253,19 @@ async def test_forged_image_numbers_are_refused_privately_and_touch_nothing(
     assert await charged(world, gil) == 2
 
 
+def loaded_results() -> ModuleType:
+    """The ``cogs.results`` the running bot uses: discord.py's ``load_extension`` executes
+    a fresh copy of the module, so a setting patched on the copy imported here would not
+    reach the buttons the bot answers with."""
+    return sys.modules["cogs.results"]
+
+
 async def test_a_pick_whose_image_cannot_be_fetched_says_so_privately(
     world: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Discord's file host hangs: the pick gives up within its bound, removes its public
     "thinking" line and tells the presser privately; nothing is charged or generated."""
-    monkeypatch.setattr(results, "PICK_FETCH_TIMEOUT", 0.3)
+    monkeypatch.setattr(loaded_results(), "PICK_FETCH_TIMEOUT", 0.3)
     hal = world.member("hal")
     two = await imagine(world, hal, "two lanterns", count=2, size="square")
     requests = len(world.api.requests)
@@ -281,7 +289,7 @@ async def test_a_pick_whose_post_never_answers_leaves_no_thinking_line(
 ) -> None:
     """The edit that would show the picked image hangs: the public "thinking" line is
     removed and the presser told privately, as when the image cannot be fetched."""
-    monkeypatch.setattr(results, "PICK_FETCH_TIMEOUT", 0.3)
+    monkeypatch.setattr(loaded_results(), "PICK_FETCH_TIMEOUT", 0.3)
     ida = world.member("ida")
     two = await imagine(world, ida, "two kites", count=2, size="square")
     world.discord.stall("PATCH /api/v10/webhooks/", count=1)
