@@ -1,0 +1,133 @@
+"""The bot's languages: one gettext catalog per language, English as the source.
+
+Every text a member, moderator or owner reads in Discord is an English ``msgid`` in the
+code, marked with ``_``/``ngettext``/``N_`` so ``pybabel extract`` finds it, and
+translated in ``bot/i18n/locales/<lang>/LC_MESSAGES/imagine_bot.po`` (docs/translating.md).
+
+A :class:`Speech` is one language's voice: ``speech.gettext("It resets {when}.", when=…)``
+looks the text up and fills its named placeholders. A message missing from a catalog, or
+a translation whose placeholders do not match, falls back to the English text for that one
+message: a gap in a translation is never a crash.
+
+Catalogs are read from compiled ``.mo`` files where the build shipped them (wheels and the
+Docker image compile them, see ``setup.py``); a source checkout without them compiles the
+``.po`` in memory once, so a fresh clone runs and tests without a manual compile step.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+import logging
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel import Locale, dates, numbers
+
+log = logging.getLogger(__name__)
+
+DOMAIN = "imagine_bot"
+LOCALES_DIR = Path(__file__).with_name("locales")
+SOURCE = "en-US"
+
+LANGUAGES: dict[str, str] = {
+    "en-US": "en",
+    "en-GB": "en_GB",
+    "de": "de",
+    "fr": "fr",
+    "es-ES": "es",
+    "es-419": "es",
+    "pt-BR": "pt_BR",
+    "ja": "ja",
+}
+"""Discord's locale codes the bot speaks, and the catalog (a Babel locale id) each reads."""
+
+REQUIRED = ("de", "fr", "es-ES", "pt-BR", "ja")
+"""The languages whose catalogs must be complete (tests/core/test_catalogs.py)."""
+
+
+def catalog_id(discord_locale: str | None) -> str:
+    """The catalog a Discord locale reads: its own, else English."""
+    return LANGUAGES.get(discord_locale or SOURCE, "en")
+
+
+def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name)
+    """Mark ``message`` for extraction where it is defined; translate it where it is shown."""
+    return message
+
+
+def _compiled(catalog: str) -> gettext.NullTranslations:
+    """The catalog's translations: the shipped ``.mo``, or the ``.po`` compiled in memory."""
+    folder = LOCALES_DIR / catalog / "LC_MESSAGES"
+    mo_path, po_path = folder / f"{DOMAIN}.mo", folder / f"{DOMAIN}.po"
+    if mo_path.exists() and (
+        not po_path.exists() or mo_path.stat().st_mtime >= po_path.stat().st_mtime
+    ):
+        with mo_path.open("rb") as mo:
+            return gettext.GNUTranslations(mo)
+    if not po_path.exists():
+        return gettext.NullTranslations()
+    from babel.messages.mofile import write_mo  # only a source checkout needs these
+    from babel.messages.pofile import read_po
+
+    with po_path.open("rb") as po:
+        parsed = read_po(po, locale=catalog)
+    buffer = io.BytesIO()
+    write_mo(buffer, parsed)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+@dataclass(frozen=True)
+class Speech:
+    """The bot speaking one language: translation plus the locale's number and date forms."""
+
+    discord_locale: str
+    catalog: str
+    translations: gettext.NullTranslations
+
+    @property
+    def locale(self) -> Locale:
+        return Locale.parse(self.catalog)
+
+    def gettext(self, message: str, /, **fields: Any) -> str:
+        """``message`` in this language, its ``{name}`` placeholders filled from ``fields``."""
+        return self._fill(self.translations.gettext(message), message, fields)
+
+    def ngettext(self, singular: str, plural: str, count: int, /, **fields: Any) -> str:
+        """The form of ``singular``/``plural`` this language uses for ``count``; ``{count}``
+        is filled (as a number of this locale) along with ``fields``."""
+        translated = self.translations.ngettext(singular, plural, count)
+        fields.setdefault("count", self.number(count))
+        return self._fill(translated, singular if count == 1 else plural, fields)
+
+    def number(self, value: int | float) -> str:
+        """A number as this language writes it (1,234 · 1.234 · 1 234)."""
+        return numbers.format_decimal(value, locale=self.locale)
+
+    def date(self, value: date) -> str:
+        """A calendar date in this language's short form."""
+        return dates.format_date(value, format="short", locale=self.locale)
+
+    def _fill(self, translated: str, source: str, fields: dict[str, Any]) -> str:
+        if not fields:
+            return translated
+        try:
+            return translated.format(**fields)
+        except (KeyError, IndexError, ValueError):
+            log.warning("catalog %s: placeholders do not match for %r", self.catalog, source)
+            return source.format(**fields)
+
+
+@cache
+def speech(discord_locale: str | None = None) -> Speech:
+    """How the bot speaks to someone whose Discord is in ``discord_locale`` (None: English)."""
+    code = discord_locale if discord_locale in LANGUAGES else SOURCE
+    catalog = catalog_id(code)
+    return Speech(discord_locale=code, catalog=catalog, translations=_compiled(catalog))
+
+
+ENGLISH = speech(SOURCE)
