@@ -54,7 +54,7 @@ def catalog_id(discord_locale: str | None) -> str:
     return LANGUAGES.get(discord_locale or SOURCE, "en")
 
 
-def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name)
+def N_(message: str) -> str:
     """Mark ``message`` for extraction where it is defined; translate it where it is shown."""
     return message
 
