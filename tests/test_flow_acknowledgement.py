@@ -43,6 +43,8 @@ def interaction(error: BaseException) -> Any:
         channel_id=2,
         channel=None,
         user=SimpleNamespace(id=3),
+        locale="en-US",
+        guild_locale="en-US",
         response=FailingResponse(error),
         extras={},  # discord.py's per-interaction dict (the acknowledgement deadline lives there)
         # A server install in a server channel (cogs/common/places.py reads these).

@@ -143,6 +143,8 @@ class Requester:
     role_ids: tuple[int, ...]
     channel_is_nsfw: bool
     parent_channel_id: int | None = None  # a thread's channel, whose rules it follows
+    locale: str = "en-US"
+    """The Discord locale public messages about this request use (the server's language)."""
 
     @property
     def member(self) -> MemberContext:
@@ -213,6 +215,7 @@ class Job:
     tickets: tuple[Ticket, ...]
     submitted_at: float
     parent_id: int | None = None
+    locale: str = "en-US"  # the language of its public messages (Requester.locale)
     resumed: bool = False
     delivery_verified_absent: bool = False  # resumed after a crash mid-post, result not found
     state: JobState = JobState.QUEUED
@@ -408,6 +411,7 @@ class GenerationService:
                 tickets=self._tickets(requester.user_id, request.count),
                 submitted_at=self._monotonic(),
                 parent_id=parent_id,
+                locale=requester.locale,
             )
         )
 

@@ -53,6 +53,7 @@ from cogs.common.places import (
     ledger_guild_id,
     place_of_interaction,
 )
+from cogs.common.voices import server_locale
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,7 @@ def requester_from(interaction: discord.Interaction) -> Requester:
         role_ids=roles,
         channel_is_nsfw=is_nsfw,
         parent_channel_id=parent_id,
+        locale=server_locale(interaction),
     )
 
 
