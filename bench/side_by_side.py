@@ -91,6 +91,40 @@ def _has_image(message: Message) -> bool:
     return bool(message.attachments)
 
 
+def _thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds so far of each thread of ``pid`` (threads that already ended are gone)."""
+    seconds: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            seconds[int(task.name)] = _cpu_seconds(pid, int(task.name))
+    return seconds
+
+
+def _thread_names(stacks: Path) -> dict[int, str]:
+    """Thread id → Python thread name, as py-spy's raw output (``--threads``) gives them."""
+    names: dict[int, str] = {}
+    with contextlib.suppress(OSError):
+        for line in stacks.read_text().splitlines():
+            head = line.split(";", 1)[0]  # "thread (1234): imaging_0"
+            if head.startswith("thread (") and "): " in head:
+                tid, _, name = head[len("thread (") :].partition("): ")
+                with contextlib.suppress(ValueError):
+                    names[int(tid)] = name
+    return names
+
+
+def _write_thread_cpu(
+    path: Path, before: dict[int, float], after: dict[int, float], names: dict[int, str]
+) -> None:
+    """Each thread's CPU over the burst, by name: py-spy cannot see C code that dropped the GIL."""
+    spent = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
+    total = sum(spent.values()) or math.nan
+    lines = ["tid\tthread\tcpu_s\tshare"]
+    for tid, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+        lines.append(f"{tid}\t{names.get(tid, '?')}\t{seconds:.3f}\t{seconds / total:.1%}")
+    path.write_text("\n".join(lines) + "\n")
+
+
 def _cpu_seconds(pid: int, tid: int | None = None) -> float:
     """User + system time of the process (all its threads) so far, or of one of its threads."""
     where = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
@@ -203,6 +237,7 @@ async def take_turn(
         members = [guild.add_member(f"burst{i}") for i in range(options.burst)]
         profiler = await _profiler(options.profile, under_test.pid, f"{bot}-{data.name}")
         cpu_before = _cpu_seconds(under_test.pid)
+        threads_before = _thread_cpu(under_test.pid)
         loop_before = _cpu_seconds(under_test.pid, under_test.pid)
         emulator_before, wall_before = time.process_time(), time.perf_counter()
         records = await asyncio.gather(
@@ -215,9 +250,17 @@ async def take_turn(
         await _settled(records, options.timeout)
         cpu = _cpu_seconds(under_test.pid) - cpu_before
         loop_cpu = _cpu_seconds(under_test.pid, under_test.pid) - loop_before
-        if profiler is not None:
+        threads_after = _thread_cpu(under_test.pid)
+        if profiler is not None and options.profile is not None:
             profiler.send_signal(signal.SIGINT)
             await profiler.wait()
+            stacks = options.profile / f"{bot}-{data.name}.txt"
+            _write_thread_cpu(
+                stacks.with_suffix(".threads.tsv"),
+                threads_before,
+                threads_after,
+                _thread_names(stacks),
+            )
         delivered = sum(1 for it in records if it.original and it.original.attachments)
         latencies = [it.ack_latency for it in records if it.ack_latency is not None]
         missed = sum(
@@ -245,13 +288,17 @@ async def take_turn(
 
 
 async def _profiler(folder: Path | None, pid: int, name: str) -> asyncio.subprocess.Process | None:
-    """py-spy sampling whichever thread of ``pid`` holds the GIL (CPU, not waits), until SIGINT."""
+    """py-spy sampling whichever thread of ``pid`` holds the GIL (CPU, not waits), until SIGINT.
+
+    Stacks start with the thread (``thread (tid): name``), which also names the threads
+    in the per-thread CPU table written next to them (``*.threads.tsv``, from /proc).
+    """
     if folder is None:
         return None
     spy = Path(sys.executable).with_name("py-spy")
     process = await asyncio.create_subprocess_exec(
-        str(spy), "record", "--pid", str(pid), "--rate", "250", "--format", "raw",
-        "--output", str(folder / f"{name}.txt"), "--nonblocking", "--gil",
+        str(spy), "record", "--pid", str(pid), "--rate", "1000", "--format", "raw",
+        "--output", str(folder / f"{name}.txt"), "--nonblocking", "--gil", "--threads",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     await asyncio.sleep(1.0)  # py-spy needs a moment to attach
