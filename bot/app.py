@@ -31,6 +31,7 @@ from bot.store.base import JobLimits, Store
 from cogs.common.flow import GenerationFlow
 from cogs.common.modlog import ModerationLog
 from cogs.common.places import PersonalGate, open_to_personal_places
+from cogs.common.translator import CatalogTranslator
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,8 @@ class ImagineBot(commands.AutoShardedBot):
         await self.operations.start()
         self._settled_at_start = metrics.REGISTRY.settled_total
         self.loop_lag.start()
+        # Descriptions and choice names in every language the catalogs speak, at sync.
+        await self.tree.set_translator(CatalogTranslator())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self._open_member_commands()

@@ -27,6 +27,7 @@ from cogs.common.budget import in_time
 from cogs.common.checks import log_refused_press, refuse_stray_press, require_manage_guild
 from cogs.common.flow import apologising, send_ephemeral
 from cogs.common.places import is_personal, ledger_guild_id
+from cogs.common.translator import locale_str
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -130,11 +131,11 @@ class History(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="history", description="Your recent images here")
+    @app_commands.command(name="history", description=locale_str("Your recent images here"))
     @app_commands.guild_only()
     @app_commands.describe(
-        page="Which page (1 is the newest)",
-        member="Moderators (Manage Server): see another member's history",
+        page=locale_str("Which page (1 is the newest)"),
+        member=locale_str("Moderators (Manage Server): see another member's history"),
     )
     async def history(
         self,

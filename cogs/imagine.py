@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.policy.styles import STYLE_NAME_MAX
 from bot.siraya import (
     DEFAULT_GUIDANCE,
+    DEFAULT_SIZE,
     DEFAULT_STEPS,
     MAX_COUNT,
     MAX_GUIDANCE,
@@ -23,21 +24,58 @@ from bot.siraya import (
     MIN_SIDE,
     MIN_STEPS,
     PROMPT_MAX_LENGTH,
+    SIDE_MULTIPLE,
     SIZE_PRESETS,
 )
+from cogs.common.translator import locale_str
 from cogs.common.workspace import options_given, request_for, style_choices
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
 
+
+def _size(preset: str) -> str:
+    width, height = SIZE_PRESETS[preset]
+    return f"{width}×{height}"
+
+
 SIZE_CHOICES = [
-    Choice(name=f"{name} ({width}×{height})", value=name)
-    for name, (width, height) in SIZE_PRESETS.items()
+    # TRANSLATORS: this and the next five are the size presets of /imagine and /preferences
+    # set (each at most 100 characters). Keep the preset's name before the colon as it is:
+    # /preferences show and the /imagine line write it that way.
+    Choice(
+        name=locale_str("square_hd: large square ({size})", size=_size("square_hd")),
+        value="square_hd",
+    ),
+    Choice(
+        name=locale_str("square: small square ({size})", size=_size("square")),
+        value="square",
+    ),
+    Choice(
+        name=locale_str("portrait_4_3: portrait ({size})", size=_size("portrait_4_3")),
+        value="portrait_4_3",
+    ),
+    Choice(
+        name=locale_str("portrait_16_9: tall portrait ({size})", size=_size("portrait_16_9")),
+        value="portrait_16_9",
+    ),
+    Choice(
+        name=locale_str("landscape_4_3: landscape ({size})", size=_size("landscape_4_3")),
+        value="landscape_4_3",
+    ),
+    Choice(
+        name=locale_str("landscape_16_9: widescreen ({size})", size=_size("landscape_16_9")),
+        value="landscape_16_9",
+    ),
 ]
+"""One choice per preset (``SIZE_PRESETS``), each its own sentence for translators."""
 ACCELERATION_CHOICES = [
-    Choice(name="none (best quality, slowest)", value="none"),
-    Choice(name="regular (balanced)", value="regular"),
-    Choice(name="high (fastest)", value="high"),
+    # TRANSLATORS: this and the next two are the acceleration choices of /imagine and
+    # /preferences set (each at most 100 characters); keep the first word (none, regular,
+    # high) as it is: /preferences show writes it that way.
+    Choice(name=locale_str("none (best quality, slowest)"), value="none"),
+    Choice(name=locale_str("regular (balanced)"), value="regular"),
+    Choice(name=locale_str("high (fastest)"), value="high"),
 ]
 
 
@@ -47,20 +85,49 @@ class Imagine(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="imagine", description="Generate images from a text prompt")
+    @app_commands.command(
+        name="imagine",
+        # TRANSLATORS: command and option descriptions are at most 100 characters.
+        description=locale_str("Generate images from a text prompt"),
+    )
     @app_commands.guild_only()
     @app_commands.describe(
-        prompt="What to draw: subject, style, lighting, mood…",
-        size="A preset size (default: yours from /preferences, else landscape_4_3, 1024×768)",
-        width=f"Custom width in pixels ({MIN_SIDE}–{MAX_SIDE}, multiple of 16); set height too",
-        height=f"Custom height in pixels ({MIN_SIDE}–{MAX_SIDE}, multiple of 16); set width too",
-        steps=f"Denoising steps: more is finer but slower (default: yours, else {DEFAULT_STEPS})",
-        seed="Reuse a seed to reproduce an image (random if left out)",
-        guidance=f"How closely to follow the prompt (default {DEFAULT_GUIDANCE:g})",
-        acceleration="Speed against quality (default regular)",
-        count=f"How many images to make at once ({MIN_COUNT}–{MAX_COUNT}, default 1)",
-        style="A style this server's moderators made, added to your prompt",
-        private="Only you see it here (default: everyone); a server's moderation log may record it",
+        prompt=locale_str("What to draw: subject, style, lighting, mood…"),
+        size=locale_str(
+            "A preset size (default: yours from /preferences, else {preset}, {size})",
+            preset=DEFAULT_SIZE,
+            size=_size(DEFAULT_SIZE),
+        ),
+        width=locale_str(
+            "Custom width in pixels ({low}–{high}, multiple of {step}); set height too",
+            low=str(MIN_SIDE),
+            high=str(MAX_SIDE),
+            step=str(SIDE_MULTIPLE),
+        ),
+        height=locale_str(
+            "Custom height in pixels ({low}–{high}, multiple of {step}); set width too",
+            low=str(MIN_SIDE),
+            high=str(MAX_SIDE),
+            step=str(SIDE_MULTIPLE),
+        ),
+        steps=locale_str(
+            "Denoising steps: more is finer but slower (default: yours, else {default})",
+            default=DEFAULT_STEPS,
+        ),
+        seed=locale_str("Reuse a seed to reproduce an image (random if left out)"),
+        guidance=locale_str(
+            "How closely to follow the prompt (default {default})", default=DEFAULT_GUIDANCE
+        ),
+        acceleration=locale_str("Speed against quality (default regular)"),
+        count=locale_str(
+            "How many images to make at once ({low}–{high}, default 1)",
+            low=MIN_COUNT,
+            high=MAX_COUNT,
+        ),
+        style=locale_str("A style this server's moderators made, added to your prompt"),
+        private=locale_str(
+            "Only you see it here (default: everyone); a server's moderation log may record it"
+        ),
     )
     @app_commands.choices(size=SIZE_CHOICES, acceleration=ACCELERATION_CHOICES)
     @app_commands.autocomplete(style=style_choices)

@@ -28,12 +28,14 @@ from bot.siraya import (
     MIN_GUIDANCE,
     MIN_SIDE,
     MIN_STEPS,
+    SIDE_MULTIPLE,
     InvalidRequest,
 )
 from bot.store.base import Preferences
 from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.places import is_personal
+from cogs.common.translator import locale_str
 from cogs.common.workspace import options_given, scope_of, style_choices
 from cogs.imagine import ACCELERATION_CHOICES, SIZE_CHOICES
 
@@ -45,7 +47,9 @@ if TYPE_CHECKING:
 class PreferencesCog(
     commands.GroupCog,
     group_name="preferences",
-    group_description="Your own defaults for /imagine here (a server, or your personal set)",
+    group_description=locale_str(
+        "Your own defaults for /imagine here (a server, or your personal set)"
+    ),
 ):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
@@ -57,7 +61,9 @@ class PreferencesCog(
         embed = messages.preferences_embed(preferences, changed=changed)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
-    @app_commands.command(name="show", description="Show your defaults for /imagine here")
+    @app_commands.command(
+        name="show", description=locale_str("Show your defaults for /imagine here")
+    )
     async def show(self, interaction: discord.Interaction) -> None:
         current = await in_time(
             interaction, self.bot.store.preferences(scope_of(interaction), interaction.user.id)
@@ -65,17 +71,29 @@ class PreferencesCog(
         await self._show(interaction, current)
 
     @app_commands.command(
-        name="set", description="Set defaults /imagine uses when you leave options out"
+        name="set", description=locale_str("Set defaults /imagine uses when you leave options out")
     )
     @app_commands.describe(
-        size="A preset size (replaces a custom width and height)",
-        width=f"Custom width ({MIN_SIDE}–{MAX_SIDE}, multiple of 16); set height too",
-        height=f"Custom height ({MIN_SIDE}–{MAX_SIDE}, multiple of 16); set width too",
-        steps=f"Denoising steps ({MIN_STEPS}–{MAX_STEPS})",
-        guidance=f"How closely to follow the prompt ({MIN_GUIDANCE:g}–{MAX_GUIDANCE:g})",
-        acceleration="Speed against quality",
-        count=f"How many images at once ({MIN_COUNT}–{MAX_COUNT})",
-        style="One of this server's styles, added to every prompt",
+        size=locale_str("A preset size (replaces a custom width and height)"),
+        width=locale_str(
+            "Custom width ({low}–{high}, multiple of {step}); set height too",
+            low=str(MIN_SIDE),
+            high=str(MAX_SIDE),
+            step=str(SIDE_MULTIPLE),
+        ),
+        height=locale_str(
+            "Custom height ({low}–{high}, multiple of {step}); set width too",
+            low=str(MIN_SIDE),
+            high=str(MAX_SIDE),
+            step=str(SIDE_MULTIPLE),
+        ),
+        steps=locale_str("Denoising steps ({low}–{high})", low=MIN_STEPS, high=MAX_STEPS),
+        guidance=locale_str(
+            "How closely to follow the prompt ({low}–{high})", low=MIN_GUIDANCE, high=MAX_GUIDANCE
+        ),
+        acceleration=locale_str("Speed against quality"),
+        count=locale_str("How many images at once ({low}–{high})", low=MIN_COUNT, high=MAX_COUNT),
+        style=locale_str("One of this server's styles, added to every prompt"),
     )
     @app_commands.choices(size=SIZE_CHOICES, acceleration=ACCELERATION_CHOICES)
     @app_commands.autocomplete(style=style_choices)
@@ -131,7 +149,9 @@ class PreferencesCog(
         await in_time(interaction, store.set_preferences(scope, user_id, wanted))
         await self._show(interaction, wanted, changed=True)
 
-    @app_commands.command(name="reset", description="Forget your defaults for /imagine here")
+    @app_commands.command(
+        name="reset", description=locale_str("Forget your defaults for /imagine here")
+    )
     async def reset(self, interaction: discord.Interaction) -> None:
         had_any = await in_time(
             interaction,

@@ -21,6 +21,7 @@ from cogs.common.budget import in_time
 from cogs.common.checks import refuse_stray_press
 from cogs.common.flow import apologising, send_ephemeral
 from cogs.common.places import ledger_guild_id
+from cogs.common.translator import locale_str
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -102,7 +103,9 @@ class Queue(commands.Cog):
         """Refuse a ``job:`` press the Cancel button will not answer (forged or garbled)."""
         await refuse_stray_press(interaction, PREFIX, CANCEL_BUTTON)
 
-    @app_commands.command(name="queue", description="See your images waiting or being generated")
+    @app_commands.command(
+        name="queue", description=locale_str("See your images waiting or being generated")
+    )
     @app_commands.guild_only()
     async def queue(self, interaction: discord.Interaction[ImagineBot]) -> None:
         guild_id = ledger_guild_id(interaction)

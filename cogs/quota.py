@@ -18,6 +18,7 @@ from bot.store.base import MemberContext
 from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.checks import ModeratorOnly
+from cogs.common.translator import locale_str
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -26,7 +27,7 @@ MAX_LIMIT = 100_000
 MAX_DAYS = 366
 Limit = Range[int, 0, MAX_LIMIT]
 Days = Range[int, 1, MAX_DAYS]
-LIMIT_HELP = "Images per UTC day (0 blocks); leave empty to remove this setting"
+LIMIT_HELP = locale_str("Images per UTC day (0 blocks); leave empty to remove this setting")
 
 
 def _member_context(interaction: discord.Interaction, member: discord.Member) -> MemberContext:
@@ -44,7 +45,7 @@ class Quota(
     ModeratorOnly,
     commands.GroupCog,
     group_name="quota",
-    group_description="Set and inspect daily image limits (moderators)",
+    group_description=locale_str("Set and inspect daily image limits (moderators)"),
 ):
     """Every subcommand answers privately: quota talk is between moderators."""
 
@@ -52,8 +53,10 @@ class Quota(
         self.bot = bot
         super().__init__()
 
-    @app_commands.command(name="set-user", description="Set one member's daily image limit")
-    @app_commands.describe(member="The member", limit=LIMIT_HELP)
+    @app_commands.command(
+        name="set-user", description=locale_str("Set one member's daily image limit")
+    )
+    @app_commands.describe(member=locale_str("The member"), limit=LIMIT_HELP)
     async def set_user(
         self, interaction: discord.Interaction, member: discord.Member, limit: Limit | None = None
     ) -> None:
@@ -67,9 +70,11 @@ class Quota(
             interaction, messages.limit_changed(f"{member.mention}'s limit", old, limit)
         )
 
-    @app_commands.command(name="set-role", description="Set the daily image limit for a role")
+    @app_commands.command(
+        name="set-role", description=locale_str("Set the daily image limit for a role")
+    )
     @app_commands.describe(
-        role="The role (a member gets the highest of their roles)", limit=LIMIT_HELP
+        role=locale_str("The role (a member gets the highest of their roles)"), limit=LIMIT_HELP
     )
     async def set_role(
         self, interaction: discord.Interaction, role: discord.Role, limit: Limit | None = None
@@ -85,7 +90,7 @@ class Quota(
         )
 
     @app_commands.command(
-        name="set-default", description="Set the daily limit for members without one"
+        name="set-default", description=locale_str("Set the daily limit for members without one")
     )
     @app_commands.describe(limit=LIMIT_HELP)
     async def set_default(
@@ -100,9 +105,11 @@ class Quota(
         await self._reply(interaction, messages.limit_changed("the server default", old, limit))
 
     @app_commands.command(
-        name="set-server", description="Set a daily image budget for the whole server"
+        name="set-server", description=locale_str("Set a daily image budget for the whole server")
     )
-    @app_commands.describe(limit="Images per UTC day for all members together; empty removes it")
+    @app_commands.describe(
+        limit=locale_str("Images per UTC day for all members together; empty removes it")
+    )
     async def set_server(
         self, interaction: discord.Interaction, limit: Limit | None = None
     ) -> None:
@@ -114,8 +121,8 @@ class Quota(
         )
         await self._reply(interaction, messages.limit_changed("the server budget", old, limit))
 
-    @app_commands.command(name="reset", description="Clear a member's usage for today")
-    @app_commands.describe(member="The member whose images today should not count")
+    @app_commands.command(name="reset", description=locale_str("Clear a member's usage for today"))
+    @app_commands.describe(member=locale_str("The member whose images today should not count"))
     async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
         cleared = await in_time(
             interaction,
@@ -129,9 +136,11 @@ class Quota(
         )
 
     @app_commands.command(
-        name="view", description="Show the server's quota policy, or one member's"
+        name="view", description=locale_str("Show the server's quota policy, or one member's")
     )
-    @app_commands.describe(member="Show this member's effective limit and where it comes from")
+    @app_commands.describe(
+        member=locale_str("Show this member's effective limit and where it comes from")
+    )
     async def view(
         self, interaction: discord.Interaction, member: discord.Member | None = None
     ) -> None:
@@ -151,9 +160,9 @@ class Quota(
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @app_commands.command(
-        name="stats", description="Images per day and the top members, with a chart"
+        name="stats", description=locale_str("Images per day and the top members, with a chart")
     )
-    @app_commands.describe(days="How many days back (default 7)")
+    @app_commands.describe(days=locale_str("How many days back (default {days})", days=7))
     async def stats(self, interaction: discord.Interaction, days: Days = 7) -> None:
         # Two queries over up to a year and a chart: acknowledge first, like export.
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -171,8 +180,10 @@ class Quota(
             ephemeral=True,
         )
 
-    @app_commands.command(name="export", description="Download the usage log as a CSV file")
-    @app_commands.describe(days="How many days back (default 30)")
+    @app_commands.command(
+        name="export", description=locale_str("Download the usage log as a CSV file")
+    )
+    @app_commands.describe(days=locale_str("How many days back (default {days})", days=30))
     async def export(self, interaction: discord.Interaction, days: Days = 30) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         records = await self.bot.store.export_usage(interaction.guild_id or 0, days=days)

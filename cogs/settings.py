@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -14,12 +14,19 @@ from bot.policy.styles import STYLE_NAME_MAX, STYLE_TEXT_MAX
 from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.checks import ModeratorOnly
+from cogs.common.translator import locale_str
 from cogs.common.workspace import style_choices
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
 
 WORD_MAX_LENGTH = 100
+NSFW_SAFETY_CHOICES = [
+    # TRANSLATORS: this and the next are the choices of /settings nsfw-safety (at most 100
+    # characters); keep the first word (on, off) as it is: the reply and /settings show use it.
+    app_commands.Choice(name=locale_str("on (check images in NSFW channels too)"), value="on"),
+    app_commands.Choice(name=locale_str("off (no checker in NSFW channels)"), value="off"),
+]
 
 
 @app_commands.guild_only()
@@ -28,13 +35,13 @@ class Settings(
     ModeratorOnly,
     commands.GroupCog,
     group_name="settings",
-    group_description="Where /imagine works and what it refuses (moderators)",
+    group_description=locale_str("Where /imagine works and what it refuses (moderators)"),
 ):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
         super().__init__()
 
-    @app_commands.command(name="show", description="Show this server's image settings")
+    @app_commands.command(name="show", description=locale_str("Show this server's image settings"))
     async def show(self, interaction: discord.Interaction) -> None:
         guild_id = interaction.guild_id or 0
         policy = await in_time(interaction, self.bot.store.guild_policy(guild_id))
@@ -44,8 +51,12 @@ class Settings(
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
-    @app_commands.command(name="allow-channel", description="Let /imagine work in a channel")
-    @app_commands.describe(channel="Once any channel is allowed, /imagine works only in those")
+    @app_commands.command(
+        name="allow-channel", description=locale_str("Let /imagine work in a channel")
+    )
+    @app_commands.describe(
+        channel=locale_str("Once any channel is allowed, /imagine works only in those")
+    )
     async def allow_channel(
         self, interaction: discord.Interaction, channel: discord.TextChannel
     ) -> None:
@@ -62,8 +73,10 @@ class Settings(
         )
         await self._reply(interaction, text)
 
-    @app_commands.command(name="disallow-channel", description="Stop /imagine in a channel")
-    @app_commands.describe(channel="A channel previously allowed")
+    @app_commands.command(
+        name="disallow-channel", description=locale_str("Stop /imagine in a channel")
+    )
+    @app_commands.describe(channel=locale_str("A channel previously allowed"))
     async def disallow_channel(
         self, interaction: discord.Interaction, channel: discord.TextChannel
     ) -> None:
@@ -88,9 +101,9 @@ class Settings(
         await self._reply(interaction, f"Removed {channel.mention} from the allowed list.{tail}")
 
     @app_commands.command(
-        name="block-word", description="Refuse prompts containing a word or phrase"
+        name="block-word", description=locale_str("Refuse prompts containing a word or phrase")
     )
-    @app_commands.describe(word="Matched case-insensitively, as a whole word or phrase")
+    @app_commands.describe(word=locale_str("Matched case-insensitively, as a whole word or phrase"))
     async def block_word(
         self,
         interaction: discord.Interaction,
@@ -115,8 +128,10 @@ class Settings(
         )
         await self._reply(interaction, text)
 
-    @app_commands.command(name="unblock-word", description="Allow a blocked word or phrase again")
-    @app_commands.describe(word="A word or phrase previously blocked")
+    @app_commands.command(
+        name="unblock-word", description=locale_str("Allow a blocked word or phrase again")
+    )
+    @app_commands.describe(word=locale_str("A word or phrase previously blocked"))
     async def unblock_word(
         self,
         interaction: discord.Interaction,
@@ -138,13 +153,17 @@ class Settings(
         await self._reply(interaction, text)
 
     @app_commands.command(
-        name="nsfw-safety", description="Keep the safety checker on in NSFW channels, or not"
+        name="nsfw-safety",
+        description=locale_str("Keep the safety checker on in NSFW channels, or not"),
     )
-    @app_commands.describe(state="Outside NSFW channels the safety checker is always on")
+    @app_commands.describe(
+        state=locale_str("Outside NSFW channels the safety checker is always on")
+    )
+    @app_commands.choices(state=NSFW_SAFETY_CHOICES)
     async def nsfw_safety(
-        self, interaction: discord.Interaction, state: Literal["on", "off"]
+        self, interaction: discord.Interaction, state: app_commands.Choice[str]
     ) -> None:
-        enabled = state == "on"
+        enabled = state.value == "on"
         await in_time(
             interaction,
             self.bot.store.set_nsfw_safety(
@@ -153,13 +172,22 @@ class Settings(
         )
         await self._reply(
             interaction,
-            f"The safety checker is now **{state}** in NSFW channels (always on everywhere else).",
+            f"The safety checker is now **{state.value}** in NSFW channels "
+            "(always on everywhere else).",
         )
 
-    @app_commands.command(name="add-style", description="Add a style members can pick in /imagine")
+    @app_commands.command(
+        name="add-style", description=locale_str("Add a style members can pick in /imagine")
+    )
     @app_commands.describe(
-        name=f"What members pick (up to {STYLE_NAME_MAX} characters); reusing a name updates it",
-        text=f"Added to the prompt (up to {STYLE_TEXT_MAX} characters), e.g. watercolor, soft",
+        name=locale_str(
+            "What members pick (up to {count} characters); reusing a name updates it",
+            count=STYLE_NAME_MAX,
+        ),
+        text=locale_str(
+            "Added to the prompt (up to {count} characters), e.g. watercolor, soft",
+            count=STYLE_TEXT_MAX,
+        ),
     )
     async def add_style(
         self,
@@ -179,8 +207,10 @@ class Settings(
             return
         await self._reply(interaction, messages.style_saved(" ".join(name.split()), replaced))
 
-    @app_commands.command(name="remove-style", description="Remove one of this server's styles")
-    @app_commands.describe(name="The style's name")
+    @app_commands.command(
+        name="remove-style", description=locale_str("Remove one of this server's styles")
+    )
+    @app_commands.describe(name=locale_str("The style's name"))
     @app_commands.autocomplete(name=style_choices)
     async def remove_style(
         self, interaction: discord.Interaction, name: app_commands.Range[str, 1, STYLE_NAME_MAX]
@@ -194,10 +224,13 @@ class Settings(
         await self._reply(interaction, messages.style_removed(name, removed))
 
     @app_commands.command(
-        name="log-channel", description="Also post every generation in a channel, or stop"
+        name="log-channel",
+        description=locale_str("Also post every generation in a channel, or stop"),
     )
     @app_commands.describe(
-        channel="Where moderators see each generation and refusal; leave empty to turn it off"
+        channel=locale_str(
+            "Where moderators see each generation and refusal; leave empty to turn it off"
+        )
     )
     async def log_channel(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None

@@ -13,6 +13,7 @@ from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.checks import is_moderator
 from cogs.common.flow import requester_from
+from cogs.common.translator import locale_str
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -22,7 +23,9 @@ class Usage(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="usage", description="See how many images you can still make today")
+    @app_commands.command(
+        name="usage", description=locale_str("See how many images you can still make today")
+    )
     @app_commands.guild_only()
     async def usage(self, interaction: discord.Interaction[ImagineBot]) -> None:
         member = requester_from(interaction).member

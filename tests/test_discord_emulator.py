@@ -440,6 +440,34 @@ async def test_commands_are_stored_with_ids_as_discord_returns_them(scene: Scene
     assert synced["quota"]["default_member_permissions"] == str(Permission.MANAGE_GUILD)
 
 
+async def test_localizations_are_stored_as_sent_and_read_back(scene: Scene) -> None:
+    emu = scene.emu
+    command = valid_command(
+        name="localized",  # not /imagine: a server copy of it would shadow the global one
+        description_localizations={"de": "Zeichnen", "pt-BR": "Desenhar"},
+        name_localizations=None,
+    )
+    command["options"][0]["description_localizations"] = {"ja": "何を"}
+    command["options"][1]["choices"] = [
+        {"name": "one", "value": 1, "name_localizations": {"fr": "un"}}
+    ]
+    url = f"{emu.base_url}/applications/{emu.application_id}/guilds/{scene.guild.id}/commands"
+    headers = {"Authorization": f"Bot {emu.bot_token}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.put(url, json=[command], headers=headers) as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+    try:
+        (stored,) = emu.commands_for(scene.guild)
+        assert stored["description_localizations"] == {"de": "Zeichnen", "pt-BR": "Desenhar"}
+        prompt, count = stored["options"]
+        assert prompt["description_localizations"] == {"ja": "何を"}
+        assert count["choices"][0]["name_localizations"] == {"fr": "un"}
+    finally:
+        emu.commands.bulk_overwrite(scene.guild.id, [])
+
+
 def valid_command(**changes: Any) -> dict[str, Any]:
     command: dict[str, Any] = {
         "name": "imagine",
@@ -464,6 +492,15 @@ def with_option(index: int, **changes: Any) -> dict[str, Any]:
     command = valid_command()
     command["options"][index].update(changes)
     return command
+
+
+def localized_choices_option(index: int) -> dict[str, Any]:
+    """About 2600 characters by default, about 5000 in German: long localized choice names."""
+    choices = [
+        {"name": f"c{i}", "value": f"{i:02d}" + "v" * 98, "name_localizations": {"de": "n" * 100}}
+        for i in range(25)
+    ]
+    return {"type": 3, "name": f"o{index}", "description": "d", "choices": choices}
 
 
 @pytest.mark.parametrize(
@@ -539,6 +576,67 @@ def with_option(index: int, **changes: Any) -> dict[str, Any]:
             ["0", "name"],
             "BASE_TYPE_BAD_LENGTH",
         ),
+        (
+            [valid_command(description_localizations={"de-DE": "Zeichnen"})],
+            ["0", "description_localizations", "de-DE"],
+            "BASE_TYPE_CHOICES",
+        ),
+        (
+            [valid_command(description_localizations={"fr": "d" * 101})],
+            ["0", "description_localizations", "fr"],
+            "BASE_TYPE_BAD_LENGTH",
+        ),
+        (
+            [valid_command(name_localizations={"de": "Zeichnen"})],
+            ["0", "name_localizations", "de"],
+            "APPLICATION_COMMAND_INVALID_NAME",
+        ),
+        (
+            [with_option(0, description_localizations={"ja": ""})],
+            ["0", "options", "0", "description_localizations", "ja"],
+            "BASE_TYPE_BAD_LENGTH",
+        ),
+        (
+            [
+                with_option(
+                    0, choices=[{"name": "one", "value": "1", "name_localizations": {"es-ES": ""}}]
+                )
+            ],
+            ["0", "options", "0", "choices", "0", "name_localizations", "es-ES"],
+            "BASE_TYPE_BAD_LENGTH",
+        ),
+        (
+            [
+                valid_command(
+                    options=[
+                        {
+                            "type": 3,
+                            "name": "a",
+                            "description": "a",
+                            "name_localizations": {"fr": "x"},
+                        },
+                        {
+                            "type": 3,
+                            "name": "b",
+                            "description": "b",
+                            "name_localizations": {"fr": "x"},
+                        },
+                    ]
+                )
+            ],
+            ["0", "options", "1", "name_localizations", "fr"],
+            "APPLICATION_COMMAND_OPTION_NAME_ALREADY_EXISTS",
+        ),
+        (
+            [valid_command(options=[localized_choices_option(0), localized_choices_option(1)])],
+            ["0", "_errors"],
+            "APPLICATION_COMMAND_TOO_LARGE",
+        ),
+        (
+            [{"type": 3, "name": "Quote this", "description_localizations": {"de": "Zitieren"}}],
+            ["0", "description"],
+            "APPLICATION_COMMAND_CONTEXT_MENU_DESCRIPTION",
+        ),
     ],
     ids=[
         "empty-option-description",
@@ -558,6 +656,14 @@ def with_option(index: int, **changes: Any) -> dict[str, Any]:
         "context-menu-spaces",
         "context-menu-description",
         "context-menu-long-name",
+        "unknown-locale",
+        "long-localized-description",
+        "localized-name-breaks-name-rules",
+        "empty-localized-option-description",
+        "empty-localized-choice-name",
+        "localized-option-names-collide",
+        "over-8000-chars-in-one-locale",
+        "context-menu-localized-description",
     ],
 )
 async def test_invalid_command_definitions_get_50035_naming_the_field(

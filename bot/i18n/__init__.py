@@ -104,6 +104,16 @@ class Speech:
         fields.setdefault("count", self.number(count))
         return self._fill(translated, singular if count == 1 else plural, fields)
 
+    def translation(self, message: str, /) -> str | None:
+        """The catalog's own translation of ``message``, unfilled; None when it has none.
+
+        For callers that must tell "not translated" from "translated as the same words"
+        (command localizations: None there means Discord shows the English).
+        ``GNUTranslations`` keeps only non-empty, non-fuzzy entries in ``_catalog``.
+        """
+        table: dict[object, str] = getattr(self.translations, "_catalog", {})
+        return table.get(message) or None
+
     def number(self, value: int | float) -> str:
         """A number as this language writes it (1,234 · 1.234 · 1 234)."""
         return numbers.format_decimal(value, locale=self.locale)

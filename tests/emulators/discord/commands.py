@@ -5,6 +5,15 @@ list. Discord rejects the entire request if any command breaks a rule, answering
 50035 Invalid Form Body with an ``errors`` tree that names the field, e.g.
 ``{"0": {"options": {"1": {"description": {"_errors": [...]}}}}}``. Commands that
 keep their name and type keep their id, as on Discord.
+
+Localizations (``name_localizations``/``description_localizations`` on commands and
+options, ``name_localizations`` on choices) are checked as Discord checks them: keys are
+Discord's locale codes (``LOCALES``), values follow the rules of the field they localize
+(a localized chat-input name is a lowercase name of 1-32 characters, a description 1-100
+characters, a choice name 1-100), sibling options keep distinct names in every locale,
+and the 8000-character budget is counted per locale with the localized text where there
+is one. They are stored as sent, so tests read what members of each language see.
+(The error codes for a bad locale key are modelled: Discord answers 50035 naming the key.)
 """
 
 from __future__ import annotations
@@ -47,27 +56,40 @@ MAX_COMMANDS_PER_TYPE = {CHAT_INPUT: 100, USER_COMMAND: 15, MESSAGE_COMMAND: 15}
 MAX_DAILY_CREATES = 200
 MAX_STRING_LENGTH = 6000
 
+LOCALES = frozenset(
+    {
+        "ar", "bg", "cs", "da", "de", "el", "en-GB", "en-US", "es-419", "es-ES", "fi", "fr",
+        "he", "hi", "hr", "hu", "id", "it", "ja", "ko", "lt", "nl", "no", "pl", "pt-BR", "ro",
+        "ru", "sv-SE", "th", "tr", "uk", "vi", "zh-CN", "zh-TW",
+    }
+)  # fmt: skip
+"""Discord's locale codes (its OpenAPI description's ``AvailableLocalesEnum``)."""
+
 CHAT_INPUT_NAME = re.compile(r"^[-_\w]{1,32}$")
 CONTEXT_MENU_NAME = re.compile(r"^[-_'\w]+(?: [-_'\w]+)*$")
 """User and message commands: capitals and single spaces allowed, none at either end."""
 
 
-def _name_errors(errors: FormErrors, path: Path, name: Any, *, chat_input: bool) -> None:
+def _name_errors(
+    errors: FormErrors, path: Path, name: Any, *, chat_input: bool, key: str | None = "name"
+) -> None:
+    """A command or option name (``key`` under ``path``; None: ``path`` is the field)."""
+    where = path if key is None else (*path, key)
     if not isinstance(name, str):
-        errors.add((*path, "name"), "BASE_TYPE_REQUIRED", "This field is required")
+        errors.add(where, "BASE_TYPE_REQUIRED", "This field is required")
         return
     if not 1 <= len(name) <= 32:
-        errors.add((*path, "name"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.")
+        errors.add(where, "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.")
         return
     if chat_input and (not CHAT_INPUT_NAME.match(name) or name != name.lower()):
         errors.add(
-            (*path, "name"),
+            where,
             "APPLICATION_COMMAND_INVALID_NAME",
             f"Command name is invalid: {name!r} (lowercase letters, digits, - and _ only)",
         )
     elif not chat_input and not CONTEXT_MENU_NAME.match(name):
         errors.add(
-            (*path, "name"),
+            where,
             "APPLICATION_COMMAND_INVALID_NAME",
             f"Command name is invalid: {name!r} (letters, digits, -, _, ' and single spaces)",
         )
@@ -78,6 +100,45 @@ def _description_errors(errors: FormErrors, path: Path, description: Any) -> Non
         errors.add(
             (*path, "description"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
         )
+
+
+def _localization_map(errors: FormErrors, path: Path, value: Any) -> dict[str, Any]:
+    """The ``*_localizations`` object at ``path`` (null and absent are empty), keys checked."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors.add(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+        return {}
+    for key in value:
+        if key not in LOCALES:
+            errors.add(
+                (*path, key),
+                "BASE_TYPE_CHOICES",
+                f"Value must be one of {sorted(LOCALES)}.",
+            )
+    return {k: v for k, v in value.items() if k in LOCALES}
+
+
+def _localized_names(
+    errors: FormErrors, path: Path, node: JSON, *, chat_input: bool
+) -> dict[str, Any]:
+    """Check ``node["name_localizations"]``: each value obeys the name's own rules."""
+    field = (*path, "name_localizations")
+    names = _localization_map(errors, field, node.get("name_localizations"))
+    for locale, name in names.items():
+        _name_errors(errors, (*field, locale), name, chat_input=chat_input, key=None)
+    return names
+
+
+def _localized_descriptions(errors: FormErrors, path: Path, node: JSON) -> dict[str, Any]:
+    field = (*path, "description_localizations")
+    texts = _localization_map(errors, field, node.get("description_localizations"))
+    for locale, text in texts.items():
+        if not isinstance(text, str) or not 1 <= len(text) <= 100:
+            errors.add(
+                (*field, locale), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+            )
+    return texts
 
 
 def _is_int(value: Any) -> bool:
@@ -116,6 +177,16 @@ def _validate_value_option(option: JSON, path: Path, errors: FormErrors) -> None
                         "BASE_TYPE_BAD_LENGTH",
                         "Must be between 1 and 100 in length.",
                     )
+                if isinstance(choice, dict):
+                    lpath = (*cpath, "name_localizations")
+                    names = _localization_map(errors, lpath, choice.get("name_localizations"))
+                    for locale, lname in names.items():
+                        if not isinstance(lname, str) or not 1 <= len(lname) <= 100:
+                            errors.add(
+                                (*lpath, locale),
+                                "BASE_TYPE_BAD_LENGTH",
+                                "Must be between 1 and 100 in length.",
+                            )
                 value: Any = choice.get("value") if isinstance(choice, dict) else None
                 if kind == STRING:
                     if not isinstance(value, str):
@@ -233,6 +304,7 @@ def _validate_options(options: Any, path: Path, errors: FormErrors, *, depth: in
             "Sub-commands and sub-command groups cannot be mixed with other option types",
         )
     seen: set[str] = set()
+    seen_localized: set[tuple[str, str]] = set()
     optional_seen = False
     for i, option in enumerate(options):
         opath = (*path, i)
@@ -249,6 +321,7 @@ def _validate_options(options: Any, path: Path, errors: FormErrors, *, depth: in
             continue
         _name_errors(errors, opath, option.get("name"), chat_input=True)
         _description_errors(errors, opath, option.get("description"))
+        _localized_descriptions(errors, opath, option)
         name = option.get("name")
         if isinstance(name, str):
             if name in seen:
@@ -258,6 +331,14 @@ def _validate_options(options: Any, path: Path, errors: FormErrors, *, depth: in
                     "Option names must be unique",
                 )
             seen.add(name)
+        for locale, localized in _localized_names(errors, opath, option, chat_input=True).items():
+            if (locale, localized) in seen_localized:
+                errors.add(
+                    (*opath, "name_localizations", locale),
+                    "APPLICATION_COMMAND_OPTION_NAME_ALREADY_EXISTS",
+                    "Option names must be unique",
+                )
+            seen_localized.add((locale, localized))
         if kind == SUB_COMMAND_GROUP:
             if depth != 0:
                 errors.add(
@@ -299,19 +380,41 @@ def _validate_options(options: Any, path: Path, errors: FormErrors, *, depth: in
                 optional_seen = True
 
 
-def command_size(command: JSON) -> int:
-    """Discord's 8000-character budget: names, descriptions and choice values, recursively."""
+def _in(node: JSON, field: str, locale: str | None) -> str:
+    """``node[field]`` as members of ``locale`` read it (None: the default text)."""
+    localized = node.get(f"{field}_localizations") if locale is not None else None
+    if isinstance(localized, dict) and isinstance(localized.get(locale), str):
+        return str(localized[locale])
+    return str(node.get(field) or "")
 
-    def size(node: JSON) -> int:
-        total = len(str(node.get("name") or "")) + len(str(node.get("description") or ""))
+
+def _locales_used(node: JSON) -> set[str]:
+    found: set[str] = set()
+    for field in ("name_localizations", "description_localizations"):
+        value = node.get(field)
+        if isinstance(value, dict):
+            found |= {k for k in value if isinstance(k, str)}
+    for child in [*(node.get("choices") or []), *(node.get("options") or [])]:
+        if isinstance(child, dict):
+            found |= _locales_used(child)
+    return found
+
+
+def command_size(command: JSON) -> int:
+    """Discord's 8000-character budget: names, descriptions and choice values, recursively,
+    counted for each locale (with its localized texts) and the default; the largest counts."""
+
+    def size(node: JSON, locale: str | None) -> int:
+        total = len(_in(node, "name", locale)) + len(_in(node, "description", locale))
         for choice in node.get("choices") or []:
-            total += len(str(choice.get("name") or "")) + len(str(choice.get("value") or ""))
+            if isinstance(choice, dict):
+                total += len(_in(choice, "name", locale)) + len(str(choice.get("value") or ""))
         for child in node.get("options") or []:
             if isinstance(child, dict):
-                total += size(child)
+                total += size(child, locale)
         return total
 
-    return size(command)
+    return max(size(command, locale) for locale in [None, *sorted(_locales_used(command))])
 
 
 def validate_command_list(payload: Any) -> FormErrors:
@@ -341,11 +444,13 @@ def validate_command_list(payload: Any) -> FormErrors:
                     f"Application command names must be unique: {name}",
                 )
             names.add((kind, name))
+        _localized_names(errors, path, command, chat_input=kind == CHAT_INPUT)
         if kind == CHAT_INPUT:
             _description_errors(errors, path, command.get("description"))
+            _localized_descriptions(errors, path, command)
             _validate_options(command.get("options"), (*path, "options"), errors, depth=0)
         else:
-            if command.get("description"):
+            if command.get("description") or command.get("description_localizations"):
                 errors.add(
                     (*path, "description"),
                     "APPLICATION_COMMAND_CONTEXT_MENU_DESCRIPTION",
