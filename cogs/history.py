@@ -28,6 +28,7 @@ from cogs.common.checks import log_refused_press, refuse_stray_press, require_ma
 from cogs.common.flow import apologising, send_ephemeral
 from cogs.common.places import is_personal, ledger_guild_id
 from cogs.common.translator import locale_str
+from cogs.common.voices import to_member
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -40,7 +41,9 @@ MAX_PAGE = 999_999
 async def history_page(
     interaction: discord.Interaction[ImagineBot], user_id: int, page: int
 ) -> tuple[discord.Embed, discord.ui.View]:
-    """The embed and buttons for ``page`` (1-based, clamped to the pages there are)."""
+    """The embed and buttons for ``page`` (1-based, clamped to the pages there are), in
+    the language of whoever is looking (a page turn may come from another client)."""
+    s = to_member(interaction)
     size = messages.HISTORY_PAGE_SIZE
     store = interaction.client.store
     guild_id = ledger_guild_id(interaction)
@@ -56,6 +59,7 @@ async def history_page(
             interaction, store.history(guild_id, user_id, limit=size, offset=(page - 1) * size)
         )
     embed = messages.history_embed(
+        s,
         records,
         user_id=user_id,
         own=user_id == interaction.user.id,
@@ -66,8 +70,9 @@ async def history_page(
     )
     view = discord.ui.View(timeout=None)
     viewer = interaction.user.id
-    view.add_item(PageButton(user_id, viewer, page - 1, "◀ Newer", disabled=page <= 1))
-    view.add_item(PageButton(user_id, viewer, page + 1, "Older ▶", disabled=page >= pages))
+    newer, older = messages.history_newer(s), messages.history_older(s)
+    view.add_item(PageButton(user_id, viewer, page - 1, newer, disabled=page <= 1))
+    view.add_item(PageButton(user_id, viewer, page + 1, older, disabled=page >= pages))
     return embed, view
 
 
@@ -115,13 +120,17 @@ class PageButton(
                 await send_ephemeral(interaction, messages.button_not_valid())
                 return
             if interaction.user.id != self.viewer_id:
-                await send_ephemeral(interaction, messages.history_not_yours())
+                await send_ephemeral(
+                    interaction, messages.history_not_yours(to_member(interaction))
+                )
                 return
             if self.user_id != interaction.user.id and (
                 is_personal(interaction) or not interaction.permissions.manage_guild
             ):  # rights in a server without the bot make no moderator
                 log_refused_press(self.custom_id, interaction)  # no longer a moderator?
-                await send_ephemeral(interaction, messages.history_not_yours())
+                await send_ephemeral(
+                    interaction, messages.history_not_yours(to_member(interaction))
+                )
                 return
             embed, view = await history_page(interaction, self.user_id, self.page)
             await interaction.response.edit_message(embed=embed, view=view)
@@ -146,7 +155,7 @@ class History(commands.Cog):
         user_id = interaction.user.id if member is None else member.id
         if user_id != interaction.user.id and is_personal(interaction):
             await interaction.response.send_message(
-                messages.history_of_others_in_servers_only(), ephemeral=True
+                messages.history_of_others_in_servers_only(to_member(interaction)), ephemeral=True
             )
             return
         if user_id != interaction.user.id:

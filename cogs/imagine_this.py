@@ -25,6 +25,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import Speech
 from bot.policy.places import belongs_here, valid_record_id
 from bot.siraya import MAX_SEED, PROMPT_MAX_LENGTH, SIZE_PRESETS
 from bot.store.base import GenerationRecord, Preferences
@@ -32,6 +33,7 @@ from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.flow import apologising, send_ephemeral
 from cogs.common.places import NotAllowedHere, ledger_guild_id
+from cogs.common.voices import to_member
 from cogs.common.workspace import request_for
 from cogs.results import EditModal, submitted_values
 
@@ -45,14 +47,15 @@ FORM_ID = "imagine:this"
 _SIDES = re.compile(r"\s*([0-9]{1,5})\s*[x×*, ]\s*([0-9]{1,5})\s*", re.IGNORECASE)
 
 
-class ImagineThisModal(discord.ui.Modal, title="Imagine this"):
-    """The dialog for any message; only draws the form (see ``on_submitted``)."""
+class ImagineThisModal(discord.ui.Modal):
+    """The dialog for any message, in the member's language; only draws the form (see
+    ``on_submitted``, which reads the inputs by custom id, whatever their labels said)."""
 
-    def __init__(self, prompt: str) -> None:
-        super().__init__(timeout=15 * 60, custom_id=FORM_ID)
+    def __init__(self, s: Speech, prompt: str) -> None:
+        super().__init__(title=messages.imagine_this_title(s), timeout=15 * 60, custom_id=FORM_ID)
         self.add_item(
             discord.ui.TextInput(
-                label="Prompt",
+                label=messages.imagine_this_prompt_label(s),
                 custom_id="prompt",
                 style=discord.TextStyle.paragraph,
                 default=prompt[:PROMPT_MAX_LENGTH],
@@ -61,16 +64,16 @@ class ImagineThisModal(discord.ui.Modal, title="Imagine this"):
         )
         self.add_item(
             discord.ui.TextInput(
-                label="Size (empty for your default)",
+                label=messages.imagine_this_size_label(s),
                 custom_id="size",
-                placeholder="square_hd, landscape_16_9… or 1024x768",
+                placeholder=messages.imagine_this_size_placeholder(s),
                 required=False,
                 max_length=32,
             )
         )
         self.add_item(
             discord.ui.TextInput(
-                label="Seed (empty for a random one)",
+                label=messages.imagine_this_seed_label(s),
                 custom_id="seed",
                 required=False,
                 max_length=len(str(MAX_SEED)),
@@ -81,8 +84,24 @@ class ImagineThisModal(discord.ui.Modal, title="Imagine this"):
         """Nothing: the listener answers every submission, whichever process opened it."""
 
 
+class UnreadableSize(ValueError):
+    """A size the dialog cannot read; the listener words it for the member."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"unreadable size {text!r}")
+        self.text = text
+
+
+class UnreadableSeed(ValueError):
+    """A seed that is not a whole number from 0 to ``MAX_SEED``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"unreadable seed {text!r}")
+        self.text = text
+
+
 def typed_size(text: str) -> Preferences:
-    """The dialog's size as options; ``ValueError`` with what to type otherwise."""
+    """The dialog's size as options; :class:`UnreadableSize` otherwise."""
     text = text.strip()
     if not text:
         return Preferences()
@@ -90,16 +109,17 @@ def typed_size(text: str) -> Preferences:
         return Preferences(size=text.lower())
     sides = _SIDES.fullmatch(text)
     if sides is None:
-        raise ValueError(messages.bad_size(text))
+        raise UnreadableSize(text)
     return Preferences(width=int(sides[1]), height=int(sides[2]))
 
 
 def typed_seed(text: str) -> int | None:
+    """The dialog's seed (None: a random one); :class:`UnreadableSeed` otherwise."""
     text = text.strip()
     if not text:
         return None
     if not (text.isascii() and text.isdigit()) or int(text) > MAX_SEED:
-        raise ValueError(f"The seed must be a whole number from 0 to {MAX_SEED}.")
+        raise UnreadableSeed(text)
     return int(text)
 
 
@@ -163,10 +183,11 @@ class ImagineThis(commands.Cog):
             await interaction.response.send_modal(EditModal(record, number))
             return
         prompt = message_prompt(message)
+        s = to_member(interaction)
         if not prompt:
-            await send_ephemeral(interaction, messages.nothing_to_imagine())
+            await send_ephemeral(interaction, messages.nothing_to_imagine(s))
             return
-        await interaction.response.send_modal(ImagineThisModal(prompt))
+        await interaction.response.send_modal(ImagineThisModal(s, prompt))
 
     @commands.Cog.listener("on_interaction")
     async def on_submitted(self, interaction: discord.Interaction[ImagineBot]) -> None:
@@ -183,11 +204,15 @@ class ImagineThis(commands.Cog):
                 await send_ephemeral(interaction, str(refusal))
                 return
             values = submitted_values(data.get("components") or [])
+            s = to_member(interaction)
             try:
                 size = typed_size(values.get("size", ""))
                 seed = typed_seed(values.get("seed", ""))
-            except ValueError as error:
-                await send_ephemeral(interaction, str(error))
+            except UnreadableSize as error:
+                await send_ephemeral(interaction, messages.bad_size(s, error.text))
+                return
+            except UnreadableSeed:
+                await send_ephemeral(interaction, messages.bad_seed(s, MAX_SEED))
                 return
             prompt = values.get("prompt", "").strip()
             request = await request_for(interaction, prompt, size, seed=seed)

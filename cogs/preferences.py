@@ -36,6 +36,7 @@ from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.places import is_personal
 from cogs.common.translator import locale_str
+from cogs.common.voices import to_member
 from cogs.common.workspace import options_given, scope_of, style_choices
 from cogs.imagine import ACCELERATION_CHOICES, SIZE_CHOICES
 
@@ -58,7 +59,7 @@ class PreferencesCog(
     async def _show(
         self, interaction: discord.Interaction, preferences: Preferences, *, changed: bool = False
     ) -> None:
-        embed = messages.preferences_embed(preferences, changed=changed)
+        embed = messages.preferences_embed(to_member(interaction), preferences, changed=changed)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @app_commands.command(
@@ -109,6 +110,7 @@ class PreferencesCog(
         count: Range[int, MIN_COUNT, MAX_COUNT] | None = None,
         style: Range[str, 1, STYLE_NAME_MAX] | None = None,
     ) -> None:
+        s = to_member(interaction)
         given = options_given(
             size=size,
             width=width,
@@ -121,21 +123,21 @@ class PreferencesCog(
         )
         if given.empty:
             await interaction.response.send_message(
-                messages.preferences_nothing_given(), ephemeral=True
+                messages.preferences_nothing_given(s), ephemeral=True
             )
             return
         store, scope, user_id = self.bot.store, scope_of(interaction), interaction.user.id
         if style is not None:
             if is_personal(interaction):
                 await interaction.response.send_message(
-                    messages.no_styles_in_personal_places(), ephemeral=True
+                    messages.no_styles_in_personal_places(s), ephemeral=True
                 )
                 return
             found = await in_time(interaction, store.style(scope, style))
             if found is None:
                 styles = await in_time(interaction, store.styles(scope))
                 await interaction.response.send_message(
-                    messages.unknown_style(style, styles), ephemeral=True
+                    messages.unknown_style(s, style, styles), ephemeral=True
                 )
                 return
             given = replace(given, style=found.name)
@@ -144,7 +146,9 @@ class PreferencesCog(
         try:
             defaults.check(wanted)
         except InvalidRequest as error:
-            await interaction.response.send_message(f"Nothing saved: {error}", ephemeral=True)
+            await interaction.response.send_message(
+                messages.nothing_saved(s, messages.refusal(error)), ephemeral=True
+            )
             return
         await in_time(interaction, store.set_preferences(scope, user_id, wanted))
         await self._show(interaction, wanted, changed=True)
@@ -157,7 +161,9 @@ class PreferencesCog(
             interaction,
             self.bot.store.reset_preferences(scope_of(interaction), interaction.user.id),
         )
-        await interaction.response.send_message(messages.preferences_reset(had_any), ephemeral=True)
+        await interaction.response.send_message(
+            messages.preferences_reset(to_member(interaction), had_any), ephemeral=True
+        )
 
 
 async def setup(bot: ImagineBot) -> None:

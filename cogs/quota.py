@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING
@@ -13,12 +14,14 @@ from discord import app_commands
 from discord.app_commands import Range
 from discord.ext import commands
 
+from bot.policy.quota import LimitRefused
 from bot.reports import daily_chart_png, usage_csv
-from bot.store.base import MemberContext
+from bot.store.base import AuditAction, MemberContext
 from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.checks import ModeratorOnly
 from cogs.common.translator import locale_str
+from cogs.common.voices import to_member
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -47,11 +50,31 @@ class Quota(
     group_name="quota",
     group_description=locale_str("Set and inspect daily image limits (moderators)"),
 ):
-    """Every subcommand answers privately: quota talk is between moderators."""
+    """Every subcommand answers privately, so in the moderator's own language: quota talk
+    is between moderators."""
 
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
         super().__init__()
+
+    async def _limit_set(
+        self,
+        interaction: discord.Interaction,
+        which: AuditAction,
+        change: Awaitable[int | None],
+        new: int | None,
+        *,
+        target: str = "",
+    ) -> None:
+        """Make one limit change in time and say what it was; a limit the core refuses
+        (the options keep moderators inside it) is said too, privately."""
+        s = to_member(interaction)
+        try:
+            old = await in_time(interaction, change)
+        except LimitRefused as error:
+            await self._reply(interaction, messages.limit_refused(s, error))
+            return
+        await self._reply(interaction, messages.limit_changed(s, which, old, new, target=target))
 
     @app_commands.command(
         name="set-user", description=locale_str("Set one member's daily image limit")
@@ -60,14 +83,14 @@ class Quota(
     async def set_user(
         self, interaction: discord.Interaction, member: discord.Member, limit: Limit | None = None
     ) -> None:
-        old = await in_time(
+        await self._limit_set(
             interaction,
+            AuditAction.MEMBER_LIMIT,
             self.bot.store.set_member_limit(
                 member.guild.id, member.id, limit, actor_id=interaction.user.id
             ),
-        )
-        await self._reply(
-            interaction, messages.limit_changed(f"{member.mention}'s limit", old, limit)
+            limit,
+            target=member.mention,
         )
 
     @app_commands.command(
@@ -79,14 +102,14 @@ class Quota(
     async def set_role(
         self, interaction: discord.Interaction, role: discord.Role, limit: Limit | None = None
     ) -> None:
-        old = await in_time(
+        await self._limit_set(
             interaction,
+            AuditAction.ROLE_LIMIT,
             self.bot.store.set_role_limit(
                 role.guild.id, role.id, limit, actor_id=interaction.user.id
             ),
-        )
-        await self._reply(
-            interaction, messages.limit_changed(f"the limit for {role.mention}", old, limit)
+            limit,
+            target=role.mention,
         )
 
     @app_commands.command(
@@ -96,13 +119,14 @@ class Quota(
     async def set_default(
         self, interaction: discord.Interaction, limit: Limit | None = None
     ) -> None:
-        old = await in_time(
+        await self._limit_set(
             interaction,
+            AuditAction.DEFAULT_LIMIT,
             self.bot.store.set_default_limit(
                 interaction.guild_id or 0, limit, actor_id=interaction.user.id
             ),
+            limit,
         )
-        await self._reply(interaction, messages.limit_changed("the server default", old, limit))
 
     @app_commands.command(
         name="set-server", description=locale_str("Set a daily image budget for the whole server")
@@ -113,13 +137,14 @@ class Quota(
     async def set_server(
         self, interaction: discord.Interaction, limit: Limit | None = None
     ) -> None:
-        old = await in_time(
+        await self._limit_set(
             interaction,
+            AuditAction.SERVER_BUDGET,
             self.bot.store.set_server_budget(
                 interaction.guild_id or 0, limit, actor_id=interaction.user.id
             ),
+            limit,
         )
-        await self._reply(interaction, messages.limit_changed("the server budget", old, limit))
 
     @app_commands.command(name="reset", description=locale_str("Clear a member's usage for today"))
     @app_commands.describe(member=locale_str("The member whose images today should not count"))
@@ -131,8 +156,7 @@ class Quota(
             ),
         )
         await self._reply(
-            interaction,
-            f"Cleared {messages.plural(cleared, 'image')} from {member.mention}'s usage today.",
+            interaction, messages.usage_cleared(to_member(interaction), cleared, member.mention)
         )
 
     @app_commands.command(
@@ -144,19 +168,19 @@ class Quota(
     async def view(
         self, interaction: discord.Interaction, member: discord.Member | None = None
     ) -> None:
-        store = self.bot.store
+        store, s = self.bot.store, to_member(interaction)
         default = self.bot.settings.default_daily_limit
         if member is not None:
             summary = await in_time(
                 interaction,
                 store.usage(_member_context(interaction, member), bot_default_limit=default),
             )
-            embed = messages.member_quota_embed(member.id, summary)
+            embed = messages.member_quota_embed(s, member.id, summary)
         else:
             guild_id = interaction.guild_id or 0
             policy = await in_time(interaction, store.guild_policy(guild_id))
             audit = await in_time(interaction, store.audit_log(guild_id, limit=10))
-            embed = messages.policy_embed(policy, audit, bot_default=default)
+            embed = messages.policy_embed(s, policy, audit, bot_default=default)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @app_commands.command(
@@ -170,11 +194,14 @@ class Quota(
         totals = await self.bot.store.daily_totals(guild_id, days=days)
         top = await self.bot.store.top_members(guild_id, days=days, limit=10)
         show_spend = self.bot.settings.price_per_megapixel is not None
-        chart = await asyncio.to_thread(daily_chart_png, totals, show_spend=show_spend)
+        s = to_member(interaction)
+        chart = await asyncio.to_thread(
+            partial(daily_chart_png, totals, show_spend=show_spend, text=messages.chart_text(s))
+        )
         name = "usage.png"
         await interaction.followup.send(
             embed=messages.stats_embed(
-                totals, top, days=days, chart_name=name, show_spend=show_spend
+                s, totals, top, days=days, chart_name=name, show_spend=show_spend
             ),
             file=discord.File(io.BytesIO(chart), filename=name),
             ephemeral=True,
@@ -190,16 +217,13 @@ class Quota(
         with_cost = self.bot.settings.price_per_megapixel is not None
         data = await asyncio.to_thread(partial(usage_csv, records, with_cost=with_cost))
         stamp = datetime.now(UTC).strftime("%Y%m%d")
+        s = to_member(interaction)
         if len(data) > interaction.filesize_limit:
-            await interaction.followup.send(
-                f"The export of {messages.plural(days, 'day')} is too large to upload here; "
-                "try fewer days.",
-                ephemeral=True,
-            )
+            await interaction.followup.send(messages.export_too_large(s, days), ephemeral=True)
             return
         await interaction.followup.send(
             messages.export_summary(
-                len(records), days=days, retention_days=self.bot.settings.retention_days
+                s, len(records), days=days, retention_days=self.bot.settings.retention_days
             ),
             file=discord.File(io.BytesIO(data), filename=f"imagine-usage-{stamp}.csv"),
             ephemeral=True,

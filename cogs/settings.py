@@ -9,12 +9,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.jobs.service import Busy
-from bot.policy.rules import normalize_blocked_word
-from bot.policy.styles import STYLE_NAME_MAX, STYLE_TEXT_MAX
+from bot.policy.rules import BlockedWordRefused, normalize_blocked_word
+from bot.policy.styles import STYLE_NAME_MAX, STYLE_TEXT_MAX, StyleRefused
 from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.checks import ModeratorOnly
 from cogs.common.translator import locale_str
+from cogs.common.voices import to_member
 from cogs.common.workspace import style_choices
 
 if TYPE_CHECKING:
@@ -47,7 +48,10 @@ class Settings(
         policy = await in_time(interaction, self.bot.store.guild_policy(guild_id))
         styles = await in_time(interaction, self.bot.store.styles(guild_id))
         embed = messages.settings_embed(
-            policy, env_nsfw_safety=self.bot.settings.nsfw_safety_checker, styles=styles
+            to_member(interaction),
+            policy,
+            env_nsfw_safety=self.bot.settings.nsfw_safety_checker,
+            styles=styles,
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
@@ -66,12 +70,10 @@ class Settings(
                 channel.guild.id, channel.id, actor_id=interaction.user.id
             ),
         )
-        text = (
-            f"/imagine now works in {channel.mention}."
-            if changed
-            else f"{channel.mention} was already allowed."
+        await self._reply(
+            interaction,
+            messages.channel_allowed(to_member(interaction), channel.mention, changed=changed),
         )
-        await self._reply(interaction, text)
 
     @app_commands.command(
         name="disallow-channel", description=locale_str("Stop /imagine in a channel")
@@ -86,19 +88,22 @@ class Settings(
                 channel.guild.id, channel.id, actor_id=interaction.user.id
             ),
         )
+        s = to_member(interaction)
         if not changed:
-            await self._reply(interaction, f"{channel.mention} was not on the allowed list.")
+            await self._reply(
+                interaction,
+                messages.channel_disallowed(s, channel.mention, changed=False, none_left=False),
+            )
             return
         try:  # the change is made: a slow read now only shortens the answer
             policy = await in_time(interaction, self.bot.store.guild_policy(channel.guild.id))
         except Busy:
             policy = None
-        tail = (
-            " No channels are listed any more, so /imagine works everywhere."
-            if policy is not None and not policy.allowed_channel_ids
-            else ""
+        none_left = policy is not None and not policy.allowed_channel_ids
+        await self._reply(
+            interaction,
+            messages.channel_disallowed(s, channel.mention, changed=True, none_left=none_left),
         )
-        await self._reply(interaction, f"Removed {channel.mention} from the allowed list.{tail}")
 
     @app_commands.command(
         name="block-word", description=locale_str("Refuse prompts containing a word or phrase")
@@ -109,6 +114,7 @@ class Settings(
         interaction: discord.Interaction,
         word: app_commands.Range[str, 1, WORD_MAX_LENGTH],
     ) -> None:
+        s = to_member(interaction)
         try:
             rule = normalize_blocked_word(word)
             changed = await in_time(
@@ -117,16 +123,10 @@ class Settings(
                     interaction.guild_id or 0, word, actor_id=interaction.user.id
                 ),
             )
-        except ValueError as error:  # empty, too long once normalised, or the list is full
-            await self._reply(interaction, messages.word_not_changed(str(error)))
+        except BlockedWordRefused as error:  # empty, too long once normalised, or list full
+            await self._reply(interaction, messages.word_not_changed(s, error))
             return
-        shown = messages.code(rule)
-        text = (
-            f"Prompts containing {shown} are now refused."
-            if changed
-            else f"{shown} was already blocked."
-        )
-        await self._reply(interaction, text)
+        await self._reply(interaction, messages.word_blocked(s, rule, changed=changed))
 
     @app_commands.command(
         name="unblock-word", description=locale_str("Allow a blocked word or phrase again")
@@ -137,6 +137,7 @@ class Settings(
         interaction: discord.Interaction,
         word: app_commands.Range[str, 1, WORD_MAX_LENGTH],
     ) -> None:
+        s = to_member(interaction)
         try:
             rule = normalize_blocked_word(word)
             changed = await in_time(
@@ -145,12 +146,10 @@ class Settings(
                     interaction.guild_id or 0, word, actor_id=interaction.user.id
                 ),
             )
-        except ValueError as error:  # a word that could never have been blocked
-            await self._reply(interaction, messages.word_not_changed(str(error)))
+        except BlockedWordRefused as error:  # a word that could never have been blocked
+            await self._reply(interaction, messages.word_not_changed(s, error))
             return
-        shown = messages.code(rule)
-        text = f"{shown} is allowed again." if changed else f"{shown} was not blocked."
-        await self._reply(interaction, text)
+        await self._reply(interaction, messages.word_unblocked(s, rule, changed=changed))
 
     @app_commands.command(
         name="nsfw-safety",
@@ -170,11 +169,7 @@ class Settings(
                 interaction.guild_id or 0, enabled, actor_id=interaction.user.id
             ),
         )
-        await self._reply(
-            interaction,
-            f"The safety checker is now **{state.value}** in NSFW channels "
-            "(always on everywhere else).",
-        )
+        await self._reply(interaction, messages.nsfw_safety_set(to_member(interaction), enabled))
 
     @app_commands.command(
         name="add-style", description=locale_str("Add a style members can pick in /imagine")
@@ -195,6 +190,7 @@ class Settings(
         name: app_commands.Range[str, 1, STYLE_NAME_MAX],
         text: app_commands.Range[str, 1, STYLE_TEXT_MAX],
     ) -> None:
+        s = to_member(interaction)
         try:
             replaced = await in_time(
                 interaction,
@@ -202,10 +198,10 @@ class Settings(
                     interaction.guild_id or 0, name, text, actor_id=interaction.user.id
                 ),
             )
-        except ValueError as error:  # blank, or the server already has the most styles
-            await self._reply(interaction, messages.style_not_changed(str(error)))
+        except StyleRefused as error:  # blank, or the server already has the most styles
+            await self._reply(interaction, messages.style_not_changed(s, error))
             return
-        await self._reply(interaction, messages.style_saved(" ".join(name.split()), replaced))
+        await self._reply(interaction, messages.style_saved(s, " ".join(name.split()), replaced))
 
     @app_commands.command(
         name="remove-style", description=locale_str("Remove one of this server's styles")
@@ -221,7 +217,9 @@ class Settings(
                 interaction.guild_id or 0, name, actor_id=interaction.user.id
             ),
         )
-        await self._reply(interaction, messages.style_removed(name, removed))
+        await self._reply(
+            interaction, messages.style_removed(to_member(interaction), name, removed)
+        )
 
     @app_commands.command(
         name="log-channel",

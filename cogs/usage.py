@@ -14,6 +14,7 @@ from cogs.common.budget import in_time
 from cogs.common.checks import is_moderator
 from cogs.common.flow import requester_from
 from cogs.common.translator import locale_str
+from cogs.common.voices import to_member
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -44,7 +45,9 @@ class Usage(commands.Cog):
             )
             spend = today.cost_pico_usd
         await interaction.response.send_message(
-            embed=messages.usage_embed(summary, server_spend_pico=spend, personal=personal),
+            embed=messages.usage_embed(
+                to_member(interaction), summary, server_spend_pico=spend, personal=personal
+            ),
             ephemeral=True,
         )
 

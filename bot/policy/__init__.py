@@ -3,7 +3,10 @@
 from bot.policy.quota import (
     MAX_DAILY_LIMIT,
     EffectiveLimit,
+    LimitNegative,
+    LimitRefused,
     LimitSource,
+    LimitTooHigh,
     QuotaExceeded,
     QuotaScope,
     as_utc,
@@ -17,6 +20,10 @@ from bot.policy.quota import (
 )
 from bot.policy.rules import (
     MAX_BLOCKED_WORD_LENGTH,
+    BlockedWordEmpty,
+    BlockedWordRefused,
+    BlockedWordsFull,
+    BlockedWordTooLong,
     channel_allowed,
     find_blocked_word,
     normalize_blocked_word,
@@ -27,8 +34,15 @@ from bot.policy.rules import (
 __all__ = [
     "MAX_BLOCKED_WORD_LENGTH",
     "MAX_DAILY_LIMIT",
+    "BlockedWordEmpty",
+    "BlockedWordRefused",
+    "BlockedWordTooLong",
+    "BlockedWordsFull",
     "EffectiveLimit",
+    "LimitNegative",
+    "LimitRefused",
     "LimitSource",
+    "LimitTooHigh",
     "QuotaExceeded",
     "QuotaScope",
     "as_utc",

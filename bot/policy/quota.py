@@ -169,16 +169,35 @@ def check_quota(
     return limit.limit - used - requested
 
 
+class LimitRefused(ValueError):
+    """A daily limit a moderator cannot mean. Carries the numbers its message needs, so
+    the cogs word it in the reader's language; ``str()`` is English, for logs."""
+
+
+class LimitNegative(LimitRefused):
+    def __init__(self, limit: int) -> None:
+        super().__init__("a daily limit cannot be negative (use 0 to block)")
+        self.limit = limit
+
+
+class LimitTooHigh(LimitRefused):
+    def __init__(self, limit: int, maximum: int) -> None:
+        super().__init__(f"a daily limit cannot exceed {maximum}")
+        self.limit = limit
+        self.maximum = maximum
+
+
 def validate_limit(limit: int | None) -> int | None:
-    """Reject limits a moderator cannot mean; ``None`` means "remove this setting"."""
+    """Reject limits a moderator cannot mean (:class:`LimitRefused`); ``None`` means
+    "remove this setting". A non-integer is a programming error: ``TypeError``."""
     if limit is None:
         return None
     if isinstance(limit, bool) or not isinstance(limit, int):
         raise TypeError("a daily limit must be an integer")
     if limit < 0:
-        raise ValueError("a daily limit cannot be negative (use 0 to block)")
+        raise LimitNegative(limit)
     if limit > MAX_DAILY_LIMIT:
-        raise ValueError(f"a daily limit cannot exceed {MAX_DAILY_LIMIT}")
+        raise LimitTooHigh(limit, MAX_DAILY_LIMIT)
     return limit
 
 

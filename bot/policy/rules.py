@@ -18,6 +18,34 @@ MAX_BLOCKED_WORD_LENGTH = 100
 """Long enough for any phrase worth blocking; short enough to keep matching cheap."""
 
 
+class BlockedWordRefused(ValueError):
+    """A blocked-word change the rules refuse. Each kind carries the numbers its message
+    needs, so the cogs word it in the reader's language; ``str()`` is English, for logs."""
+
+
+class BlockedWordEmpty(BlockedWordRefused):
+    """Nothing left of the word once normalised (only spaces or invisible characters)."""
+
+    def __init__(self) -> None:
+        super().__init__("a blocked word cannot be empty")
+
+
+class BlockedWordTooLong(BlockedWordRefused):
+    """Longer than ``limit`` characters once normalised (NFKC can lengthen a word)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a blocked word or phrase is limited to {limit} characters")
+        self.limit = limit
+
+
+class BlockedWordsFull(BlockedWordRefused):
+    """The server already blocks ``cap`` words or phrases (the store counts them)."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(f"a server can block at most {cap} words or phrases")
+        self.cap = cap
+
+
 def channel_allowed(
     channel_id: int,
     allowed_channel_ids: Collection[int],
@@ -54,15 +82,13 @@ def normalize_blocked_word(word: str) -> str:
     """The canonical form stored for a blocked word or phrase.
 
     Normalised and with runs of whitespace collapsed, so "Bad  Thing" and "bad thing"
-    are one rule and unblocking either removes it.
+    are one rule and unblocking either removes it. Raises :class:`BlockedWordRefused`.
     """
     canonical = " ".join(normalize_text(word).split())
     if not canonical:
-        raise ValueError("a blocked word cannot be empty")
+        raise BlockedWordEmpty()
     if len(canonical) > MAX_BLOCKED_WORD_LENGTH:
-        raise ValueError(
-            f"a blocked word or phrase is limited to {MAX_BLOCKED_WORD_LENGTH} characters"
-        )
+        raise BlockedWordTooLong(MAX_BLOCKED_WORD_LENGTH)
     return canonical
 
 

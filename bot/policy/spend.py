@@ -18,6 +18,7 @@ __all__ = [
     "PICO_PER_USD",
     "Price",
     "PriceError",
+    "cents",
     "dollars",
     "exact_usd",
     "usd",
@@ -83,9 +84,15 @@ def exact_usd(pico: int) -> str:
     return text or "0"
 
 
+def cents(pico: int) -> Decimal:
+    """Dollars rounded to the cent, half up: the one rounding every display of money makes
+    (``dollars`` here, the locale's currency format in the cogs)."""
+    return usd(pico).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
 def dollars(pico: int) -> str:
     """``$0.10``: rounded to the cent, half up; a tiny non-zero amount shows as ``<$0.01``."""
-    cents = usd(pico).quantize(_CENT, rounding=ROUND_HALF_UP)
-    if pico > 0 and cents == 0:
+    rounded = cents(pico)
+    if pico > 0 and rounded == 0:
         return "<$0.01"
-    return f"${cents:,}"
+    return f"${rounded:,}"

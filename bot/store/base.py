@@ -541,9 +541,15 @@ class Store(Protocol):
 
     async def disallow_channel(self, guild_id: int, channel_id: int, *, actor_id: int) -> bool: ...
 
-    async def block_word(self, guild_id: int, word: str, *, actor_id: int) -> bool: ...
+    async def block_word(self, guild_id: int, word: str, *, actor_id: int) -> bool:
+        """Block a word or phrase (audited); False if it already was. Raises
+        ``bot.policy.rules.BlockedWordRefused`` (a ``ValueError``): empty, too long, list full."""
+        ...
 
-    async def unblock_word(self, guild_id: int, word: str, *, actor_id: int) -> bool: ...
+    async def unblock_word(self, guild_id: int, word: str, *, actor_id: int) -> bool:
+        """Allow a word again (audited); False if it was not blocked. Raises
+        ``BlockedWordRefused`` for a word that could never have been blocked."""
+        ...
 
     async def set_nsfw_safety(
         self, guild_id: int, enabled: bool | None, *, actor_id: int
@@ -583,7 +589,8 @@ class Store(Protocol):
     ) -> str | None:
         """Add or replace a style (audited); returns the text it replaced, or None if new.
 
-        Raises ``ValueError`` for a bad name or text, or past the per-server cap.
+        Raises ``bot.policy.styles.StyleRefused`` (a ``ValueError``) for a bad name or
+        text, or past the per-server cap.
         """
         ...
 

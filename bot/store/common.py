@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Final, Generic, NoReturn, TypeVar
 
 from bot.policy import styles as style_rules
 from bot.policy.quota import as_utc, reset_at, resolve_limit, validate_limit
-from bot.policy.rules import normalize_blocked_word
+from bot.policy.rules import BlockedWordsFull, normalize_blocked_word
 from bot.policy.spend import Price
 from bot.store.base import (
     AuditAction,
@@ -835,7 +835,7 @@ class StoreCommon(ABC, Generic[Conn]):
             count = await self._scalar(conn, sql.count_blocked_words, guild_id)
             full = count is not None and int(count) >= cap
             if full and await self._scalar(conn, sql.word_is_blocked, guild_id, rule) is None:
-                raise ValueError(f"a server can block at most {cap} words or phrases")
+                raise BlockedWordsFull(cap)
 
         return await self._toggle(
             sql.block_word,
@@ -926,7 +926,7 @@ class StoreCommon(ABC, Generic[Conn]):
                 return
             count = await self._scalar(conn, sql.count_styles, guild_id)
             if count is not None and int(count) >= cap:
-                raise ValueError(f"a server can have at most {cap} styles; remove one first")
+                raise style_rules.StylesFull(cap)
 
         await self._toggle(
             sql.put_style,

@@ -10,14 +10,26 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
+from decimal import Decimal
 
 import discord
+from babel.dates import format_skeleton
+from babel.numbers import format_currency
 
+from bot.i18n import N_, Speech
 from bot.jobs import remix
 from bot.jobs.service import CancelOutcome, ChannelNotAllowed, Job, Missing, PromptBlocked
-from bot.policy.quota import EffectiveLimit, LimitSource
-from bot.policy.spend import dollars
-from bot.policy.styles import MAX_STYLES_PER_GUILD
+from bot.policy.quota import EffectiveLimit, LimitRefused, LimitSource, LimitTooHigh
+from bot.policy.rules import BlockedWordRefused, BlockedWordsFull, BlockedWordTooLong
+from bot.policy.spend import cents
+from bot.policy.styles import (
+    MAX_STYLES_PER_GUILD,
+    StyleEmpty,
+    StyleRefused,
+    StylesFull,
+    StyleTooLong,
+)
+from bot.reports import ChartText
 from bot.siraya import (
     DEFAULT_GUIDANCE,
     DEFAULT_SIZE,
@@ -483,26 +495,57 @@ def error_embed(text: str) -> discord.Embed:
 # -- quotas ------------------------------------------------------------------------------
 
 LIMIT_SOURCE_TEXT = {
-    LimitSource.MEMBER: "a limit a moderator set for you",
-    LimitSource.ROLE: "your role {role}",
-    LimitSource.SERVER_DEFAULT: "this server's default",
-    LimitSource.BOT_DEFAULT: "the bot's default",
+    LimitSource.MEMBER: N_("a limit a moderator set for you"),
+    # TRANSLATORS: {role} is a role mention, e.g. @Artists.
+    LimitSource.ROLE: N_("your role {role}"),
+    LimitSource.SERVER_DEFAULT: N_("this server's default"),
+    LimitSource.BOT_DEFAULT: N_("the bot's default"),
 }
+"""Where a member's own limit comes from, as ``/usage`` tells them."""
+
+MEMBER_LIMIT_SOURCE_TEXT = {
+    LimitSource.MEMBER: N_("a limit a moderator set for them"),
+    # TRANSLATORS: {role} is a role mention, e.g. @Artists.
+    LimitSource.ROLE: N_("the role {role}"),
+    LimitSource.SERVER_DEFAULT: N_("this server's default"),
+    LimitSource.BOT_DEFAULT: N_("the bot's default"),
+}
+"""The same, about another member, as ``/quota view member:`` tells a moderator."""
 
 
-def limit_source(limit: EffectiveLimit) -> str:
-    text = LIMIT_SOURCE_TEXT[limit.source]
-    return text.format(role=f"<@&{limit.role_id}>") if limit.role_id else text
+def limit_source(s: Speech, limit: EffectiveLimit, *, own: bool = True) -> str:
+    """Where ``limit`` comes from; ``own``: said to its member ("your"), else about them."""
+    text = (LIMIT_SOURCE_TEXT if own else MEMBER_LIMIT_SOURCE_TEXT)[limit.source]
+    return s.gettext(text, role=f"<@&{limit.role_id}>") if limit.role_id else s.gettext(text)
 
 
-def limit_value(limit: int | None) -> str:
+def limit_value(s: Speech, limit: int | None) -> str:
     if limit is None:
-        return "not set"
-    return "blocked (0)" if limit == 0 else plural(limit, "image")
+        # TRANSLATORS: a daily limit nobody set.
+        return s.gettext("not set")
+    if limit == 0:
+        # TRANSLATORS: a daily limit of 0 images, which blocks generating.
+        return s.gettext("blocked (0)")
+    return s.ngettext("{count} image", "{count} images", limit)
+
+
+def money(s: Speech, pico: int) -> str:
+    """An estimated cost in US dollars, rounded to the cent as ``dollars`` rounds it,
+    written as the reader's locale writes dollars (``$1,234.50``, ``1.234,50 $``)."""
+    rounded = cents(pico)
+    if pico > 0 and rounded == 0:
+        smallest = format_currency(Decimal("0.01"), "USD", locale=s.locale)
+        # TRANSLATORS: "less than {amount}": a cost that rounds to less than one cent.
+        return s.gettext("<{amount}", amount=smallest)
+    return format_currency(rounded, "USD", locale=s.locale)
 
 
 def usage_embed(
-    summary: UsageSummary, *, server_spend_pico: int | None = None, personal: bool = False
+    s: Speech,
+    summary: UsageSummary,
+    *,
+    server_spend_pico: int | None = None,
+    personal: bool = False,
 ) -> discord.Embed:
     """``/usage``: where a member stands today, in one glance.
 
@@ -511,84 +554,195 @@ def usage_embed(
     personal quota applies (the bot's DM, group DMs, servers without the bot).
     """
     limit = summary.limit
-    embed = discord.Embed(title="Your images today", colour=BRAND_COLOUR)
+    embed = discord.Embed(title=s.gettext("Your images today"), colour=BRAND_COLOUR)
     if limit.blocked:
-        embed.description = "You are not allowed to generate images on this server."
+        embed.description = s.gettext("You are not allowed to generate images on this server.")
     else:
-        embed.description = (
-            f"**{summary.used}** of **{limit.limit}** used · **{summary.remaining}** left\n"
-            f"Resets {relative_time(summary.reset_at)}"
+        used = s.gettext(
+            "**{used}** of **{limit}** used · **{remaining}** left",
+            used=s.number(summary.used),
+            limit=s.number(limit.limit),
+            remaining=s.number(summary.remaining),
         )
+        resets = s.gettext("Resets {when}", when=relative_time(summary.reset_at))
+        embed.description = f"{used}\n{resets}"
     source = (
-        "Your personal quota, shared by every place outside the bot's servers "
-        "(DMs, group DMs, servers without the bot)"
+        s.gettext(
+            "Your personal quota, shared by every place outside the bot's servers "
+            "(DMs, group DMs, servers without the bot)"
+        )
         if personal
-        else limit_source(limit)
+        else limit_source(s, limit)
     )
-    embed.add_field(name="Your limit comes from", value=source, inline=False)
-    if summary.server_budget is not None:
+    embed.add_field(name=s.gettext("Your limit comes from"), value=source, inline=False)
+    budget, budget_left = summary.server_budget, summary.server_remaining
+    if budget is not None and budget_left is not None:
         embed.add_field(
-            name="Server budget today",
-            value=f"{summary.server_used} of {summary.server_budget} used "
-            f"· {summary.server_remaining} left",
+            name=s.gettext("Server budget today"),
+            value=s.gettext(
+                "{used} of {budget} used · {remaining} left",
+                used=s.number(summary.server_used),
+                budget=s.number(budget),
+                remaining=s.number(budget_left),
+            ),
             inline=False,
         )
     if server_spend_pico is not None:
         embed.add_field(
-            name="Server spend today (estimated)",
-            value=f"{dollars(server_spend_pico)} for {plural(summary.server_used, 'image')}",
+            name=s.gettext("Server spend today (estimated)"),
+            value=s.ngettext(
+                "{amount} for {count} image",
+                "{amount} for {count} images",
+                summary.server_used,
+                amount=money(s, server_spend_pico),
+            ),
             inline=False,
         )
     return embed
 
 
-def limit_changed(what: str, old: int | None, new: int | None) -> str:
-    if new is None:
-        return f"Removed {what} (was {limit_value(old)})."
-    return f"Set {what} to {limit_value(new)} (was {limit_value(old)})."
-
-
-AUDIT_ACTION_TEXT = {
-    AuditAction.MEMBER_LIMIT: "member limit of {target}",
-    AuditAction.ROLE_LIMIT: "role limit of {role}",
-    AuditAction.DEFAULT_LIMIT: "server default",
-    AuditAction.SERVER_BUDGET: "server budget",
-    AuditAction.RESET_USAGE: "today's usage of {target}",
-    AuditAction.ALLOW_CHANNEL: "allowed {channel}",
-    AuditAction.DISALLOW_CHANNEL: "disallowed {channel}",
-    AuditAction.BLOCK_WORD: "blocked word",
-    AuditAction.UNBLOCK_WORD: "blocked word",
-    AuditAction.NSFW_SAFETY: "NSFW safety checker",
-    AuditAction.LOG_CHANNEL: "moderation log",
+LIMIT_CHANGED_TEXT = {
+    AuditAction.MEMBER_LIMIT: (
+        # TRANSLATORS: {member} is a mention; {new}, {old}: "5 images", "not set", "blocked (0)".
+        N_("Set {member}'s limit to {new} (was {old})."),
+        # TRANSLATORS: {member} is a mention; {old}: "5 images", "blocked (0)".
+        N_("Removed {member}'s limit (was {old})."),
+    ),
+    AuditAction.ROLE_LIMIT: (
+        # TRANSLATORS: {role} is a mention; {new}, {old}: "5 images", "not set", "blocked (0)".
+        N_("Set the limit for {role} to {new} (was {old})."),
+        # TRANSLATORS: {role} is a mention; {old}: "5 images", "blocked (0)".
+        N_("Removed the limit for {role} (was {old})."),
+    ),
+    AuditAction.DEFAULT_LIMIT: (
+        # TRANSLATORS: {new}, {old}: limits such as "5 images", "not set", "blocked (0)".
+        N_("Set the server default to {new} (was {old})."),
+        # TRANSLATORS: {old}: a limit such as "5 images" or "blocked (0)".
+        N_("Removed the server default (was {old})."),
+    ),
+    AuditAction.SERVER_BUDGET: (
+        # TRANSLATORS: {new}, {old}: budgets such as "500 images", "not set", "blocked (0)".
+        N_("Set the server budget to {new} (was {old})."),
+        # TRANSLATORS: {old}: a budget such as "500 images" or "blocked (0)".
+        N_("Removed the server budget (was {old})."),
+    ),
 }
+"""What a ``/quota set-…`` answers, by the limit it changed: (set, removed)."""
 
 
-def audit_line(entry: AuditEntry) -> str:
-    target = entry.target_id
-    what = AUDIT_ACTION_TEXT.get(entry.action, entry.action.value).format(
-        target=f"<@{target}>", role=f"<@&{target}>", channel=f"<#{target}>"
+def limit_changed(
+    s: Speech, which: AuditAction, old: int | None, new: int | None, *, target: str = ""
+) -> str:
+    """A ``/quota set-…`` confirmation; ``target`` is the member's or role's mention."""
+    set_text, removed_text = LIMIT_CHANGED_TEXT[which]
+    fields = {"member": target, "role": target, "old": limit_value(s, old)}
+    if new is None:
+        return s.gettext(removed_text, **fields)
+    return s.gettext(set_text, new=limit_value(s, new), **fields)
+
+
+def limit_refused(s: Speech, error: LimitRefused) -> str:
+    """A daily limit the core refused (``/quota``'s options keep members inside it)."""
+    if isinstance(error, LimitTooHigh):
+        return s.gettext(
+            "⚠️ Nothing changed: a daily limit cannot exceed {maximum}.",
+            maximum=s.number(error.maximum),
+        )
+    return s.gettext("⚠️ Nothing changed: a daily limit cannot be negative (use 0 to block).")
+
+
+def usage_cleared(s: Speech, cleared: int, member: str) -> str:
+    """``/quota reset``: how many of today's images no longer count for ``member``."""
+    return s.ngettext(
+        "Cleared {count} image from {member}'s usage today.",
+        "Cleared {count} images from {member}'s usage today.",
+        cleared,
+        member=member,
     )
-    old = entry.old_value if entry.old_value is not None else "—"
-    new = entry.new_value if entry.new_value is not None else "—"
-    if entry.action in (AuditAction.BLOCK_WORD, AuditAction.UNBLOCK_WORD):
-        change = "added" if entry.action is AuditAction.BLOCK_WORD else "removed"
-        return f"{relative_time(entry.at)} <@{entry.actor_id}> {change} a {what}"
-    if entry.action in (AuditAction.ALLOW_CHANNEL, AuditAction.DISALLOW_CHANNEL):
-        return f"{relative_time(entry.at)} <@{entry.actor_id}> {what}"
-    if entry.action is AuditAction.LOG_CHANNEL:
-        old = f"<#{entry.old_value}>" if entry.old_value is not None else "off"
-        new = f"<#{entry.new_value}>" if entry.new_value is not None else "off"
-    return f"{relative_time(entry.at)} <@{entry.actor_id}> {what}: {old} → {new}"
 
 
-def join_lines(lines: list[str], limit: int = FIELD_VALUE_LIMIT, empty: str = "none") -> str:
-    """Lines joined for an embed field, cut at a line boundary with a count of the rest."""
+def _audit_number(s: Speech, value: str | None) -> str:
+    """A limit or a count as the audit log stored it (digits), written for the reader."""
+    if value is None:
+        return "—"
+    return s.number(int(value)) if value.isdigit() else value
+
+
+def _audit_switch(s: Speech, value: str | None) -> str:
+    if value is None:
+        return "—"
+    # TRANSLATORS: a setting's state (the safety checker, the moderation log), short.
+    return s.gettext("on") if value == "on" else s.gettext("off")
+
+
+def _audit_channel(s: Speech, value: str | None) -> str:
+    return f"<#{value}>" if value is not None else s.gettext("off")
+
+
+def audit_line(s: Speech, entry: AuditEntry) -> str:
+    """One change in ``/quota view``'s "Recent changes": when, who, what, from → to."""
+    action, target = entry.action, entry.target_id
+    who = {"when": relative_time(entry.at), "actor": f"<@{entry.actor_id}>"}
+    if action is AuditAction.BLOCK_WORD:  # the word itself stays off the overview
+        return s.gettext("{when} {actor} added a blocked word", **who)
+    if action is AuditAction.UNBLOCK_WORD:
+        return s.gettext("{when} {actor} removed a blocked word", **who)
+    if action is AuditAction.ALLOW_CHANNEL:
+        return s.gettext("{when} {actor} allowed {channel}", channel=f"<#{target}>", **who)
+    if action is AuditAction.DISALLOW_CHANNEL:
+        return s.gettext("{when} {actor} disallowed {channel}", channel=f"<#{target}>", **who)
+    if action is AuditAction.ADD_STYLE:  # new is "name: text"
+        style = typed(one_line(entry.new_value or ""), 120)
+        if entry.old_value is None:
+            return s.gettext("{when} {actor} added the style {style}", style=style, **who)
+        return s.gettext("{when} {actor} updated the style {style}", style=style, **who)
+    if action is AuditAction.REMOVE_STYLE:
+        style = typed(one_line(entry.old_value or ""), 60)
+        return s.gettext("{when} {actor} removed the style {style}", style=style, **who)
+    if action is AuditAction.NSFW_SAFETY:
+        old, new = _audit_switch(s, entry.old_value), _audit_switch(s, entry.new_value)
+        return s.gettext(
+            "{when} {actor} NSFW safety checker: {old} → {new}", old=old, new=new, **who
+        )
+    if action is AuditAction.LOG_CHANNEL:
+        old, new = _audit_channel(s, entry.old_value), _audit_channel(s, entry.new_value)
+        return s.gettext("{when} {actor} moderation log: {old} → {new}", old=old, new=new, **who)
+    old, new = _audit_number(s, entry.old_value), _audit_number(s, entry.new_value)
+    change = {"old": old, "new": new, **who}
+    if action is AuditAction.MEMBER_LIMIT:
+        return s.gettext(
+            "{when} {actor} member limit of {member}: {old} → {new}",
+            member=f"<@{target}>",
+            **change,
+        )
+    if action is AuditAction.ROLE_LIMIT:
+        return s.gettext(
+            "{when} {actor} role limit of {role}: {old} → {new}", role=f"<@&{target}>", **change
+        )
+    if action is AuditAction.DEFAULT_LIMIT:
+        return s.gettext("{when} {actor} server default: {old} → {new}", **change)
+    if action is AuditAction.SERVER_BUDGET:
+        return s.gettext("{when} {actor} server budget: {old} → {new}", **change)
+    return s.gettext(  # RESET_USAGE: old = the images cleared
+        "{when} {actor} today's usage of {member}: {old} → {new}",
+        member=f"<@{target}>",
+        **change,
+    )
+
+
+def join_lines(
+    s: Speech, lines: list[str], limit: int = FIELD_VALUE_LIMIT, empty: str | None = None
+) -> str:
+    """Lines joined for an embed field, cut at a line boundary with a count of the rest;
+    ``empty`` (already in the reader's language) when there are none, else "none"."""
     if not lines:
-        return empty
+        # TRANSLATORS: an empty list (no roles, no members, no blocked words).
+        return s.gettext("none") if empty is None else empty
     out: list[str] = []
     used = 0
     for index, line in enumerate(lines):
-        more = f"… and {len(lines) - index} more"
+        rest = len(lines) - index
+        more = s.ngettext("… and {count} more", "… and {count} more", rest)
         if used + len(line) + 1 > limit - len(more) - 1:
             out.append(more)
             break
@@ -598,46 +752,75 @@ def join_lines(lines: list[str], limit: int = FIELD_VALUE_LIMIT, empty: str = "n
 
 
 def policy_embed(
-    policy: GuildPolicy, audit: list[AuditEntry], *, bot_default: int
+    s: Speech, policy: GuildPolicy, audit: list[AuditEntry], *, bot_default: int
 ) -> discord.Embed:
     """``/quota view``: the whole server's quota policy and its recent changes."""
-    embed = discord.Embed(title="Image quotas on this server", colour=BRAND_COLOUR)
+    embed = discord.Embed(title=s.gettext("Image quotas on this server"), colour=BRAND_COLOUR)
     default = (
-        limit_value(policy.default_limit)
+        limit_value(s, policy.default_limit)
         if policy.default_limit is not None
-        else f"not set (bot default: {limit_value(bot_default)})"
+        else s.gettext("not set (bot default: {limit})", limit=limit_value(s, bot_default))
     )
-    embed.add_field(name="Default per member per day", value=default, inline=False)
+    embed.add_field(name=s.gettext("Default per member per day"), value=default, inline=False)
     embed.add_field(
-        name="Server budget per day", value=limit_value(policy.server_budget), inline=False
+        name=s.gettext("Server budget per day"),
+        value=limit_value(s, policy.server_budget),
+        inline=False,
     )
-    roles = [f"<@&{role}>: {limit_value(n)}" for role, n in sorted(policy.role_limits.items())]
-    embed.add_field(name="Role limits (highest wins)", value=join_lines(roles), inline=False)
-    members = [f"<@{user}>: {limit_value(n)}" for user, n in sorted(policy.member_limits.items())]
-    embed.add_field(name="Member limits (override roles)", value=join_lines(members), inline=False)
+    roles = [f"<@&{role}>: {limit_value(s, n)}" for role, n in sorted(policy.role_limits.items())]
     embed.add_field(
-        name="Recent changes", value=join_lines([audit_line(e) for e in audit]), inline=False
+        name=s.gettext("Role limits (highest wins)"), value=join_lines(s, roles), inline=False
     )
-    embed.set_footer(text="Limits reset every day at 00:00 UTC.")
+    members = [
+        f"<@{user}>: {limit_value(s, n)}" for user, n in sorted(policy.member_limits.items())
+    ]
+    embed.add_field(
+        name=s.gettext("Member limits (override roles)"),
+        value=join_lines(s, members),
+        inline=False,
+    )
+    embed.add_field(
+        name=s.gettext("Recent changes"),
+        value=join_lines(s, [audit_line(s, e) for e in audit]),
+        inline=False,
+    )
+    embed.set_footer(text=s.gettext("Limits reset every day at 00:00 UTC."))
     return embed
 
 
-def member_quota_embed(user_id: int, summary: UsageSummary) -> discord.Embed:
+def member_quota_embed(s: Speech, user_id: int, summary: UsageSummary) -> discord.Embed:
     """``/quota view member``: one member's effective limit, its source, and today's use."""
     limit = summary.limit
-    embed = discord.Embed(colour=BRAND_COLOUR, description=f"Quota of <@{user_id}>")
-    embed.add_field(name="Daily limit", value=limit_value(limit.limit), inline=True)
-    embed.add_field(name="Used today", value=str(summary.used), inline=True)
-    embed.add_field(name="Left", value=str(summary.remaining), inline=True)
-    source = LIMIT_SOURCE_TEXT[limit.source].replace("you", "them").replace("your", "their")
-    if limit.role_id:
-        source = f"the role <@&{limit.role_id}>"
-    embed.add_field(name="Comes from", value=source, inline=False)
-    embed.add_field(name="Resets", value=relative_time(summary.reset_at), inline=False)
+    embed = discord.Embed(
+        colour=BRAND_COLOUR, description=s.gettext("Quota of {member}", member=f"<@{user_id}>")
+    )
+    embed.add_field(name=s.gettext("Daily limit"), value=limit_value(s, limit.limit), inline=True)
+    embed.add_field(name=s.gettext("Used today"), value=s.number(summary.used), inline=True)
+    # TRANSLATORS: how many images the member has left today.
+    embed.add_field(name=s.gettext("Left"), value=s.number(summary.remaining), inline=True)
+    embed.add_field(
+        name=s.gettext("Comes from"), value=limit_source(s, limit, own=False), inline=False
+    )
+    embed.add_field(name=s.gettext("Resets"), value=relative_time(summary.reset_at), inline=False)
     return embed
+
+
+def chart_text(s: Speech) -> ChartText:
+    """The words on ``/quota stats``' chart, in the reader's language."""
+    return ChartText(
+        title=s.gettext("Images per day (UTC)"),
+        title_with_spend=s.gettext("Images (bars) and estimated spend (line) per day, UTC"),
+        # TRANSLATORS: the chart's legend for its bars.
+        images=s.gettext("images"),
+        # TRANSLATORS: the chart's legend for its line (the estimated spend).
+        spend=s.gettext("spend"),
+        day=lambda day: format_skeleton("MMdd", day, locale=s.locale),
+        money=lambda dollars: format_currency(dollars, "USD", locale=s.locale),
+    )
 
 
 def stats_embed(
+    s: Speech,
     totals: list[DailyTotal],
     top: list[MemberTotal],
     *,
@@ -653,45 +836,81 @@ def stats_embed(
     images = sum(t.images for t in totals)
     requests = sum(t.generations for t in totals)
     failures = sum(t.failures for t in totals)
-    description = f"**{images}** images from **{requests}** requests · {failures} failed"
+    description = " · ".join(
+        (
+            s.ngettext("**{count}** image", "**{count}** images", images),
+            s.ngettext("**{count}** request", "**{count}** requests", requests),
+            # TRANSLATORS: how many requests failed, e.g. "2 failed".
+            s.ngettext("{count} failed", "{count} failed", failures),
+        )
+    )
     if show_spend:
-        spend = dollars(sum(t.cost_pico_usd for t in totals))
-        description += f"\nEstimated spend: **{spend}**"
+        spend = money(s, sum(t.cost_pico_usd for t in totals))
+        description += "\n" + s.gettext("Estimated spend: **{amount}**", amount=spend)
     embed = discord.Embed(
-        title=f"Usage over the last {plural(days, 'day')}",
+        title=s.ngettext(
+            "Usage over the last {count} day", "Usage over the last {count} days", days
+        ),
         description=description,
         colour=BRAND_COLOUR,
     )
 
-    def money(pico: int) -> str:
-        return f" · {dollars(pico)}" if show_spend else ""
+    def cost(pico: int) -> str:
+        return f" · {money(s, pico)}" if show_spend else ""
+
+    def images_count(count: int) -> str:
+        return s.ngettext("{count} image", "{count} images", count)
 
     per_day = [
-        f"`{t.day.isoformat()}` {t.images}{money(t.cost_pico_usd)}"
+        f"`{t.day.isoformat()}` {s.number(t.images)}{cost(t.cost_pico_usd)}"
         for t in reversed(totals)
         if t.generations
     ]
     embed.add_field(
-        name="Per day (UTC)", value=join_lines(per_day, empty="no activity"), inline=True
+        name=s.gettext("Per day (UTC)"),
+        value=join_lines(s, per_day, empty=s.gettext("no activity")),
+        inline=True,
     )
     ranking = [
-        f"{rank}. <@{m.user_id}> {plural(m.images, 'image')}{money(m.cost_pico_usd)}"
+        f"{rank}. <@{m.user_id}> {images_count(m.images)}{cost(m.cost_pico_usd)}"
         for rank, m in enumerate(top, start=1)
     ]
-    embed.add_field(name="Top members", value=join_lines(ranking, empty="nobody yet"), inline=True)
+    embed.add_field(
+        name=s.gettext("Top members"),
+        value=join_lines(s, ranking, empty=s.gettext("nobody yet")),
+        inline=True,
+    )
     embed.set_image(url=f"attachment://{chart_name}")
     return embed
 
 
-def export_summary(count: int, *, days: int, retention_days: int) -> str:
+def export_summary(s: Speech, count: int, *, days: int, retention_days: int) -> str:
     """What ``/quota export`` says over its file; the log keeps only RETENTION_DAYS."""
-    text = f"{plural(count, 'generation')} from the last {plural(days, 'day')}."
+    generations = s.ngettext("{count} generation", "{count} generations", count)
+    # TRANSLATORS: {generations} is a count such as "12 generations"; {count} counts days.
+    text = s.ngettext(
+        "{generations} from the last {count} day.",
+        "{generations} from the last {count} days.",
+        days,
+        generations=generations,
+    )
     if days > retention_days:
-        text += (
-            f" The usage log keeps each generation {plural(retention_days, 'day')}; older"
-            " ones still count in /quota stats."
+        text += " " + s.ngettext(
+            "The usage log keeps each generation {count} day; older ones still count in "
+            "/quota stats.",
+            "The usage log keeps each generation {count} days; older ones still count in "
+            "/quota stats.",
+            retention_days,
         )
     return text
+
+
+def export_too_large(s: Speech, days: int) -> str:
+    return s.ngettext(
+        "The export of {count} day is too large to upload here; try fewer days.",
+        "The export of {count} days is too large to upload here; try fewer days.",
+        days,
+    )
 
 
 # -- server rules --------------------------------------------------------------------------
@@ -702,39 +921,107 @@ def code(text: str) -> str:
     return f"`{text.replace('`', 'ˋ')}`"
 
 
-def word_not_changed(reason: str) -> str:
-    """Why a block-word change was refused (``reason`` is the rule's own explanation)."""
-    return f"⚠️ Nothing changed: {reason}."
+def word_not_changed(s: Speech, error: BlockedWordRefused) -> str:
+    """Why a block-word change was refused, from the rule's own fields."""
+    if isinstance(error, BlockedWordTooLong):
+        return s.ngettext(
+            "⚠️ Nothing changed: a blocked word or phrase is limited to {count} character.",
+            "⚠️ Nothing changed: a blocked word or phrase is limited to {count} characters.",
+            error.limit,
+        )
+    if isinstance(error, BlockedWordsFull):
+        return s.ngettext(
+            "⚠️ Nothing changed: a server can block at most {count} word or phrase.",
+            "⚠️ Nothing changed: a server can block at most {count} words or phrases.",
+            error.cap,
+        )
+    return s.gettext("⚠️ Nothing changed: a blocked word cannot be empty.")
+
+
+def channel_allowed(s: Speech, channel: str, *, changed: bool) -> str:
+    """``/settings allow-channel``; ``channel`` is its mention."""
+    if changed:
+        return s.gettext("/imagine now works in {channel}.", channel=channel)
+    return s.gettext("{channel} was already allowed.", channel=channel)
+
+
+def channel_disallowed(s: Speech, channel: str, *, changed: bool, none_left: bool) -> str:
+    """``/settings disallow-channel``; ``none_left``: the list is empty now, so everywhere."""
+    if not changed:
+        return s.gettext("{channel} was not on the allowed list.", channel=channel)
+    if none_left:
+        return s.gettext(
+            "Removed {channel} from the allowed list. No channels are listed any more, "
+            "so /imagine works everywhere.",
+            channel=channel,
+        )
+    return s.gettext("Removed {channel} from the allowed list.", channel=channel)
+
+
+def word_blocked(s: Speech, word: str, *, changed: bool) -> str:
+    """``/settings block-word``; ``word`` is the rule as stored, shown as code."""
+    if changed:
+        return s.gettext("Prompts containing {word} are now refused.", word=code(word))
+    return s.gettext("{word} was already blocked.", word=code(word))
+
+
+def word_unblocked(s: Speech, word: str, *, changed: bool) -> str:
+    if changed:
+        return s.gettext("{word} is allowed again.", word=code(word))
+    return s.gettext("{word} was not blocked.", word=code(word))
+
+
+def nsfw_safety_set(s: Speech, enabled: bool) -> str:
+    if enabled:
+        return s.gettext(
+            "The safety checker is now **on** in NSFW channels (always on everywhere else)."
+        )
+    return s.gettext(
+        "The safety checker is now **off** in NSFW channels (always on everywhere else)."
+    )
 
 
 def settings_embed(
-    policy: GuildPolicy, *, env_nsfw_safety: bool, styles: list[Style] | None = None
+    s: Speech,
+    policy: GuildPolicy,
+    *,
+    env_nsfw_safety: bool,
+    styles: list[Style] | None = None,
 ) -> discord.Embed:
-    embed = discord.Embed(title="Image settings on this server", colour=BRAND_COLOUR)
+    embed = discord.Embed(title=s.gettext("Image settings on this server"), colour=BRAND_COLOUR)
     channels = [f"<#{c}>" for c in sorted(policy.allowed_channel_ids)]
     embed.add_field(
-        name="Where /imagine works",
-        value=join_lines(channels, empty="every channel (no channel list set)"),
+        name=s.gettext("Where /imagine works"),
+        value=join_lines(s, channels, empty=s.gettext("every channel (no channel list set)")),
         inline=False,
     )
     words = [code(w) for w in policy.blocked_words]
-    embed.add_field(name="Blocked words", value=join_lines(words, empty="none"), inline=False)
+    embed.add_field(name=s.gettext("Blocked words"), value=join_lines(s, words), inline=False)
     if policy.nsfw_safety is None:
-        nsfw = f"{'on' if env_nsfw_safety else 'off'} (bot default)"
+        nsfw = s.gettext("on (bot default)") if env_nsfw_safety else s.gettext("off (bot default)")
     else:
-        nsfw = "on" if policy.nsfw_safety else "off"
+        nsfw = s.gettext("on") if policy.nsfw_safety else s.gettext("off")
     embed.add_field(
-        name="Safety checker in NSFW channels",
-        value=f"{nsfw}; always on in other channels",
+        name=s.gettext("Safety checker in NSFW channels"),
+        # TRANSLATORS: {state} is "on" or "off", possibly with "(bot default)".
+        value=s.gettext("{state}; always on in other channels", state=nsfw),
         inline=False,
     )
-    log_channel = f"<#{policy.log_channel_id}>" if policy.log_channel_id is not None else "off"
-    embed.add_field(name="Moderation log", value=log_channel, inline=False)
+    log_channel = (
+        f"<#{policy.log_channel_id}>" if policy.log_channel_id is not None else s.gettext("off")
+    )
+    embed.add_field(name=s.gettext("Moderation log"), value=log_channel, inline=False)
     if styles is not None:
         embed.add_field(
-            name=f"Styles ({len(styles)} of {MAX_STYLES_PER_GUILD})",
+            name=s.gettext(
+                "Styles ({count} of {limit})",
+                count=s.number(len(styles)),
+                limit=s.number(MAX_STYLES_PER_GUILD),
+            ),
             value=join_lines(
-                [style_line(s) for s in styles], empty="none (add one with /settings add-style)"
+                s,
+                [style_line(style) for style in styles],
+                empty=s.gettext("none (add one with /settings add-style)"),
             ),
             inline=False,
         )
@@ -980,71 +1267,130 @@ def queue_embed(lines: list[str], *, total: int, whole_server: bool, hidden: int
 # -- server styles -------------------------------------------------------------------------
 
 
-def unknown_style(name: str, styles: list[Style]) -> str:
+def _quoted_style(s: Speech, name: str, limit: int) -> str:
+    # TRANSLATORS: a style's name in quotation marks; use your language's marks.
+    return s.gettext("“{name}”", name=typed(name, limit))
+
+
+def unknown_style(s: Speech, name: str, styles: list[Style]) -> str:
     """A style name this server does not have, with the ones it has."""
     asked = typed(name, 60)
     if not styles:
-        return f"There is no style “{asked}” here: this server has no styles yet."
-    names = ", ".join(f"“{typed(s.name, 40)}”" for s in styles)
-    return clip(f"There is no style “{asked}” here. Styles on this server: {names}.", CONTENT_LIMIT)
+        return s.gettext(
+            "There is no style “{name}” here: this server has no styles yet.", name=asked
+        )
+    names = ", ".join(_quoted_style(s, style.name, 40) for style in styles)
+    return clip(
+        s.gettext(
+            "There is no style “{name}” here. Styles on this server: {styles}.",
+            name=asked,
+            styles=names,
+        ),
+        CONTENT_LIMIT,
+    )
 
 
-def no_styles_in_personal_places() -> str:
+def no_styles_in_personal_places(s: Speech) -> str:
     """``style:`` in a DM, a group DM or a server without the bot: styles are a server's."""
-    return (
+    return s.gettext(
         "🎨 Styles belong to a server's moderators, so there are none here (outside the "
         "bot's servers). Leave `style:` out, or use it in a server that has styles."
     )
 
 
-def preferred_style_gone(name: str) -> str:
-    return (
-        f"Your default style “{typed(name, 60)}” is no longer on this server. Type another "
-        "with `style:`, or change your defaults with /preferences set or /preferences reset."
+def preferred_style_gone(s: Speech, name: str) -> str:
+    return s.gettext(
+        "Your default style “{name}” is no longer on this server. Type another "
+        "with `style:`, or change your defaults with /preferences set or /preferences reset.",
+        name=typed(name, 60),
     )
 
 
-def style_saved(name: str, replaced: str | None) -> str:
+def style_saved(s: Speech, name: str, replaced: str | None) -> str:
     shown = typed(name, 40)
     if replaced is None:
-        return f"Style “{shown}” added: members can pick it with `/imagine style:`."
-    return f"Style “{shown}” updated with its new text."
+        return s.gettext(
+            "Style “{name}” added: members can pick it with `/imagine style:`.", name=shown
+        )
+    return s.gettext("Style “{name}” updated with its new text.", name=shown)
 
 
-def style_removed(name: str, removed: bool) -> str:
+def style_removed(s: Speech, name: str, removed: bool) -> str:
     shown = typed(name, 40)
-    return f"Style “{shown}” removed." if removed else f"There was no style “{shown}” here."
+    if removed:
+        return s.gettext("Style “{name}” removed.", name=shown)
+    return s.gettext("There was no style “{name}” here.", name=shown)
 
 
-def style_not_changed(reason: str) -> str:
-    return f"⚠️ Nothing changed: {reason}."
+def style_not_changed(s: Speech, error: StyleRefused) -> str:
+    """Why a style was refused, from the rule's own fields."""
+    if isinstance(error, StylesFull):
+        return s.ngettext(
+            "⚠️ Nothing changed: a server can have at most {count} style; remove one first.",
+            "⚠️ Nothing changed: a server can have at most {count} styles; remove one first.",
+            error.cap,
+        )
+    if isinstance(error, StyleTooLong):
+        if error.part == "name":
+            return s.ngettext(
+                "⚠️ Nothing changed: a style's name can be at most {count} character.",
+                "⚠️ Nothing changed: a style's name can be at most {count} characters.",
+                error.limit,
+            )
+        return s.ngettext(
+            "⚠️ Nothing changed: a style's text can be at most {count} character.",
+            "⚠️ Nothing changed: a style's text can be at most {count} characters.",
+            error.limit,
+        )
+    if isinstance(error, StyleEmpty) and error.part == "text":
+        return s.gettext("⚠️ Nothing changed: a style needs some text to add to prompts.")
+    return s.gettext("⚠️ Nothing changed: a style needs a name.")
 
 
 # -- preferences ---------------------------------------------------------------------------
 
 
-def preferences_embed(preferences: Preferences, *, changed: bool = False) -> discord.Embed:
+def preferences_embed(
+    s: Speech, preferences: Preferences, *, changed: bool = False
+) -> discord.Embed:
     """A member's defaults for /imagine here; what is not set says which default applies."""
     p = preferences
+
+    def not_set(default: str) -> str:
+        # TRANSLATORS: a default the member did not set; {default} is what applies instead.
+        return s.gettext("not set ({default})", default=default)
+
     if p.width is not None and p.height is not None:
-        size = f"custom {p.width}×{p.height}"
+        # TRANSLATORS: a custom image size, e.g. "custom 1024×768".
+        size = s.gettext("custom {width}×{height}", width=p.width, height=p.height)
     else:
-        size = p.size or f"not set ({DEFAULT_SIZE})"
+        size = p.size or not_set(DEFAULT_SIZE)
     rows = [
-        ("Size", size),
-        ("Steps", f"not set ({DEFAULT_STEPS})" if p.steps is None else str(p.steps)),
+        (s.gettext("Size"), size),
         (
-            "Guidance",
-            f"not set ({DEFAULT_GUIDANCE:g})" if p.guidance is None else exact_number(p.guidance),
+            s.gettext("Steps"),
+            not_set(s.number(DEFAULT_STEPS)) if p.steps is None else s.number(p.steps),
         ),
-        ("Acceleration", p.acceleration or "not set (regular)"),
-        ("Images", "not set (1)" if p.count is None else str(p.count)),
-        ("Style", "not set (none)" if p.style is None else typed(p.style, 100)),
+        (
+            s.gettext("Guidance"),
+            not_set(f"{DEFAULT_GUIDANCE:g}") if p.guidance is None else exact_number(p.guidance),
+        ),
+        (s.gettext("Acceleration"), p.acceleration or not_set("regular")),
+        (s.gettext("Images"), not_set(s.number(1)) if p.count is None else s.number(p.count)),
+        (
+            s.gettext("Style"),
+            # TRANSLATORS: no default style set, and none applies.
+            s.gettext("not set (none)") if p.style is None else typed(p.style, 100),
+        ),
     ]
-    title = "Your defaults are saved" if changed else "Your defaults for /imagine here"
+    title = (
+        s.gettext("Your defaults are saved")
+        if changed
+        else s.gettext("Your defaults for /imagine here")
+    )
     embed = discord.Embed(
         title=title,
-        description="Anything you type in /imagine still wins over these.",
+        description=s.gettext("Anything you type in /imagine still wins over these."),
         colour=BRAND_COLOUR,
     )
     for name, value in rows:
@@ -1052,14 +1398,19 @@ def preferences_embed(preferences: Preferences, *, changed: bool = False) -> dis
     return embed
 
 
-def preferences_reset(had_any: bool) -> str:
+def preferences_reset(s: Speech, had_any: bool) -> str:
     if had_any:
-        return "Your defaults here are cleared: /imagine uses its own defaults again."
-    return "You had no defaults set here; /imagine uses its own defaults."
+        return s.gettext("Your defaults here are cleared: /imagine uses its own defaults again.")
+    return s.gettext("You had no defaults set here; /imagine uses its own defaults.")
 
 
-def preferences_nothing_given() -> str:
-    return "Give at least one option to set, e.g. `/preferences set steps:35`."
+def preferences_nothing_given(s: Speech) -> str:
+    return s.gettext("Give at least one option to set, e.g. `/preferences set steps:35`.")
+
+
+def nothing_saved(s: Speech, reason: str) -> str:
+    """Preferences ``/imagine`` would refuse; ``reason`` is that refusal, already worded."""
+    return clip(s.gettext("Nothing saved: {reason}", reason=reason), CONTENT_LIMIT)
 
 
 # -- history -------------------------------------------------------------------------------
@@ -1090,30 +1441,41 @@ def jump_url(record: GenerationRecord, *, here: tuple[int, int | None] | None = 
     return f"https://discord.com/channels/{where}/{record.channel_id}/{message_id}"
 
 
-def outcome(record: GenerationRecord) -> str:
+def outcome(s: Speech, record: GenerationRecord) -> str:
     if record.status is GenerationStatus.SUCCEEDED:
-        return f"✅ {plural(record.delivered, 'image')}"
+        return s.ngettext("✅ {count} image", "✅ {count} images", record.delivered)
     if record.status is GenerationStatus.FAILED:
-        return "❌ failed"
+        return s.gettext("❌ failed")
     if record.status is GenerationStatus.CANCELLED:
-        return "🛑 cancelled"
-    return "⏳ in progress"
+        return s.gettext("🛑 cancelled")
+    return s.gettext("⏳ in progress")
 
 
-def history_line(record: GenerationRecord, here: tuple[int, int | None] | None = None) -> str:
+def history_line(
+    s: Speech, record: GenerationRecord, here: tuple[int, int | None] | None = None
+) -> str:
+    """Two lines: which generation, when and what; then what makes it again, and how it
+    ended (the second line's parts are a list, each translated whole)."""
     params = record.params
-    prompt = typed(one_line(params.prompt), 60)
-    size = f"{params.width}×{params.height}"
-    style = f" · style {typed(params.style_name, 32)}" if params.style_name else ""
-    link = jump_url(record, here=here)
-    where = f" · [jump]({link})" if link and record.status is GenerationStatus.SUCCEEDED else ""
-    return (
-        f"**#{record.id}** {relative_time(record.created_at)} · “{prompt}”\n"
-        f"seed `{params.seed}` · {size}{style} · {outcome(record)}{where}"
+    first = s.gettext(
+        "**#{id}** {when} · “{prompt}”",
+        id=record.id,
+        when=relative_time(record.created_at),
+        prompt=typed(one_line(params.prompt), 60),
     )
+    parts = [s.gettext("seed `{seed}`", seed=params.seed), f"{params.width}×{params.height}"]
+    if params.style_name:
+        parts.append(s.gettext("style {style}", style=typed(params.style_name, 32)))
+    parts.append(outcome(s, record))
+    link = jump_url(record, here=here)
+    if link and record.status is GenerationStatus.SUCCEEDED:
+        # TRANSLATORS: a link to the result in its channel; keep [text](link) whole.
+        parts.append(s.gettext("[jump]({link})", link=link))
+    return f"{first}\n{' · '.join(parts)}"
 
 
 def history_embed(
+    s: Speech,
     records: list[GenerationRecord],
     *,
     user_id: int,
@@ -1126,47 +1488,99 @@ def history_embed(
     """A page of history; ``here`` (personal places only: the channel and server it was
     asked in) lets a result made in this very channel be linked (see :func:`jump_url`)."""
     if here is not None:
-        title = "Your recent personal images"
+        title = s.gettext("Your recent personal images")
     else:
-        title = "Your recent images here" if own else "Recent images here"
+        title = s.gettext("Your recent images here") if own else s.gettext("Recent images here")
+    member = f"<@{user_id}>"
     if not records:
         description = (
-            "Nothing yet: try /imagine." if own else f"<@{user_id}> has no images here yet."
+            s.gettext("Nothing yet: try /imagine.")
+            if own
+            else s.gettext("{member} has no images here yet.", member=member)
         )
     else:
-        description = "\n\n".join(history_line(r, here) for r in records)
+        description = "\n\n".join(history_line(s, r, here) for r in records)
         if not own:
-            description = f"Requested by <@{user_id}>\n\n{description}"
+            requested = s.gettext("Requested by {member}", member=member)
+            description = f"{requested}\n\n{description}"
     embed = discord.Embed(
         title=title, description=clip(description, EMBED_DESCRIPTION_LIMIT), colour=BRAND_COLOUR
     )
     embed.set_footer(
-        text=f"Page {page} of {max(pages, 1)} · {plural(total, 'generation')}, newest first"
+        text=s.ngettext(
+            "Page {page} of {pages} · {count} generation, newest first",
+            "Page {page} of {pages} · {count} generations, newest first",
+            total,
+            page=s.number(page),
+            pages=s.number(max(pages, 1)),
+        )
     )
     return embed
 
 
-def history_of_others_in_servers_only() -> str:
+def history_newer(s: Speech) -> str:
+    # TRANSLATORS: a button (80 characters at most) turning to newer history entries.
+    return clip(s.gettext("◀ Newer"), 80)
+
+
+def history_older(s: Speech) -> str:
+    # TRANSLATORS: a button (80 characters at most) turning to older history entries.
+    return clip(s.gettext("Older ▶"), 80)
+
+
+def history_of_others_in_servers_only(s: Speech) -> str:
     """``/history member:`` outside the bot's servers: there are no moderators there."""
-    return (
+    return s.gettext(
         "🔒 Only moderators may look at another member's history, and only in a server "
         "the bot is in. Here, /history shows your own personal images."
     )
 
 
-def history_not_yours() -> str:
-    return "These pages belong to whoever opened them. Run /history to see your own."
+def history_not_yours(s: Speech) -> str:
+    return s.gettext("These pages belong to whoever opened them. Run /history to see your own.")
 
 
 # -- "Imagine this" ------------------------------------------------------------------------
 
 
-def nothing_to_imagine() -> str:
-    return "That message has no text I could use as a prompt."
+def imagine_this_title(s: Speech) -> str:
+    # TRANSLATORS: the "Imagine this" dialog's title (45 characters at most).
+    return clip(s.gettext("Imagine this"), 45)
 
 
-def bad_size(text: str) -> str:
-    return (
-        f"I could not read the size “{typed(text, 40)}”: give a preset such as square_hd "
-        "or landscape_4_3, or width×height such as 1024x768."
+def imagine_this_prompt_label(s: Speech) -> str:
+    # TRANSLATORS: a text box's label in a dialog (45 characters at most).
+    return clip(s.gettext("Prompt"), 45)
+
+
+def imagine_this_size_label(s: Speech) -> str:
+    # TRANSLATORS: a text box's label in a dialog (45 characters at most).
+    return clip(s.gettext("Size (empty for your default)"), 45)
+
+
+def imagine_this_size_placeholder(s: Speech) -> str:
+    # TRANSLATORS: an example in an empty text box (100 characters at most); the size
+    # names and 1024x768 are what members type: keep them as they are.
+    return clip(s.gettext("square_hd, landscape_16_9… or 1024x768"), 100)
+
+
+def imagine_this_seed_label(s: Speech) -> str:
+    # TRANSLATORS: a text box's label in a dialog (45 characters at most).
+    return clip(s.gettext("Seed (empty for a random one)"), 45)
+
+
+def nothing_to_imagine(s: Speech) -> str:
+    return s.gettext("That message has no text I could use as a prompt.")
+
+
+def bad_size(s: Speech, text: str) -> str:
+    return s.gettext(
+        "I could not read the size “{size}”: give a preset such as square_hd "
+        "or landscape_4_3, or width×height such as 1024x768.",
+        size=typed(text, 40),
     )
+
+
+def bad_seed(s: Speech, max_seed: int) -> str:
+    """A seed that is not a whole number in range (seeds are shown as typed, no grouping)."""
+    return s.gettext("The seed must be a whole number from 0 to {max}.", max=max_seed)

@@ -24,6 +24,7 @@ from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.flow import send_ephemeral
 from cogs.common.places import is_personal, ledger_guild_id
+from cogs.common.voices import to_member
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -72,8 +73,10 @@ async def request_for(
     *,
     seed: int | None,
 ) -> GenerationRequest | None:
-    """The request to generate, or None once the member was told privately why not."""
+    """The request to generate, or None once the member was told privately (in their own
+    language) why not."""
     bot = interaction.client
+    s = to_member(interaction)
     preferred = await in_time(
         interaction, bot.store.preferences(scope_of(interaction), interaction.user.id)
     )
@@ -81,16 +84,16 @@ async def request_for(
     if chosen.style is None:
         return chosen.request
     if is_personal(interaction):  # styles are a server's moderators'; none exist here
-        await send_ephemeral(interaction, messages.no_styles_in_personal_places())
+        await send_ephemeral(interaction, messages.no_styles_in_personal_places(s))
         return None
     guild_id = ledger_guild_id(interaction)
     style = await in_time(interaction, bot.store.style(guild_id, chosen.style))
     if style is None:
         if chosen.style_from_preferences:
-            await send_ephemeral(interaction, messages.preferred_style_gone(chosen.style))
+            await send_ephemeral(interaction, messages.preferred_style_gone(s, chosen.style))
         else:
             styles = await in_time(interaction, bot.store.styles(guild_id))
-            await send_ephemeral(interaction, messages.unknown_style(chosen.style, styles))
+            await send_ephemeral(interaction, messages.unknown_style(s, chosen.style, styles))
         return None
     return replace(chosen.request, style_name=style.name, style_text=style.text)
 

@@ -9,7 +9,9 @@ import pytest
 
 from bot.policy import (
     EffectiveLimit,
+    LimitNegative,
     LimitSource,
+    LimitTooHigh,
     QuotaExceeded,
     check_quota,
     day_start,
@@ -194,10 +196,13 @@ class TestValidateLimit:
     def test_accepts_sensible_values(self, value: int | None) -> None:
         assert validate_limit(value) == value
 
-    @pytest.mark.parametrize("value", [-1, 1_000_001])
-    def test_rejects_out_of_range(self, value: int) -> None:
-        with pytest.raises(ValueError):
-            validate_limit(value)
+    def test_rejects_out_of_range_with_what_the_message_needs(self) -> None:
+        with pytest.raises(LimitNegative):
+            validate_limit(-1)
+        with pytest.raises(LimitTooHigh) as caught:
+            validate_limit(1_000_001)
+        assert (caught.value.limit, caught.value.maximum) == (1_000_001, 1_000_000)
+        assert isinstance(caught.value, ValueError)
 
     def test_rejects_booleans(self) -> None:
         with pytest.raises(TypeError):

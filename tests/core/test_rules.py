@@ -6,6 +6,8 @@ import pytest
 
 from bot.policy import (
     MAX_BLOCKED_WORD_LENGTH,
+    BlockedWordEmpty,
+    BlockedWordTooLong,
     channel_allowed,
     find_blocked_word,
     normalize_blocked_word,
@@ -61,10 +63,16 @@ class TestBlockedWords:
     def test_normalisation_makes_one_canonical_rule(self) -> None:
         assert normalize_blocked_word("  Red \t WINE ") == "red wine"
 
-    @pytest.mark.parametrize("word", ["", "   ", "x" * (MAX_BLOCKED_WORD_LENGTH + 1)])
-    def test_normalisation_rejects_empty_and_huge(self, word: str) -> None:
-        with pytest.raises(ValueError):
+    @pytest.mark.parametrize("word", ["", "   ", "\u200b"])
+    def test_normalisation_rejects_empty(self, word: str) -> None:
+        with pytest.raises(BlockedWordEmpty):
             normalize_blocked_word(word)
+
+    def test_normalisation_rejects_huge_saying_the_limit(self) -> None:
+        with pytest.raises(BlockedWordTooLong) as caught:
+            normalize_blocked_word("x" * (MAX_BLOCKED_WORD_LENGTH + 1))
+        assert caught.value.limit == MAX_BLOCKED_WORD_LENGTH
+        assert isinstance(caught.value, ValueError)  # callers that knew only ValueError
 
 
 class TestSafetyChecker:

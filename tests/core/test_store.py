@@ -16,6 +16,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
+from bot.policy.rules import BlockedWordsFull
 from bot.store import (
     AuditAction,
     GenerationNotFound,
@@ -563,8 +564,9 @@ class TestModeratorSettings:
         monkeypatch.setattr(sys.modules[type(store).__module__], "MAX_BLOCKED_WORDS_PER_GUILD", 2)
         assert await store.block_word(GUILD, "one", actor_id=MOD)
         assert await store.block_word(GUILD, "two", actor_id=MOD)
-        with pytest.raises(ValueError, match="at most 2"):
+        with pytest.raises(BlockedWordsFull, match="at most 2") as full:
             await store.block_word(GUILD, "three", actor_id=MOD)
+        assert full.value.cap == 2
         assert not await store.block_word(GUILD, "TWO", actor_id=MOD)  # existing: still fine
         assert (await store.guild_policy(GUILD)).blocked_words == ("one", "two")
         assert len(await store.audit_log(GUILD)) == 2

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.policy.styles import MAX_STYLES_PER_GUILD
+from bot.policy.styles import MAX_STYLES_PER_GUILD, StylesFull, StyleTooLong
 from bot.store import AuditAction, Store
 from bot.store.base import PERSONAL_SCOPE, Preferences
 from tests.core.conftest import ALICE, BOB, GUILD, MOD, member, params
@@ -46,14 +46,17 @@ async def test_styles_are_per_server_named_in_any_case_and_capped(store: Store) 
 
     for i in range(MAX_STYLES_PER_GUILD - 1):
         await store.add_style(GUILD, f"style {i:02}", "text", actor_id=MOD)
-    with pytest.raises(ValueError, match="at most 25 styles"):
+    with pytest.raises(StylesFull, match="at most 25 styles") as full:
         await store.add_style(GUILD, "one too many", "text", actor_id=MOD)
+    assert full.value.cap == MAX_STYLES_PER_GUILD  # what the moderator's message is built from
     await store.add_style(GUILD, "style 00", "new text", actor_id=MOD)  # replacing still fits
     assert len(await store.styles(GUILD)) == MAX_STYLES_PER_GUILD
-    with pytest.raises(ValueError):
+    with pytest.raises(StyleTooLong) as long_name:
         await store.add_style(GUILD, "x" * 33, "text", actor_id=MOD)
-    with pytest.raises(ValueError):
+    assert (long_name.value.part, long_name.value.limit) == ("name", 32)
+    with pytest.raises(StyleTooLong) as long_text:
         await store.add_style(GUILD, "long", "y" * 301, actor_id=MOD)
+    assert (long_text.value.part, long_text.value.limit) == ("text", 300)
 
     assert await store.remove_style(GUILD, "water colour", actor_id=MOD) is True
     assert await store.remove_style(GUILD, "water colour", actor_id=MOD) is False
@@ -69,7 +72,7 @@ async def test_two_moderators_cannot_both_take_the_last_style_place(store: Store
         *(store.add_style(GUILD, f"last {i}", "text", actor_id=MOD) for i in range(2)),
         return_exceptions=True,
     )
-    assert sorted(type(r).__name__ for r in results) == ["NoneType", "ValueError"]
+    assert sorted(type(r).__name__ for r in results) == ["NoneType", "StylesFull"]
     assert len(await store.styles(GUILD)) == MAX_STYLES_PER_GUILD
 
 

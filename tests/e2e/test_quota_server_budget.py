@@ -71,7 +71,8 @@ async def test_members_racing_for_the_last_images_get_exactly_the_budget(
     world: Harness,
 ) -> None:
     await private_text(world, world.moderator, "quota set-server", limit=1000)
-    budget = re.search(r"(\d+) of 1000 used", await private_text(world, world.moderator, "usage"))
+    shown = await private_text(world, world.moderator, "usage")
+    budget = re.search(r"(\d+) of 1,000 used", shown)  # numbers as English writes them
     assert budget is not None
     await private_text(world, world.moderator, "quota set-server", limit=int(budget[1]) + 3)
     racers = [world.member("racer") for _ in range(8)]
