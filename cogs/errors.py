@@ -2,7 +2,7 @@
 
 Expected refusals (missing permissions, checks) become a short private message;
 anything unexpected is logged with the command and member, and the member gets an
-apology instead of silence.
+apology instead of silence. Every answer is private: in the member's language.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from discord.ext import commands
 from bot.jobs.service import Refusal
 from cogs.common import messages
 from cogs.common.flow import send_ephemeral
+from cogs.common.voices import to_member
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -38,18 +39,20 @@ class Errors(commands.Cog):
     async def on_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
+        s = to_member(interaction)
         if isinstance(error, app_commands.MissingPermissions):
-            text = "You need the **Manage Server** permission to use this command."
+            text = messages.missing_permission(s)
         elif isinstance(error, app_commands.NoPrivateMessage):
-            text = "This command only works inside a server."
+            text = messages.servers_only(s)
         elif isinstance(error, app_commands.CheckFailure):
-            text = str(error) or "You cannot use this command here."
+            # A check's own text is already the member's (cogs/common/checks, places).
+            text = str(error) or messages.check_failed(s)
         elif isinstance(error, app_commands.CommandInvokeError) and isinstance(
             error.original, Refusal
         ):  # e.g. the database too slow to answer before the deadline (cogs/common/budget)
-            text = messages.refusal(error.original)
+            text = messages.refusal(s, error.original)
         elif isinstance(error, app_commands.TransformerError):
-            text = f"I could not understand the value `{messages.clip(str(error.value), 100)}`."
+            text = messages.not_understood(s, str(error.value))
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error(
@@ -59,7 +62,7 @@ class Errors(commands.Cog):
                 interaction.guild_id,
                 exc_info=error,
             )
-            text = messages.unexpected_error()
+            text = messages.unexpected_error(s)
         try:
             await send_ephemeral(interaction, text)
         except discord.HTTPException:

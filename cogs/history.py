@@ -117,7 +117,7 @@ class PageButton(
         async with apologising(interaction, "a history page button"):
             if not (valid_record_id(self.user_id) and valid_record_id(self.viewer_id)):
                 log_refused_press(self.custom_id, interaction)
-                await send_ephemeral(interaction, messages.button_not_valid())
+                await send_ephemeral(interaction, messages.button_not_valid(to_member(interaction)))
                 return
             if interaction.user.id != self.viewer_id:
                 await send_ephemeral(

@@ -180,7 +180,7 @@ class ImagineThis(commands.Cog):
         found = await self._own_result(interaction, message)
         if found is not None:
             record, number = found
-            await interaction.response.send_modal(EditModal(record, number))
+            await interaction.response.send_modal(EditModal(to_member(interaction), record, number))
             return
         prompt = message_prompt(message)
         s = to_member(interaction)

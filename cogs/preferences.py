@@ -147,7 +147,7 @@ class PreferencesCog(
             defaults.check(wanted)
         except InvalidRequest as error:
             await interaction.response.send_message(
-                messages.nothing_saved(s, messages.refusal(error)), ephemeral=True
+                messages.nothing_saved(s, messages.refusal(s, error)), ephemeral=True
             )
             return
         await in_time(interaction, store.set_preferences(scope, user_id, wanted))

@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import ENGLISH, Speech
 from bot.jobs.service import Job, JobState
 from bot.policy.places import NO_SERVER, valid_record_id
 from bot.store.base import GenerationRecord
@@ -22,6 +23,7 @@ from cogs.common.checks import refuse_stray_press
 from cogs.common.flow import apologising, send_ephemeral
 from cogs.common.places import ledger_guild_id
 from cogs.common.translator import locale_str
+from cogs.common.voices import to_member
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -38,12 +40,13 @@ class CancelButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=CANCEL_BUTTON,
 ):
-    """Withdraw a request that is still waiting; it is refunded."""
+    """Withdraw a request that is still waiting; it is refunded. Labelled in the language
+    ``s`` of the progress line it is under; the custom id is the same in every language."""
 
-    def __init__(self, generation_id: int) -> None:
+    def __init__(self, generation_id: int, s: Speech = ENGLISH) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Cancel",
+                label=messages.cancel_label(s),
                 emoji="🛑",
                 style=discord.ButtonStyle.secondary,
                 custom_id=f"job:cancel:{generation_id}",
@@ -59,12 +62,13 @@ class CancelButton(
         match: re.Match[str],
         /,
     ) -> CancelButton:
-        return cls(int(match["id"]))
+        return cls(int(match["id"]))  # rebuilt to answer a press: its label is not shown
 
     async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
         async with apologising(interaction, "the cancel button"):
+            s = to_member(interaction)
             if not valid_record_id(self.generation_id):  # 19 digits can exceed 2^63-1
-                await send_ephemeral(interaction, messages.button_not_valid())
+                await send_ephemeral(interaction, messages.button_not_valid(s))
                 return
             perms = interaction.permissions
             guild_id = ledger_guild_id(interaction)
@@ -77,13 +81,14 @@ class CancelButton(
                 guild_id=guild_id,
             )
             await interaction.response.send_message(
-                messages.cancel_outcome(outcome), ephemeral=True
+                messages.cancel_outcome(s, outcome), ephemeral=True
             )
 
 
-def cancel_view(job: Job) -> discord.ui.View:
+def cancel_view(job: Job, s: Speech = ENGLISH) -> discord.ui.View:
+    """The Cancel button under a waiting job's progress line, in the line's language."""
     view = discord.ui.View(timeout=None)
-    view.add_item(CancelButton(job.generation_id))
+    view.add_item(CancelButton(job.generation_id, s))
     return view
 
 
@@ -108,27 +113,28 @@ class Queue(commands.Cog):
     )
     @app_commands.guild_only()
     async def queue(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        s = to_member(interaction)
         guild_id = ledger_guild_id(interaction)
         moderator = guild_id != NO_SERVER and interaction.permissions.manage_guild
         records = await in_time(interaction, self.bot.store.in_flight(guild_id))
         if not moderator:
             records = [r for r in records if r.user_id == interaction.user.id]
-        lines = [self._line(record, show_owner=moderator) for record in records[:QUEUE_LINES]]
+        lines = [self._line(s, record, show_owner=moderator) for record in records[:QUEUE_LINES]]
         embed = messages.queue_embed(
-            lines, total=len(records), whole_server=moderator, hidden=len(records) - len(lines)
+            s, lines, total=len(records), whole_server=moderator, hidden=len(records) - len(lines)
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
-    def _line(self, record: GenerationRecord, *, show_owner: bool) -> str:
+    def _line(self, s: Speech, record: GenerationRecord, *, show_owner: bool) -> str:
         service = self.bot.generations
         job = service.job(record.id)
         if job is None:
-            state = "waiting"
+            state = messages.queue_state(s, position=None, elapsed=None)
         elif job.state is JobState.QUEUED and service.position(job) > 0:
-            state = f"number {service.position(job)} in line"
+            state = messages.queue_state(s, position=service.position(job), elapsed=None)
         else:
-            state = f"generating for {int(service.elapsed(job))} s"
-        return messages.queue_line(record, state, show_owner=show_owner)
+            state = messages.queue_state(s, position=None, elapsed=service.elapsed(job))
+        return messages.queue_line(s, record, state, show_owner=show_owner)
 
 
 async def setup(bot: ImagineBot) -> None:

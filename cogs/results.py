@@ -27,29 +27,41 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 from discord.ext import commands
 
+from bot.i18n import ENGLISH, Speech
 from bot.jobs import remix
 from bot.policy.places import NO_SERVER, belongs_here, parse_record_id, valid_record_id
-from bot.siraya import MAX_SEED, PROMPT_MAX_LENGTH, GenerationRequest
+from bot.siraya import (
+    MAX_GUIDANCE,
+    MAX_SEED,
+    MAX_STEPS,
+    MIN_GUIDANCE,
+    MIN_STEPS,
+    PROMPT_MAX_LENGTH,
+    GenerationRequest,
+)
 from bot.store.base import GenerationRecord, Reach
 from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.checks import log_refused_press, refuse_stray_press
 from cogs.common.flow import apologising, send_ephemeral
 from cogs.common.places import ledger_guild_id, place_of_interaction
+from cogs.common.voices import to_member, to_server
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
 
 log = logging.getLogger(__name__)
 
-ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
-    "reroll": ("Re-roll", "🎲", discord.ButtonStyle.primary),
-    "vary": ("Variations", "🔀", discord.ButtonStyle.secondary),
-    "edit": ("Edit", "✏️", discord.ButtonStyle.secondary),
-    "info": ("Info", "ℹ️", discord.ButtonStyle.secondary),
-    "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
-    "pick": ("U", "", discord.ButtonStyle.secondary),
+ACTIONS: dict[str, tuple[str, discord.ButtonStyle]] = {
+    "reroll": ("🎲", discord.ButtonStyle.primary),
+    "vary": ("🔀", discord.ButtonStyle.secondary),
+    "edit": ("✏️", discord.ButtonStyle.secondary),
+    "info": ("ℹ️", discord.ButtonStyle.secondary),
+    "delete": ("🗑️", discord.ButtonStyle.danger),
+    "pick": ("", discord.ButtonStyle.secondary),
 }
+"""Each action's emoji and style; its label is a text of the catalog
+(``messages.action_label``, ``messages.pick_label``), in the result's language."""
 PICKED_ACTIONS = ("reroll", "edit", "info", "delete")
 """The buttons under one picked image (Variations stays with the whole result)."""
 
@@ -71,14 +83,22 @@ class ResultButton(
     template=RESULT_BUTTON,
 ):
     """One action on one generation (or on one image of it, ``number``); the custom_id is
-    all the state there is."""
+    all the state there is. The label is in the language ``s`` of the message the button
+    is under; the custom id is the same in every language, so a button posted in any of
+    them still works after a restart."""
 
-    def __init__(self, action: str, generation_id: int, number: int | None = None) -> None:
-        label, emoji, style = ACTIONS[action]
+    def __init__(
+        self, action: str, generation_id: int, number: int | None = None, s: Speech = ENGLISH
+    ) -> None:
+        emoji, style = ACTIONS[action]
         suffix = "" if number is None else f":{number}"
+        if action == "pick":
+            label = messages.pick_label(s, number or 0)
+        else:
+            label = messages.action_label(s, action)
         super().__init__(
             discord.ui.Button(
-                label=f"U{number}" if action == "pick" else label,
+                label=label,
                 emoji=emoji or None,
                 style=style,
                 custom_id=f"gen:{action}:{generation_id}{suffix}",
@@ -98,6 +118,7 @@ class ResultButton(
         /,
     ) -> ResultButton:
         number = match["number"]
+        # Rebuilt to answer a press, never shown: the label's language does not matter.
         return cls(match["action"], int(match["id"]), int(number) if number else None)
 
     async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
@@ -106,21 +127,23 @@ class ResultButton(
 
     async def _act(self, interaction: discord.Interaction[ImagineBot]) -> None:
         bot = interaction.client
+        s = to_member(interaction)  # every answer here is private (new results: see flow)
         if not valid_record_id(self.generation_id):  # 19 digits can exceed 2^63-1
-            await send_ephemeral(interaction, messages.button_not_valid())
+            await send_ephemeral(interaction, messages.button_not_valid(s))
             return
         record = await in_time(interaction, bot.store.get_generation(self.generation_id))
         if record is None and self.action == "delete" and _moderates_here(interaction):
             await _delete(interaction, None)  # a moderator can still tidy up a result
             return
         if record is None:  # generations rows go only when pruned (RETENTION_DAYS)
-            await send_ephemeral(interaction, messages.result_too_old(bot.settings.retention_days))
+            retention = bot.settings.retention_days
+            await send_ephemeral(interaction, messages.result_too_old(s, retention))
             return
         number = self.number
         in_range = number is None or number <= record.params.count
         if not _belongs_here(record, interaction) or not in_range:
             log_refused_press(self.custom_id, interaction)
-            await send_ephemeral(interaction, messages.button_not_valid())
+            await send_ephemeral(interaction, messages.button_not_valid(s))
             return
         params = record.params if number is None else remix.picked(record.params, number)
         source_url = interaction.message.jump_url if interaction.message else None
@@ -143,10 +166,10 @@ class ResultButton(
                 private=_private(record),
             )
         elif self.action == "edit":
-            await interaction.response.send_modal(EditModal(record, number))
+            await interaction.response.send_modal(EditModal(s, record, number))
         elif self.action == "info":
             embed = messages.info_embed(
-                record, numbers=_numbers_shown(interaction, record), picked=number
+                s, record, numbers=_numbers_shown(interaction, record), picked=number
             )
             await interaction.response.send_message(embed=embed, ephemeral=True)
         else:
@@ -178,18 +201,21 @@ async def _pick(
 
     Costs nothing and calls no provider: the image is read back from the result's own
     attachment. For the result's owner and moderators (anyone else could fill a channel
-    with copies at no cost); private when the result is private.
+    with copies at no cost); private when the result is private. The post is in the
+    result's language (the server's; the member's, when private), refusals in the member's.
     """
+    s = to_member(interaction)
     attachment = _attachment(interaction, record, number) if number else None
     if number is None or attachment is None or attachment.size > PICK_SIZE_CAP:
         log_refused_press(f"gen:pick:{record.id}:{number}", interaction)
-        await send_ephemeral(interaction, messages.button_not_valid())
+        await send_ephemeral(interaction, messages.button_not_valid(s))
         return
     if interaction.user.id != record.user_id and not _moderates_here(interaction):
-        await send_ephemeral(interaction, messages.pick_refused(record.user_id))
+        await send_ephemeral(interaction, messages.pick_refused(s, record.user_id))
         return
     message = interaction.message
     private = bool(message is not None and message.flags.ephemeral)
+    shown_in = s if private else to_server(interaction)
     await interaction.response.defer(thinking=True, ephemeral=private)
     try:
         async with asyncio.timeout(PICK_FETCH_TIMEOUT):
@@ -198,10 +224,11 @@ async def _pick(
             raise ValueError(f"attachment is {len(data)} bytes")
     except (TimeoutError, ValueError, discord.HTTPException) as error:
         log.warning("could not read image %s of generation %s: %r", number, record.id, error)
-        await _answer_instead(interaction, messages.pick_failed())
+        await _answer_instead(interaction, messages.pick_failed(s))
         return
     params = remix.picked(record.params, number)
     embed = messages.picked_embed(
+        shown_in,
         record,
         params,
         number=number,
@@ -214,12 +241,12 @@ async def _pick(
             await interaction.edit_original_response(
                 embed=embed,
                 attachments=[discord.File(io.BytesIO(data), filename=attachment.filename)],
-                view=picked_view(record.id, number),
+                view=picked_view(record.id, number, shown_in),
             )
     except (TimeoutError, discord.HTTPException) as error:
         # Else the public "thinking…" line would stay behind, unanswered.
         log.warning("could not post image %s of generation %s: %r", number, record.id, error)
-        await _answer_instead(interaction, messages.pick_failed())
+        await _answer_instead(interaction, messages.pick_failed(s))
 
 
 async def _answer_instead(interaction: discord.Interaction, text: str) -> None:
@@ -250,24 +277,27 @@ def _belongs_here(record: GenerationRecord, interaction: discord.Interaction) ->
     )
 
 
-def result_view(generation_id: int, numbers: Sequence[int] = ()) -> discord.ui.View:
+def result_view(
+    generation_id: int, numbers: Sequence[int] = (), s: Speech = ENGLISH
+) -> discord.ui.View:
     """The buttons under a result (no timeout: they live as long as the message): a row
-    of actions, and U1…U4 below it when it holds several images (``numbers``)."""
+    of actions, and U1…U4 below it when it holds several images (``numbers``), labelled
+    in the result's language ``s``."""
     view = discord.ui.View(timeout=None)
     for action in ACTIONS:
         if action != "pick":
-            view.add_item(ResultButton(action, generation_id))
+            view.add_item(ResultButton(action, generation_id, s=s))
     if len(numbers) > 1:
         for number in numbers:
-            view.add_item(ResultButton("pick", generation_id, number))
+            view.add_item(ResultButton("pick", generation_id, number, s=s))
     return view
 
 
-def picked_view(generation_id: int, number: int) -> discord.ui.View:
+def picked_view(generation_id: int, number: int, s: Speech = ENGLISH) -> discord.ui.View:
     """The buttons under one picked image: they act on that image (its seed, count 1)."""
     view = discord.ui.View(timeout=None)
     for action in PICKED_ACTIONS:
-        view.add_item(ResultButton(action, generation_id, number))
+        view.add_item(ResultButton(action, generation_id, number, s=s))
     return view
 
 
@@ -291,8 +321,9 @@ async def _delete(
 
     Only the result's own message (or, for ``number``, a picked image of it): a Delete
     naming one generation on another message (a forged custom id) would otherwise let a
-    member delete anything the bot posted.
+    member delete anything the bot posted. Every answer is private: the member's language.
     """
+    s = to_member(interaction)
     pressed = interaction.message.id if interaction.message else None
     if number is not None and record is not None:
         genuine = _is_picked_message(interaction, record, number)
@@ -301,24 +332,24 @@ async def _delete(
     if not genuine:
         assert record is not None
         log_refused_press(f"gen:delete:{record.id}", interaction)
-        await send_ephemeral(interaction, messages.button_not_valid())
+        await send_ephemeral(interaction, messages.button_not_valid(s))
         return
     is_owner = record is not None and interaction.user.id == record.user_id
     if not (is_owner or _moderates_here(interaction)):
         assert record is not None
-        await send_ephemeral(interaction, messages.delete_refused(record.user_id))
+        await send_ephemeral(interaction, messages.delete_refused(s, record.user_id))
         return
     if interaction.message is None:
-        await send_ephemeral(interaction, messages.record_missing())
+        await send_ephemeral(interaction, messages.record_missing(s))
         return
     if record is not None and _private(record):
         # Nobody else sees it, and no bot token reaches an ephemeral message.
-        await send_ephemeral(interaction, messages.private_result_dismiss())
+        await send_ephemeral(interaction, messages.private_result_dismiss(s))
         return
     if not place_of_interaction(interaction).bot_can_post:
         # A group DM or a server without the bot: its token can only earn a 403 here,
         # and each counts toward Discord's invalid-request ban.
-        await send_ephemeral(interaction, messages.delete_not_possible_here())
+        await send_ephemeral(interaction, messages.delete_not_possible_here(s))
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
@@ -327,9 +358,9 @@ async def _delete(
         pass  # someone else deleted it first: the member's wish is met either way
     except discord.HTTPException as error:
         log.warning("could not delete a result message: %s", error)
-        await interaction.followup.send(messages.delete_failed(), ephemeral=True)
+        await interaction.followup.send(messages.delete_failed(s), ephemeral=True)
         return
-    await interaction.followup.send("🗑️ Deleted.", ephemeral=True)
+    await interaction.followup.send(messages.deleted(s), ephemeral=True)
 
 
 EDIT_FORM_PREFIX = "gen:edit-form:"
@@ -339,24 +370,28 @@ GUIDANCE_MAX_CHARS = 24
 """Room for any float's shortest exact text (``repr``), so a precise guidance fits."""
 
 
-class EditModal(discord.ui.Modal, title="Edit and generate again"):
-    """The dialog, pre-filled with the stored settings. It only draws the form.
+class EditModal(discord.ui.Modal):
+    """The dialog, pre-filled with the stored settings. It only draws the form, in the
+    language ``s`` of the member who opened it.
 
     Submissions are handled by :meth:`Results.on_edit_submitted` from the interaction
     alone, not by this object, which the process that opened it may no longer have.
     """
 
-    def __init__(self, record: GenerationRecord, number: int | None = None) -> None:
+    def __init__(self, s: Speech, record: GenerationRecord, number: int | None = None) -> None:
         suffix = "" if number is None else f":{number}"
+        labels = messages.edit_labels(
+            s, steps=(MIN_STEPS, MAX_STEPS), guidance=(MIN_GUIDANCE, MAX_GUIDANCE)
+        )
         super().__init__(
-            title=messages.edit_title(number),
+            title=messages.edit_title(s, number),
             timeout=15 * 60,
             custom_id=f"{EDIT_FORM_PREFIX}{record.id}{suffix}",
         )
         params = record.params if number is None else remix.picked(record.params, number)
         self.add_item(
             discord.ui.TextInput(
-                label="Prompt",
+                label=labels["prompt"],
                 custom_id="prompt",
                 style=discord.TextStyle.paragraph,
                 default=params.prompt,
@@ -365,7 +400,7 @@ class EditModal(discord.ui.Modal, title="Edit and generate again"):
         )
         self.add_item(
             discord.ui.TextInput(
-                label=messages.edit_seed_label(number),
+                label=messages.edit_seed_label(s, number),
                 custom_id="seed",
                 default=str(params.seed),
                 required=False,
@@ -374,12 +409,15 @@ class EditModal(discord.ui.Modal, title="Edit and generate again"):
         )
         self.add_item(
             discord.ui.TextInput(
-                label="Steps (1–50)", custom_id="steps", default=str(params.steps), max_length=2
+                label=labels["steps"],
+                custom_id="steps",
+                default=str(params.steps),
+                max_length=len(str(MAX_STEPS)),
             )
         )
         self.add_item(
             discord.ui.TextInput(
-                label="Guidance (1–20)",
+                label=labels["guidance"],
                 custom_id="guidance",
                 default=messages.exact_number(params.guidance),
                 max_length=GUIDANCE_MAX_CHARS,
@@ -391,18 +429,18 @@ class EditModal(discord.ui.Modal, title="Edit and generate again"):
 
 
 def edit_request(
-    record: GenerationRecord, values: Mapping[str, str], number: int | None = None
+    s: Speech, record: GenerationRecord, values: Mapping[str, str], number: int | None = None
 ) -> GenerationRequest:
     """The dialog's answers applied to the stored settings (of image ``number`` alone, for
-    a picked image); a ValueError says what to fix."""
+    a picked image); a ValueError says what to fix, in the member's language ``s``."""
     seed_text = values.get("seed", "").strip()
     params = record.params if number is None else remix.picked(record.params, number)
     return remix.edited(
         params,
         prompt=values.get("prompt", params.prompt).strip(),
-        seed=_number(seed_text, "Seed", int) if seed_text else None,
-        steps=_number(values.get("steps", ""), "Steps", int),
-        guidance=_number(values.get("guidance", ""), "Guidance", float),
+        seed=_number(s, seed_text, "seed", int) if seed_text else None,
+        steps=_number(s, values.get("steps", ""), "steps", int),
+        guidance=_number(s, values.get("guidance", ""), "guidance", float),
     )
 
 
@@ -419,12 +457,12 @@ def submitted_values(components: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     return values
 
 
-def _number(text: str, name: str, kind: type[int] | type[float]) -> Any:
+def _number(s: Speech, text: str, box: str, kind: type[int] | type[float]) -> Any:
+    """The number in the dialog's text box ``box`` (a decimal comma is read as a dot)."""
     try:
         return kind(text.strip().replace(",", "."))
     except ValueError:
-        expected = "a whole number" if kind is int else "a number"
-        raise ValueError(f"{name} must be {expected}; you typed “{text.strip()}”.") from None
+        raise ValueError(messages.edit_not_a_number(s, box, text.strip())) from None
 
 
 class Results(commands.Cog):
@@ -441,25 +479,26 @@ class Results(commands.Cog):
         if not isinstance(custom_id, str) or not custom_id.startswith(PREFIX):
             return
         async with apologising(interaction, "the edit dialog"):
+            s = to_member(interaction)
             form = EDIT_FORM.fullmatch(custom_id)
             generation_id = parse_record_id(form["id"]) if form else None
             if form is None or generation_id is None:
                 log_refused_press(custom_id, interaction)
-                await send_ephemeral(interaction, messages.button_not_valid())
+                await send_ephemeral(interaction, messages.button_not_valid(s))
                 return
             number = int(form["number"]) if form["number"] else None
             record = await in_time(interaction, self.bot.store.get_generation(generation_id))
             if record is None:  # pruned (RETENTION_DAYS) while the dialog was open
                 retention = self.bot.settings.retention_days
-                await send_ephemeral(interaction, messages.result_too_old(retention))
+                await send_ephemeral(interaction, messages.result_too_old(s, retention))
                 return
             if not _belongs_here(record, interaction) or (number or 0) > record.params.count:
                 log_refused_press(custom_id, interaction)
-                await send_ephemeral(interaction, messages.button_not_valid())
+                await send_ephemeral(interaction, messages.button_not_valid(s))
                 return
             values = submitted_values(data.get("components") or [])
             try:
-                request = edit_request(record, values, number)
+                request = edit_request(s, record, values, number)
             except ValueError as error:
                 await send_ephemeral(interaction, str(error))
                 return
@@ -479,7 +518,9 @@ class Results(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ResultButton)
-        self.bot.flow.use_views(result=lambda job, numbers: result_view(job.generation_id, numbers))
+        self.bot.flow.use_views(
+            result=lambda job, numbers, s: result_view(job.generation_id, numbers, s)
+        )
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ResultButton)

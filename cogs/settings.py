@@ -240,18 +240,26 @@ class Settings(
                 self.bot.store.set_log_channel(guild_id, None, actor_id=interaction.user.id),
             )
             await self._reply(
-                interaction, messages.log_channel_off(None if old is None else f"<#{old}>")
+                interaction,
+                messages.log_channel_off(
+                    to_member(interaction), None if old is None else f"<#{old}>"
+                ),
             )
             return
         missing = missing_log_permissions(channel)
         if missing:
-            await self._reply(interaction, messages.log_channel_unusable(channel.mention, missing))
+            await self._reply(
+                interaction,
+                messages.log_channel_unusable(to_member(interaction), channel.mention, missing),
+            )
             return
         await in_time(
             interaction,
             self.bot.store.set_log_channel(guild_id, channel.id, actor_id=interaction.user.id),
         )
-        await self._reply(interaction, messages.log_channel_set(channel.mention))
+        await self._reply(
+            interaction, messages.log_channel_set(to_member(interaction), channel.mention)
+        )
 
 
 def missing_log_permissions(channel: discord.TextChannel) -> list[str]:

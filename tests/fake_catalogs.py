@@ -22,7 +22,8 @@ from bot import i18n
 Msgid = str | tuple[str, str]
 """A text, or a (singular, plural) pair for ngettext."""
 Msgstr = str | tuple[str, ...]
-"""Its translation, or every plural form of it in the language's order."""
+"""Its translation, or its plural forms in the language's order; forms left out repeat the
+last one given (Babel's French has three: one, many, other)."""
 
 
 def write_catalogs(folder: Path, catalogs: Mapping[str, Mapping[Msgid, Msgstr]]) -> None:
@@ -30,6 +31,8 @@ def write_catalogs(folder: Path, catalogs: Mapping[str, Mapping[Msgid, Msgstr]])
     for catalog_id, translations in catalogs.items():
         catalog = Catalog(locale=catalog_id, domain=i18n.DOMAIN)
         for msgid, msgstr in translations.items():
+            if isinstance(msgstr, tuple):  # CLDR may want more forms (French: one, many, other)
+                msgstr = (*msgstr, *[msgstr[-1]] * (catalog.num_plurals - len(msgstr)))
             catalog.add(msgid, msgstr)
         target = folder / catalog_id / "LC_MESSAGES"
         target.mkdir(parents=True, exist_ok=True)

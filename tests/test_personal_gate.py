@@ -33,6 +33,7 @@ def personal_interaction(client: Any) -> Any:
         is_guild_integration=lambda: False,
         context=SimpleNamespace(dm_channel=False),
         user=SimpleNamespace(id=42),
+        locale="en-US",  # every interaction carries the member's language
         extras={},
     )
 

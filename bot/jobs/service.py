@@ -78,7 +78,12 @@ class ImageGenerator(Protocol):
 
 
 class Refusal(Exception):
-    """A request the bot will not take now; ``str()`` is shown to the member as is."""
+    """A request the bot will not take now.
+
+    ``str()`` is English, for the logs. The member reads it in their own language from the
+    exception's type and fields (``cogs.common.messages.refusal``, one catalog text per
+    type), so a refusal carries as fields whatever its sentence needs.
+    """
 
 
 class ChannelNotAllowed(Refusal):

@@ -15,6 +15,7 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
+from bot.i18n import N_
 from bot.policy.styles import join_prompt
 
 SIZE_PRESETS: Final[dict[str, tuple[int, int]]] = {
@@ -47,15 +48,30 @@ _ECHO_LIMIT = 40
 
 
 class InvalidRequest(ValueError):
-    """A request the bot will not send. ``str(exc)`` is shown to the user verbatim.
+    """A request the bot will not send, and the sentence that says what to change.
 
     ``field`` names the offending option so a caller can highlight it or map it
-    back to the slash-command option it came from.
+    back to the slash-command option it came from. ``template`` is the sentence in
+    English (a catalog msgid, marked with ``N_``) with named placeholders filled from
+    ``fields``: the Discord side says it in the member's language
+    (``cogs.common.messages.invalid_request``); ``str()`` is the English, for logs.
     """
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, template: str, **fields: object) -> None:
+        super().__init__(template.format(**fields) if fields else template)
         self.field = field
+        self.template = template
+        self.fields = fields
+
+
+_WIDTH_OUT_OF_BOUNDS = N_(
+    "Width must be between {min_side} and {max_side} pixels and a multiple of {multiple} "
+    "(you asked for {typed})."
+)
+_HEIGHT_OUT_OF_BOUNDS = N_(
+    "Height must be between {min_side} and {max_side} pixels and a multiple of {multiple} "
+    "(you asked for {typed})."
+)
 
 
 def _echo(value: object) -> str:
@@ -111,77 +127,95 @@ class GenerationRequest:
         if not _is_int(self.steps) or not MIN_STEPS <= self.steps <= MAX_STEPS:
             raise InvalidRequest(
                 "steps",
-                f"Steps must be a whole number from {MIN_STEPS} to {MAX_STEPS} "
-                f"(you asked for {_echo(self.steps)}).",
+                N_("Steps must be a whole number from {low} to {high} (you asked for {typed})."),
+                low=MIN_STEPS,
+                high=MAX_STEPS,
+                typed=_echo(self.steps),
             )
         if not _is_number(self.guidance) or not MIN_GUIDANCE <= self.guidance <= MAX_GUIDANCE:
             raise InvalidRequest(
                 "guidance",
-                f"Guidance must be between {MIN_GUIDANCE:g} and {MAX_GUIDANCE:g} "
-                f"(you asked for {_echo(self.guidance)}).",
+                N_("Guidance must be between {low} and {high} (you asked for {typed})."),
+                low=f"{MIN_GUIDANCE:g}",
+                high=f"{MAX_GUIDANCE:g}",
+                typed=_echo(self.guidance),
             )
         if self.acceleration not in ACCELERATIONS:
             raise InvalidRequest(
                 "acceleration",
-                f"Acceleration must be one of none, regular or high "
-                f'(you asked for "{_echo(self.acceleration)}").',
+                # TRANSLATORS: none, regular and high are the option's values: keep them.
+                N_('Acceleration must be one of none, regular or high (you asked for "{typed}").'),
+                typed=_echo(self.acceleration),
             )
         if self.seed is not None and (not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED):
             raise InvalidRequest(
                 "seed",
-                f"The seed must be a whole number from 0 to {MAX_SEED} "
-                f"(you asked for {_echo(self.seed)}).",
+                N_("The seed must be a whole number from 0 to {max_seed} (you asked for {typed})."),
+                max_seed=MAX_SEED,
+                typed=_echo(self.seed),
             )
         if not isinstance(self.enable_safety_checker, bool):
             raise InvalidRequest(
-                "enable_safety_checker", "The safety checker setting must be on or off."
+                "enable_safety_checker", N_("The safety checker setting must be on or off.")
             )
         if not _is_int(self.count) or not MIN_COUNT <= self.count <= MAX_COUNT:
             raise InvalidRequest(
                 "count",
-                f"You can ask for {MIN_COUNT} to {MAX_COUNT} images at a time "
-                f"(you asked for {_echo(self.count)}).",
+                N_("You can ask for {low} to {high} images at a time (you asked for {typed})."),
+                low=MIN_COUNT,
+                high=MAX_COUNT,
+                typed=_echo(self.count),
             )
         if self.output_format not in OUTPUT_FORMATS:
             raise InvalidRequest(
                 "output_format",
-                f'The output format must be "url" or "b64_json" '
-                f'(got "{_echo(self.output_format)}").',
+                N_('The output format must be "url" or "b64_json" (got "{typed}").'),
+                typed=_echo(self.output_format),
             )
 
     def _validate_prompt(self) -> None:
         if not isinstance(self.prompt, str):
-            raise InvalidRequest("prompt", "The prompt must be text.")
+            raise InvalidRequest("prompt", N_("The prompt must be text."))
         length = len(self.prompt.strip())
         if length == 0:
             raise InvalidRequest(
-                "prompt", "Please describe the image you want: the prompt is empty."
+                "prompt", N_("Please describe the image you want: the prompt is empty.")
             )
         if length > PROMPT_MAX_LENGTH:
             raise InvalidRequest(
                 "prompt",
-                f"The prompt is {length} characters long; please keep it to "
-                f"{PROMPT_MAX_LENGTH} characters or fewer.",
+                N_(
+                    "The prompt is {length} characters long; please keep it to "
+                    "{limit} characters or fewer."
+                ),
+                length=length,
+                limit=PROMPT_MAX_LENGTH,
             )
 
     def _resolve_dimensions(self) -> tuple[int, int]:
         custom = self.width is not None or self.height is not None
         if self.size is not None and custom:
             raise InvalidRequest(
-                "size", "Choose either a size preset or a custom width and height, not both."
+                "size", N_("Choose either a size preset or a custom width and height, not both.")
             )
         if custom:
             if self.width is None or self.height is None:
                 raise InvalidRequest(
                     "width" if self.width is None else "height",
-                    "Width and height must both be set for a custom size, or neither.",
+                    N_("Width and height must both be set for a custom size, or neither."),
                 )
-            for field, value in (("width", self.width), ("height", self.height)):
+            for field, value, text in (
+                ("width", self.width, _WIDTH_OUT_OF_BOUNDS),
+                ("height", self.height, _HEIGHT_OUT_OF_BOUNDS),
+            ):
                 if not _is_int(value) or not MIN_SIDE <= value <= MAX_SIDE or value % SIDE_MULTIPLE:
                     raise InvalidRequest(
                         field,
-                        f"{field.capitalize()} must be between {MIN_SIDE} and {MAX_SIDE} pixels "
-                        f"and a multiple of {SIDE_MULTIPLE} (you asked for {_echo(value)}).",
+                        text,
+                        min_side=MIN_SIDE,
+                        max_side=MAX_SIDE,
+                        multiple=SIDE_MULTIPLE,
+                        typed=_echo(value),
                     )
             return self.width, self.height
         name = DEFAULT_SIZE if self.size is None else self.size
@@ -190,7 +224,10 @@ class GenerationRequest:
         except (KeyError, TypeError):
             raise InvalidRequest(
                 "size",
-                f'Unknown size "{_echo(name)}". Choose one of: {", ".join(SIZE_PRESETS)}.',
+                # TRANSLATORS: {presets} lists the size presets' names, as members type them.
+                N_('Unknown size "{typed}". Choose one of: {presets}.'),
+                typed=_echo(name),
+                presets=", ".join(SIZE_PRESETS),
             ) from None
 
     @property

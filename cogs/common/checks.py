@@ -22,6 +22,7 @@ from discord import app_commands
 
 from cogs.common import messages
 from cogs.common.flow import send_ephemeral
+from cogs.common.voices import to_member
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ async def refuse_stray_press(
         return
     log_refused_press(custom_id, interaction)
     with contextlib.suppress(discord.HTTPException):
-        await send_ephemeral(interaction, messages.button_not_valid())
+        await send_ephemeral(interaction, messages.button_not_valid(to_member(interaction)))
 
 
 def log_refused_press(custom_id: str, interaction: discord.Interaction) -> None:

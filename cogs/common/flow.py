@@ -22,6 +22,7 @@ from typing import Any, Literal, Protocol
 import discord
 
 from bot import metrics
+from bot.i18n import Speech, speech
 from bot.imaging import NotAnImage, fit_to_size, run_decoder
 from bot.joblog import job_context
 from bot.jobs.service import (
@@ -53,7 +54,7 @@ from cogs.common.places import (
     ledger_guild_id,
     place_of_interaction,
 )
-from cogs.common.voices import server_locale
+from cogs.common.voices import server_locale, to_member
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +103,14 @@ an answer that never comes, a 429 asking to wait an absurd time, which discord.p
 sleep through): past it the flow falls back (a channel post, a direct message) or refunds.
 Generous for a 25 MiB upload, short next to a member's patience."""
 
-ViewFactory = Callable[[Job], discord.ui.View | None]
-ResultViewFactory = Callable[[Job, Sequence[int]], discord.ui.View | None]
-"""The buttons under a result, given the numbers of the images it holds (U1…U4)."""
+ViewFactory = Callable[[Job, Speech], discord.ui.View | None]
+"""The buttons under a waiting job's progress line, labelled in the line's language."""
+ResultViewFactory = Callable[[Job, Sequence[int], Speech], discord.ui.View | None]
+"""The buttons under a result, given the numbers of the images it holds (U1…U4) and the
+language of the result."""
+
+Say = Callable[[Speech], str]
+"""An outcome's text, built in whichever language the place it is shown in reads."""
 
 
 class FlowObserver(Protocol):
@@ -197,21 +203,26 @@ async def apologising(interaction: discord.Interaction, what: str) -> AsyncItera
         yield
     except Refusal as refusal:  # e.g. the database too slow to answer before the deadline
         with contextlib.suppress(discord.HTTPException):
-            await send_ephemeral(interaction, messages.refusal(refusal))
+            await send_ephemeral(interaction, messages.refusal(to_member(interaction), refusal))
     except Exception:
         log.exception("%s by user %s failed", what, interaction.user.id)
         with contextlib.suppress(discord.HTTPException):
-            await send_ephemeral(interaction, messages.unexpected_error())
+            await send_ephemeral(interaction, messages.unexpected_error(to_member(interaction)))
 
 
 @dataclass
 class Audience:
-    """Where one job's progress and result are shown: the acknowledgement, or the channel."""
+    """Where one job's progress and result are shown: the acknowledgement, or the channel.
+
+    It also knows who reads what there (:meth:`to_member`, :meth:`in_public`): the member
+    reads the ephemeral follow-ups and direct messages, everyone there the progress line
+    and the result.
+    """
 
     client: discord.Client
     channel_id: int
     user_id: int
-    requester_name: str
+    requester_name: str | None  # None: not known here (after a restart, a member not cached)
     requester_avatar: str | None
     filesize_limit: int
     editor: Callable[..., Awaitable[discord.Message]] | None
@@ -223,6 +234,9 @@ class Audience:
     webhook: discord.Webhook | None = None
     #: When Discord stops taking the interaction's token (None: unknown, or no token).
     expires_at: datetime | None = None
+    #: The member's Discord language (the interaction's); None after a restart, which
+    #: does not know it: the job's language is used then.
+    member_locale: str | None = None
 
     @classmethod
     def of_interaction(
@@ -244,6 +258,7 @@ class Audience:
             reach=reach,
             webhook=interaction.followup,
             expires_at=interaction.created_at + TOKEN_LIFETIME,
+            member_locale=str(interaction.locale),
         )
 
     @classmethod
@@ -263,7 +278,7 @@ class Audience:
             client=client,
             channel_id=record.channel_id,
             user_id=record.user_id,
-            requester_name=user.display_name if user else f"member {record.user_id}",
+            requester_name=user.display_name if user else None,
             requester_avatar=user.display_avatar.url if user else None,
             filesize_limit=DEFAULT_FILESIZE_LIMIT,
             editor=editor,
@@ -276,6 +291,16 @@ class Audience:
     @property
     def mention(self) -> str:
         return f"<@{self.user_id}>"
+
+    def to_member(self, job: Job) -> Speech:
+        """The voice of what only the member reads (ephemeral follow-ups, direct messages):
+        their language, else (after a restart) the job's."""
+        return speech(self.member_locale or job.locale)
+
+    def in_public(self, job: Job) -> Speech:
+        """The voice of the job's progress line, result and channel posts: the server's
+        language (the job's), or the member's for a private result only they see."""
+        return self.to_member(job) if self.reach is Reach.PRIVATE else speech(job.locale)
 
     @contextlib.asynccontextmanager
     async def _bounded(self) -> AsyncIterator[None]:
@@ -457,7 +482,8 @@ class GenerationFlow:
             # Only the interaction can deliver here, for 15 minutes: say so now rather
             # than take a request that would end in a refund.
             minutes = int(TOKEN_LIFETIME.total_seconds() // 60)
-            await send_ephemeral(interaction, messages.finishing_too_late(minutes))
+            text = messages.finishing_too_late(to_member(interaction), minutes)
+            await send_ephemeral(interaction, text)
             return
         reach = InteractionRef(
             interaction.token, interaction.created_at + TOKEN_LIFETIME, reach=way
@@ -472,13 +498,15 @@ class GenerationFlow:
                 deadline=acknowledgement_deadline(interaction),
             )
         except (InvalidRequest, Refusal) as refusal:
-            await send_ephemeral(interaction, messages.refusal(refusal))
+            await send_ephemeral(interaction, messages.refusal(to_member(interaction), refusal))
             if self._observer is not None:
                 # the prompt as the rules read it: with the style's text, if any
                 self._observer.refused(requester, request.api_prompt, refusal)
             return
         except QuotaExceeded as exceeded:
-            text = messages.quota_exceeded(exceeded, has_count_option=parent_id is None)
+            text = messages.quota_exceeded(
+                to_member(interaction), exceeded, has_count_option=parent_id is None
+            )
             await send_ephemeral(interaction, text)
             return
         try:
@@ -571,14 +599,14 @@ class GenerationFlow:
                 "generation %s: its turn came too late for its interaction; refunded",
                 job.generation_id,
             )
-            await self._tell_privately(audience, job, messages.too_late_to_deliver())
+            await self._tell_privately(audience, job, messages.too_late_to_deliver)
         except JobCancelled:
             await self._stop(progress, stop_progress)
-            await self._tell(audience, job, messages.cancelled())
+            await self._tell(audience, job, messages.cancelled)
         except SirayaError as error:
             await self._stop(progress, stop_progress)
             _log_api_failure(job, error)
-            await self._tell_privately(audience, job, messages.api_failure(error))
+            await self._tell_privately(audience, job, partial(messages.api_failure, error=error))
         except Exception:
             await self._stop(progress, stop_progress)
             log.exception("generation %s failed unexpectedly", job.generation_id)
@@ -611,13 +639,14 @@ class GenerationFlow:
             _log_api_failure(job, lost.error)
         if not images:
             first = unusable[0].error
+            say: Say
             if isinstance(first, _TooLarge):
                 await self._service.failed(job, "too_large")
-                text = messages.too_large_for_channel(per_file_limit)
+                say = partial(messages.too_large_for_channel, limit_bytes=per_file_limit)
             else:
                 await self._service.failed(job, first.kind.value)
-                text = messages.api_failure(first)
-            await self._tell_privately(audience, job, text)
+                say = partial(messages.api_failure, error=first)
+            await self._tell_privately(audience, job, say)
             return
         if unusable:
             missing = sorted([*result.missing, *unusable], key=lambda m: m.number)
@@ -636,7 +665,7 @@ class GenerationFlow:
         except Exception:
             log.exception("could not post generation %s", job.generation_id)
             await self._service.failed(job, "delivery")
-            await self._tell_privately(audience, job, messages.delivery_failed())
+            await self._tell_privately(audience, job, messages.delivery_failed)
             return
         delivery.posted, delivery.count = message, len(images)
         await self._service.delivered(job, len(images), message_id=message.id)
@@ -651,7 +680,8 @@ class GenerationFlow:
         if audience.editor is None:
             return
         try:
-            await audience.edit(content=messages.posted_below(message.jump_url), view=None)
+            line = messages.posted_below(audience.in_public(job), message.jump_url)
+            await audience.edit(content=line, view=None)
         except (TokenExpired, CallStalled, discord.HTTPException) as error:
             log.info(
                 "could not point generation %s's progress line at it: %r", job.generation_id, error
@@ -666,7 +696,7 @@ class GenerationFlow:
             await self._service.delivered(job, delivery.count, message_id=delivery.posted.id)
             return
         await self._service.failed(job, "internal")
-        await self._tell_privately(audience, job, messages.unexpected_failure())
+        await self._tell_privately(audience, job, messages.unexpected_failure)
 
     async def _show_progress(self, audience: Audience, job: Job, stop: asyncio.Event) -> None:
         """Edit the acknowledgement with the place in line or the elapsed time, throttled.
@@ -676,6 +706,7 @@ class GenerationFlow:
         :attr:`progress_after` seconds (see :data:`FIRST_PROGRESS_AFTER`).
         """
         shown = ""
+        voice = audience.in_public(job)
         while not stop.is_set():
             position = self._service.position(job) if job.state is JobState.QUEUED else 0
             elapsed = self._service.elapsed(job)
@@ -683,11 +714,11 @@ class GenerationFlow:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.progress_after - elapsed)
                 continue
-            text = messages.progress(job, position=position, elapsed=elapsed)
+            text = messages.progress(voice, job, position=position, elapsed=elapsed)
             if text != shown:
                 view = None
                 if position > 0 and self._cancel_view_factory is not None:
-                    view = self._cancel_view_factory(job)
+                    view = self._cancel_view_factory(job, voice)
                 try:
                     await audience.edit(content=text, view=view)
                 except (TokenExpired, CallStalled, discord.HTTPException):
@@ -723,18 +754,21 @@ class GenerationFlow:
             messages.image_filename(job.generation_id, picture.number, picture.image.extension)
             for picture in images
         ]
+        voice = audience.in_public(job)
         embeds = messages.result_embeds(
+            voice,
             job,
             filenames=filenames,
             seeds=[(picture.number, picture.seed) for picture in images],
             elapsed=self._service.elapsed(job),
-            requester_name=audience.requester_name,
+            requester_name=audience.requester_name
+            or messages.unnamed_member(voice, audience.user_id),
             requester_avatar=audience.requester_avatar,
             source_url=source_url,
         )
-        note = messages.images_missing(result.missing, delivered=len(images))
+        note = messages.images_missing(voice, result.missing, delivered=len(images))
         numbers = [picture.number for picture in images]
-        view = self._view_factory(job, numbers) if self._view_factory else None
+        view = self._view_factory(job, numbers, voice) if self._view_factory else None
 
         def files() -> list[discord.File]:
             return [
@@ -759,7 +793,7 @@ class GenerationFlow:
         delivery.in_channel = True
         try:
             message = await audience.post(
-                messages.ready_in_channel(audience.mention, note),
+                messages.ready_in_channel(voice, audience.mention, note),
                 embeds=embeds,
                 files=files(),
                 view=view or discord.utils.MISSING,
@@ -802,10 +836,11 @@ class GenerationFlow:
             return message
         return None
 
-    async def _tell(self, audience: Audience, job: Job, text: str) -> None:
+    async def _tell(self, audience: Audience, job: Job, say: Say) -> None:
         """Put an outcome where the progress line was; failing that, mention the member in
         the channel (where the bot may); failing that too, tell them in private. Each try
-        is bounded."""
+        is bounded. The first two are public (the server's language), the last private."""
+        text = say(audience.in_public(job))
         try:
             await audience.edit(content=text, embeds=[], attachments=[], view=None)
             return
@@ -819,16 +854,18 @@ class GenerationFlow:
                 return
             except (CallStalled, discord.HTTPException) as error:
                 log.warning("could not post outcome of generation %s: %r", job.generation_id, error)
-        await self._direct_message(audience, job, text)
+        await self._direct_message(audience, job, say(audience.to_member(job)))
 
-    async def _tell_privately(self, audience: Audience, job: Job, text: str) -> None:
+    async def _tell_privately(self, audience: Audience, job: Job, say: Say) -> None:
         """A failure after acknowledging (a refused prompt, an API failure, an unusable
         image): nothing of it stays visible to the channel. A private job's ephemeral
         line simply says it; a public one's placeholder is removed and the member told in
-        an ephemeral follow-up, or by direct message once the interaction is gone."""
+        an ephemeral follow-up, or by direct message once the interaction is gone: in the
+        member's language, as only they read it."""
         if audience.reach is Reach.PRIVATE:
-            await self._tell(audience, job, text)
+            await self._tell(audience, job, say)
             return
+        text = say(audience.to_member(job))
         try:
             await audience.remove_acknowledgement()
         except TokenExpired:
@@ -848,7 +885,8 @@ class GenerationFlow:
 
     async def _direct_message(self, audience: Audience, job: Job, text: str) -> None:
         try:
-            await audience.direct_message(messages.told_in_private(audience.channel_id, text))
+            told = messages.told_in_private(audience.to_member(job), audience.channel_id, text)
+            await audience.direct_message(told)
         except (CallStalled, discord.HTTPException) as error:
             log.warning(
                 "could not tell the member about generation %s anywhere: %r",
@@ -937,7 +975,11 @@ class GenerationFlow:
                 record.id,
             )
             await self._service.store.fail(record.id, error_class="interrupted")
-            text = messages.told_in_private(record.channel_id, messages.too_late_to_deliver())
+            # Who asked, in what language, is not on record: English until it is.
+            voice = speech(audience.member_locale)
+            text = messages.told_in_private(
+                voice, record.channel_id, messages.too_late_to_deliver(voice)
+            )
             try:
                 await audience.direct_message(text)
             except (CallStalled, discord.HTTPException) as error:

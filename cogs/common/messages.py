@@ -1,24 +1,44 @@
-"""Every text and embed a member reads, built in one place.
+"""Every text and embed a member reads, built in one place, in the reader's language.
 
 Keeping the wording here means the tone is consistent and Discord's length limits
 (content 2000, embed description 4096, field value 1024, 6000 per message) are
-handled once instead of at every call site.
+handled once instead of at every call site, and always on the translated text: a
+translation is often longer than the English.
+
+A message function takes the voice it speaks in first (``s``, a :class:`bot.i18n.Speech`):
+the member's for a private answer, the server's for a public one; the caller knows which
+(``cogs/common/voices.py``). The English text is the ``msgid`` in the gettext catalog
+(``bot/i18n``); a text defined away from where it is shown is marked with ``N_`` and
+translated with ``s.gettext`` where it is shown.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 import discord
 from babel.dates import format_skeleton
-from babel.numbers import format_currency
+from babel.lists import format_list
+from babel.numbers import format_currency, format_decimal
 
 from bot.i18n import N_, Speech
 from bot.jobs import remix
-from bot.jobs.service import CancelOutcome, ChannelNotAllowed, Job, Missing, PromptBlocked
+from bot.jobs.service import (
+    Busy,
+    CancelOutcome,
+    ChannelNotAllowed,
+    Job,
+    Missing,
+    PromptBlocked,
+    QueueFull,
+    ShuttingDown,
+    TooManyJobs,
+)
 from bot.policy.quota import EffectiveLimit, LimitRefused, LimitSource, LimitTooHigh
 from bot.policy.rules import BlockedWordRefused, BlockedWordsFull, BlockedWordTooLong
 from bot.policy.spend import cents
@@ -36,6 +56,7 @@ from bot.siraya import (
     DEFAULT_STEPS,
     ErrorKind,
     GenerationRequest,
+    InvalidRequest,
     SirayaError,
 )
 from bot.store.base import (
@@ -59,14 +80,37 @@ log = logging.getLogger(__name__)
 CONTENT_LIMIT = 2000
 EMBED_DESCRIPTION_LIMIT = 4096
 FIELD_VALUE_LIMIT = 1024
+FIELD_NAME_LIMIT = 256
+AUTHOR_NAME_LIMIT = 256
+BUTTON_LABEL_LIMIT = 80
+MODAL_TITLE_LIMIT = 45
+TEXT_INPUT_LABEL_LIMIT = 45
 BRAND_COLOUR = discord.Colour(0x7C5CFF)
 ERROR_COLOUR = discord.Colour(0xE5484D)
-NOT_CHARGED = "You were not charged for it."
 
 
 def clip(text: str, limit: int) -> str:
     """Shorten ``text`` to ``limit`` characters, marking the cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def listed(
+    s: Speech, items: Sequence[str], *, style: Literal["standard", "or"] = "standard"
+) -> str:
+    """Items joined as this language lists them: "a, b and c" (``style="or"``: "a, b, or c")."""
+    return format_list(list(items), style=style, locale=s.locale)
+
+
+def decimal(s: Speech, value: float, pattern: str = "#,##0.#") -> str:
+    """A number with a fixed number of decimals (``pattern``), as this language writes it."""
+    return format_decimal(value, format=pattern, locale=s.locale)
+
+
+def seconds(s: Speech, value: float, *, tenths: bool = False) -> str:
+    """A duration in whole seconds (or tenths), as members read it: "12 s", "3.4 s"."""
+    shown = decimal(s, value, "#,##0.0") if tenths else s.number(int(value))
+    # TRANSLATORS: a duration in seconds, e.g. "12 s" or "3.4 s" (progress line, result's Time).
+    return s.gettext("{seconds} s", seconds=shown)
 
 
 # -- echoing what members typed ------------------------------------------------------------
@@ -141,145 +185,297 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def quota_exceeded(error: QuotaExceeded, *, has_count_option: bool = True) -> str:
+def quota_exceeded(s: Speech, error: QuotaExceeded, *, has_count_option: bool = True) -> str:
     """Why a request does not fit today. ``has_count_option`` is False for buttons and
     dialogs, which have no ``count`` to lower."""
     reset = relative_time(error.reset_at)
+    requested = s.number(error.requested)
     if error.scope == "server":
         if error.remaining <= 0:
-            return (
-                f"This server has used its whole daily budget of {plural(error.limit, 'image')}. "
-                f"It resets {reset}."
+            return s.ngettext(
+                "This server has used its whole daily budget of {count} image. It resets {reset}.",
+                "This server has used its whole daily budget of {count} images. It resets {reset}.",
+                error.limit,
+                reset=reset,
             )
-        return (
-            f"This server has only {plural(error.remaining, 'image')} left in today's budget, "
-            f"and you asked for {error.requested}. Ask for fewer, or wait until it resets {reset}."
+        return s.ngettext(
+            "This server has only {count} image left in today's budget, and you asked for "
+            "{requested}. Ask for fewer, or wait until it resets {reset}.",
+            "This server has only {count} images left in today's budget, and you asked for "
+            "{requested}. Ask for fewer, or wait until it resets {reset}.",
+            error.remaining,
+            requested=requested,
+            reset=reset,
         )
     if error.limit == 0:
-        return "You are not allowed to generate images on this server."
+        return s.gettext("You are not allowed to generate images on this server.")
     if error.remaining <= 0:
-        return (
-            f"You have used all {plural(error.limit, 'image')} of your daily limit. "
-            f"It resets {reset}."
+        return s.ngettext(
+            "You have used all {count} image of your daily limit. It resets {reset}.",
+            "You have used all {count} images of your daily limit. It resets {reset}.",
+            error.limit,
+            reset=reset,
         )
-    fewer = f"Lower `count` to {error.remaining}" if has_count_option else "Ask for fewer"
-    return (
-        f"You have {plural(error.remaining, 'image')} left today (limit {error.limit}), "
-        f"and you asked for {error.requested}. {fewer}, "
-        f"or wait until your limit resets {reset}."
+    fields = {"limit": s.number(error.limit), "requested": requested, "reset": reset}
+    if has_count_option:
+        return s.ngettext(
+            "You have {count} image left today (limit {limit}), and you asked for {requested}. "
+            "Lower `count` to {remaining}, or wait until your limit resets {reset}.",
+            "You have {count} images left today (limit {limit}), and you asked for {requested}. "
+            "Lower `count` to {remaining}, or wait until your limit resets {reset}.",
+            error.remaining,
+            remaining=error.remaining,  # typed back as an option value: no digit grouping
+            **fields,
+        )
+    return s.ngettext(
+        "You have {count} image left today (limit {limit}), and you asked for {requested}. "
+        "Ask for fewer, or wait until your limit resets {reset}.",
+        "You have {count} images left today (limit {limit}), and you asked for {requested}. "
+        "Ask for fewer, or wait until your limit resets {reset}.",
+        error.remaining,
+        **fields,
     )
 
 
-def refusal(error: Exception) -> str:
-    """A refusal from the core, in the member's terms (channel names become links)."""
+def refusal(s: Speech, error: Exception) -> str:
+    """A refusal from the core, in the member's terms (channel names become links).
+
+    Built by type from the exception's fields, each with its own text: the core's
+    ``str()`` is English, for the logs.
+    """
+    if isinstance(error, InvalidRequest):
+        return invalid_request(s, error)
     if isinstance(error, PromptBlocked):
-        matched = typed(error.matched, 200)
-        return f"Your prompt contains “{matched}”, which this server does not allow."
-    if isinstance(error, ChannelNotAllowed) and error.allowed_channel_ids:
-        where = ", ".join(f"<#{channel}>" for channel in error.allowed_channel_ids[:10])
-        return f"{error} Try {where}."
+        return s.gettext(
+            "Your prompt contains “{matched}”, which this server does not allow.",
+            matched=typed(error.matched, 200),
+        )
+    if isinstance(error, ChannelNotAllowed):
+        if not error.allowed_channel_ids:
+            return s.gettext("Image generation is not enabled in this channel.")
+        where = [f"<#{channel}>" for channel in error.allowed_channel_ids[:10]]
+        # TRANSLATORS: {channels} is a list of channel links, "#art, #memes, or #bots".
+        return s.gettext(
+            "Image generation is not enabled in this channel. Try {channels}.",
+            channels=listed(s, where, style="or"),
+        )
+    if isinstance(error, TooManyJobs):
+        return s.ngettext(
+            "You already have {count} request waiting or generating. "
+            "Wait for one to finish, then try again.",
+            "You already have {count} requests waiting or generating. "
+            "Wait for one to finish, then try again.",
+            error.limit,
+        )
+    if isinstance(error, QueueFull):
+        return s.ngettext(
+            "The bot is very busy: {count} request is already waiting. "
+            "Please try again in a few minutes.",
+            "The bot is very busy: {count} requests are already waiting. "
+            "Please try again in a few minutes.",
+            error.limit,
+        )
+    if isinstance(error, Busy):
+        return s.gettext("⏳ The bot is busy right now. Please try again in a moment.")
+    if isinstance(error, ShuttingDown):
+        return s.gettext("The bot is restarting. Please try again in a minute.")
+    log.warning("no translated text for the refusal %s", type(error).__name__)
     return str(error)
 
 
-def api_failure(error: SirayaError) -> str:
+def invalid_request(s: Speech, error: InvalidRequest) -> str:
+    """A setting the bot will not send, said in ``s``: the exception's English template
+    (its msgid, marked where it is raised) filled with its values.
+
+    Limits members read (1 to 50 steps) are numbers of the language; what they typed is
+    echoed as typed; the seed's bounds and pixel sizes stay digits (:data:`_VERBATIM`).
+    """
+    fields = {
+        name: s.number(value) if isinstance(value, int | float) and name not in _VERBATIM else value
+        for name, value in error.fields.items()
+    }
+    return s.gettext(error.template, **fields)
+
+
+_VERBATIM = frozenset({"max_seed", "min_side", "max_side", "multiple"})
+"""Values an invalid request's text shows as plain digits: a seed to copy, pixel sizes
+(never grouped as 4,294,… or 2,048)."""
+
+
+def api_failure(s: Speech, error: SirayaError) -> str:
     """What the member reads when the image API let us down; never the raw exception."""
     kind = error.kind
     if kind is ErrorKind.REFUSED:
-        text = (
-            "🚫 The image service refused this prompt under its content policy. Try rewording it."
+        return s.gettext(
+            "🚫 The image service refused this prompt under its content policy. "
+            "Try rewording it. You were not charged for it."
         )
-    elif kind is ErrorKind.OUT_OF_CREDIT:
-        text = (
+    if kind is ErrorKind.OUT_OF_CREDIT:
+        return s.gettext(
             "⏸️ Image generation is paused: the bot's image-service account is out of credit. "
-            "The bot owner has been alerted."
+            "The bot owner has been alerted. You were not charged for it."
         )
-    elif kind is ErrorKind.AUTH:
-        text = (
+    if kind is ErrorKind.AUTH:
+        return s.gettext(
             "🔧 The bot is misconfigured: the image service rejected its API key. "
-            "The bot owner has been alerted."
+            "The bot owner has been alerted. You were not charged for it."
         )
-    elif kind is ErrorKind.RATE_LIMITED:
-        text = (
+    if kind is ErrorKind.RATE_LIMITED:
+        return s.gettext(
             "🚦 The image service is too busy right now; I retried a few times and gave up. "
-            "Please try again in a minute."
+            "Please try again in a minute. You were not charged for it."
         )
-    elif kind is ErrorKind.TIMEOUT:
-        text = "⌛ The image service took too long to answer. Please try again."
-    elif kind is ErrorKind.BAD_REQUEST:
-        detail = typed(error.api_message or "no reason given", 300)
-        text = f"⚠️ The image service rejected these settings: {detail}"
-    elif kind is ErrorKind.BAD_RESPONSE:
-        text = "⚠️ The image service sent back something that is not a usable image. Try again."
-    else:
-        text = "⚠️ The image service is having trouble at the moment. Please try again shortly."
-    return f"{text} {NOT_CHARGED}"
+    if kind is ErrorKind.TIMEOUT:
+        return s.gettext(
+            "⌛ The image service took too long to answer. Please try again. "
+            "You were not charged for it."
+        )
+    if kind is ErrorKind.BAD_REQUEST:
+        # The service's own words (English) are quoted as it said them.
+        detail = typed(error.api_message, 300) if error.api_message else None
+        if detail is None:
+            return s.gettext(
+                "⚠️ The image service rejected these settings without saying why. "
+                "You were not charged for it."
+            )
+        return s.gettext(
+            "⚠️ The image service rejected these settings: {detail} You were not charged for it.",
+            detail=detail,
+        )
+    if kind is ErrorKind.BAD_RESPONSE:
+        return s.gettext(
+            "⚠️ The image service sent back something that is not a usable image. Try again. "
+            "You were not charged for it."
+        )
+    return s.gettext(
+        "⚠️ The image service is having trouble at the moment. Please try again shortly. "
+        "You were not charged for it."
+    )
 
 
 MISSING_REASON = {
-    ErrorKind.REFUSED: "the image service refused it under its content policy",
-    ErrorKind.OUT_OF_CREDIT: "the image-service account ran out of credit",
-    ErrorKind.AUTH: "the image service rejected the bot's API key",
-    ErrorKind.RATE_LIMITED: "the image service was too busy",
-    ErrorKind.TIMEOUT: "the image service took too long",
-    ErrorKind.BAD_RESPONSE: "the image service sent back something unusable",
+    ErrorKind.REFUSED: N_("the image service refused it under its content policy"),
+    ErrorKind.OUT_OF_CREDIT: N_("the image-service account ran out of credit"),
+    ErrorKind.AUTH: N_("the image service rejected the bot's API key"),
+    ErrorKind.RATE_LIMITED: N_("the image service was too busy"),
+    ErrorKind.TIMEOUT: N_("the image service took too long"),
+    ErrorKind.BAD_RESPONSE: N_("the image service sent back something unusable"),
 }
+"""Why an image of several is missing: a clause in the parentheses of :func:`images_missing`."""
+
+MISSING_REASON_OTHER = N_("the image service had trouble")
 
 
-def images_missing(missing: list[Missing], *, delivered: int) -> str | None:
+def images_missing(s: Speech, missing: list[Missing], *, delivered: int) -> str | None:
     """The line above a result some of whose images never came: which, and that only the
     images shown were charged. None when every image arrived."""
     if not missing:
         return None
-    which = ", ".join(f"image {m.number} (seed `{m.seed}`)" for m in missing)
-    reasons = {MISSING_REASON.get(m.error.kind, "the image service had trouble") for m in missing}
+    which = listed(
+        s,
+        [
+            # TRANSLATORS: one missing image of a result, in a list: "image 2 (seed `1234`)".
+            s.gettext("image {number} (seed `{seed}`)", number=m.number, seed=m.seed)
+            for m in missing
+        ],
+    )
+    reasons = sorted(
+        {s.gettext(MISSING_REASON.get(m.error.kind, MISSING_REASON_OTHER)) for m in missing}
+    )
     total = delivered + len(missing)
-    return clip(
-        f"⚠️ {delivered} of {total} images arrived: {which} could not be made "
-        f"({'; '.join(sorted(reasons))}). You were charged for {plural(delivered, 'image')}, "
-        f"not {total}.",
-        CONTENT_LIMIT,
+    # TRANSLATORS: {count} images of {total} arrived; {which} lists the missing ones,
+    # {reasons} why (separated by "; ").
+    text = s.ngettext(
+        "⚠️ {count} of {total} images arrived: {which} could not be made ({reasons}). "
+        "You were charged for {count} image, not {total}.",
+        "⚠️ {count} of {total} images arrived: {which} could not be made ({reasons}). "
+        "You were charged for {count} images, not {total}.",
+        delivered,
+        total=s.number(total),
+        which=which,
+        reasons="; ".join(reasons),
     )
+    return clip(text, CONTENT_LIMIT)
 
 
-def file_size(size: int) -> str:
+def file_size(s: Speech, size: int) -> str:
     """A byte count as people read it: 10 MiB, 6.2 MiB, 60 KiB, 100 bytes."""
-    for unit, scale in (("MiB", 1024 * 1024), ("KiB", 1024)):
-        if size >= scale:
-            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
-    return plural(size, "byte")
+    if size >= 1024 * 1024:
+        # TRANSLATORS: a file size in mebibytes (French: "Mio").
+        return s.gettext("{size} MiB", size=decimal(s, size / (1024 * 1024)))
+    if size >= 1024:
+        # TRANSLATORS: a file size in kibibytes (French: "Kio").
+        return s.gettext("{size} KiB", size=decimal(s, size / 1024))
+    return s.ngettext("{count} byte", "{count} bytes", size)
 
 
-def too_large_for_channel(limit_bytes: int) -> str:
-    return (
-        f"📦 The image is larger than this channel's upload limit "
-        f"({file_size(limit_bytes)} per image), even after compressing it. "
-        f"Try a smaller size. {NOT_CHARGED}"
+def too_large_for_channel(s: Speech, limit_bytes: int) -> str:
+    return s.gettext(
+        "📦 The image is larger than this channel's upload limit ({limit} per image), even "
+        "after compressing it. Try a smaller size. You were not charged for it.",
+        limit=file_size(s, limit_bytes),
     )
 
 
-def delivery_failed() -> str:
-    return f"⚠️ The image was made but I could not post it here. {NOT_CHARGED}"
+def delivery_failed(s: Speech) -> str:
+    return s.gettext(
+        "⚠️ The image was made but I could not post it here. You were not charged for it."
+    )
 
 
-def unexpected_error() -> str:
-    return "😵 Something went wrong on my side. It has been logged; please try again."
+def unexpected_error(s: Speech) -> str:
+    return s.gettext("😵 Something went wrong on my side. It has been logged; please try again.")
 
 
-def unexpected_failure() -> str:
+def missing_permission(s: Speech) -> str:
+    """A command for moderators, run by someone without the right."""
+    # TRANSLATORS: "Manage Server" is Discord's permission name: use Discord's own words.
+    return s.gettext("You need the **Manage Server** permission to use this command.")
+
+
+def servers_only(s: Speech) -> str:
+    return s.gettext("This command only works inside a server.")
+
+
+def check_failed(s: Speech) -> str:
+    return s.gettext("You cannot use this command here.")
+
+
+def not_understood(s: Speech, value: str) -> str:
+    """An option value Discord sent that the command could not read."""
+    return s.gettext("I could not understand the value `{value}`.", value=clip(value, 100))
+
+
+def unexpected_failure(s: Speech) -> str:
     """A generation that broke in a way nobody foresaw, once it has been refunded."""
-    return f"😵 Something went wrong on my side. It has been logged. {NOT_CHARGED}"
+    return s.gettext(
+        "😵 Something went wrong on my side. It has been logged. You were not charged for it."
+    )
 
 
-def progress(job: Job, *, position: int, elapsed: float) -> str:
-    images = plural(job.request.count, "image")
+def progress(s: Speech, job: Job, *, position: int, elapsed: float) -> str:
+    """The public line under a job while it waits or runs (the server's language)."""
+    count = job.request.count
     if position > 0:
-        return f"⏳ Waiting for a free slot: you are number {position} in line. ({images})"
-    return f"🎨 Generating {images}… {int(elapsed)} s"
+        return s.ngettext(
+            "⏳ Waiting for a free slot: you are number {position} in line. ({count} image)",
+            "⏳ Waiting for a free slot: you are number {position} in line. ({count} images)",
+            count,
+            position=s.number(position),
+        )
+    # TRANSLATORS: the progress line; {elapsed} is a duration such as "12 s".
+    return s.ngettext(
+        "🎨 Generating {count} image… {elapsed}",
+        "🎨 Generating {count} images… {elapsed}",
+        count,
+        elapsed=seconds(s, elapsed),
+    )
 
 
 def image_filename(generation_id: int, number: int, extension: str) -> str:
     """An image's file name under a result: its generation and its number (image k = U<k>),
-    which is how a U button finds it again in the message."""
+    which is how a U button finds it again in the message. Never translated: it is how
+    the message is read back, whatever language it was posted in."""
     return f"imagine-{generation_id}-{number}.{extension}"
 
 
@@ -294,14 +490,49 @@ def image_number(filename: str, generation_id: int) -> int | None:
     return int(match["number"])
 
 
-def seeds_value(seeds: list[tuple[int, int]]) -> str:
+def pick_label(s: Speech, number: int) -> str:
+    """The U<k> button's label, which also names image k in the Seeds field."""
+    # TRANSLATORS: the button that posts image {number} of a result alone, full size (as
+    # U1–U4 under other image bots' grids); keep it as short as "U1" (a button label).
+    return clip(s.gettext("U{number}", number=number), BUTTON_LABEL_LIMIT)
+
+
+def seeds_value(s: Speech, seeds: list[tuple[int, int]]) -> str:
     """Each image's seed by its number, as the U buttons name the images."""
     if len(seeds) == 1:
         return f"`{seeds[0][1]}`"
-    return " · ".join(f"U{number}\u00a0`{seed}`" for number, seed in seeds)  # kept together
+    return " · ".join(f"{pick_label(s, number)}\u00a0`{seed}`" for number, seed in seeds)
+
+
+def size_text(s: Speech, request: GenerationRequest) -> str:
+    """The size as members chose it: the preset's name (an option value, as typed) and
+    its sides, or the custom sides."""
+    width, height = request.dimensions
+    if request.preset is None:
+        return s.gettext("custom {width}×{height}", width=width, height=height)
+    return f"{request.preset} ({width}×{height})"
+
+
+def on_off(s: Speech, value: bool) -> str:
+    """A switch's state as a field value."""
+    # TRANSLATORS: a setting's state, e.g. the safety checker "on" or "off".
+    return s.gettext("on") if value else s.gettext("off")
+
+
+def made_from(s: Speech, generation_id: int, url: str) -> str:
+    """A link to the result another one was made from."""
+    # TRANSLATORS: a Markdown link to the result this one was made from; keep [..](..).
+    return s.gettext("[generation #{id}]({url})", id=generation_id, url=url)
+
+
+def unnamed_member(s: Speech, user_id: int) -> str:
+    """Who asked, where their name is not known (an embed's author shows no mentions)."""
+    # TRANSLATORS: stands for a member's name when it is not known, in "Requested by {name}".
+    return s.gettext("member {id}", id=user_id)
 
 
 def result_embeds(
+    s: Speech,
     job: Job,
     *,
     filenames: list[str],
@@ -311,7 +542,11 @@ def result_embeds(
     requester_avatar: str | None,
     source_url: str | None = None,
 ) -> list[discord.Embed]:
-    """The embed(s) under a result; several images share one URL so Discord shows a gallery."""
+    """The embed(s) under a result; several images share one URL so Discord shows a gallery.
+
+    Public: ``s`` is the server's language (the member's, for a private result). The
+    footer is not translated (see :func:`generation_footer`).
+    """
     request = job.request
     gallery_url = f"https://imagine.invalid/generation/{job.generation_id}"
     main = discord.Embed(
@@ -319,13 +554,21 @@ def result_embeds(
         colour=BRAND_COLOUR,
         url=gallery_url if len(filenames) > 1 else None,
     )
-    main.set_author(name=clip(f"Requested by {requester_name}", 256), icon_url=requester_avatar)
-    for name, value in settings_fields(request, seeds):
-        main.add_field(name=name, value=value, inline=len(seeds or ()) <= 1 or name != "Seeds")
-    main.add_field(name="Time", value=f"{elapsed:.1f} s", inline=True)
+    main.set_author(
+        name=clip(s.gettext("Requested by {name}", name=requester_name), AUTHOR_NAME_LIMIT),
+        icon_url=requester_avatar,
+    )
+    several = len(seeds or ()) > 1
+    for index, (name, value) in enumerate(settings_fields(s, request, seeds)):
+        main.add_field(name=name, value=value, inline=index > 0 or not several)
+    # TRANSLATORS: the result's field with how long the generation took.
+    main.add_field(name=s.gettext("Time"), value=seconds(s, elapsed, tenths=True), inline=True)
     if source_url and job.parent_id is not None:
         main.add_field(
-            name="Made from", value=f"[generation #{job.parent_id}]({source_url})", inline=True
+            # TRANSLATORS: the field linking to the result this one was made from.
+            name=s.gettext("Made from"),
+            value=made_from(s, job.parent_id, source_url),
+            inline=True,
         )
     main.set_footer(text=generation_footer(job.generation_id))
     if filenames:
@@ -339,16 +582,26 @@ def result_embeds(
 
 
 def generation_footer(generation_id: int) -> str:
-    """The footer of every result; also how a restarted bot recognises a posted result."""
+    """The footer of every result; also how a restarted bot recognises a posted result.
+
+    Deliberately not translated, in every language the same: recovery after a restart
+    finds a posted result by comparing this footer exactly (``flow._find_posted_result``)
+    and "Imagine this" reads it back (:func:`result_in_footer`). A translated footer
+    would have to be recognised in every language it was ever posted in, including after
+    a server changed its language or a translation changed. It names the model and an id,
+    which read the same in any language.
+    """
     return f"FLUX.1 SRPO · generation #{generation_id}"
 
 
 def picked_footer(generation_id: int, number: int) -> str:
-    """The footer of a picked image: unlike a result's, so recovery never mistakes it for one."""
+    """The footer of a picked image: unlike a result's, so recovery never mistakes it for one.
+    Not translated either: a Delete under it and "Imagine this" read it back."""
     return f"{generation_footer(generation_id)} · image {number}"
 
 
 def picked_embed(
+    s: Speech,
     record: GenerationRecord,
     params: GenerationParams,
     *,
@@ -361,39 +614,87 @@ def picked_embed(
     embed = discord.Embed(
         description=typed(params.prompt, EMBED_DESCRIPTION_LIMIT), colour=BRAND_COLOUR
     )
-    embed.set_author(name=clip(f"Image {number}, picked by {picked_by}", 256))
-    for name, value in settings_fields(remix.request_from(params)):
+    embed.set_author(
+        name=clip(
+            s.gettext("Image {number}, picked by {name}", number=number, name=picked_by),
+            AUTHOR_NAME_LIMIT,
+        )
+    )
+    for name, value in settings_fields(s, remix.request_from(params)):
         embed.add_field(name=name, value=value, inline=True)
     if source_url:
-        embed.add_field(name="From", value=f"[generation #{record.id}]({source_url})", inline=True)
+        embed.add_field(
+            # TRANSLATORS: the field linking a picked image to the result it comes from.
+            name=s.gettext("From"),
+            value=made_from(s, record.id, source_url),
+            inline=True,
+        )
     embed.set_image(url=f"attachment://{filename}")
     embed.set_footer(text=picked_footer(record.id, number))
     return embed
 
 
-def pick_refused(owner_id: int) -> str:
-    return (
-        f"Only <@{owner_id}>, who asked for these images, or a moderator can pick one. "
-        "Click an image to see it full size."
+def pick_refused(s: Speech, owner_id: int) -> str:
+    return s.gettext(
+        "Only <@{owner}>, who asked for these images, or a moderator can pick one. "
+        "Click an image to see it full size.",
+        owner=owner_id,
     )
 
 
-def pick_failed() -> str:
-    return "⚠️ I could not fetch that image from Discord just now. Please try again."
+def pick_failed(s: Speech) -> str:
+    return s.gettext("⚠️ I could not fetch that image from Discord just now. Please try again.")
 
 
-def edit_title(number: int | None) -> str:
+def edit_title(s: Speech, number: int | None) -> str:
     """The Edit dialog's title (45 characters at most); a picked image keeps its seed."""
     if number is None:
-        return "Edit and generate again"
-    return f"Edit image {number}: same seed, close variation"
+        # TRANSLATORS: a dialog's title, at most 45 characters.
+        title = s.gettext("Edit and generate again")
+    else:
+        # TRANSLATORS: a dialog's title, at most 45 characters.
+        title = s.gettext("Edit image {number}: same seed, close variation", number=number)
+    return clip(title, MODAL_TITLE_LIMIT)
 
 
-def edit_seed_label(number: int | None) -> str:
+def edit_seed_label(s: Speech, number: int | None) -> str:
     """The seed box's label (45 characters at most)."""
     if number is None:
-        return "Seed (empty for a random one)"
-    return "Seed (kept: a new prompt stays close to it)"
+        # TRANSLATORS: a text box's label in a dialog, at most 45 characters.
+        label = s.gettext("Seed (empty for a random one)")
+    else:
+        # TRANSLATORS: a text box's label in a dialog, at most 45 characters.
+        label = s.gettext("Seed (kept: a new prompt stays close to it)")
+    return clip(label, TEXT_INPUT_LABEL_LIMIT)
+
+
+def edit_labels(
+    s: Speech, *, steps: tuple[int, int], guidance: tuple[float, float]
+) -> dict[str, str]:
+    """The Edit dialog's other text boxes, by custom id (45 characters each at most)."""
+    labels = {
+        # TRANSLATORS: a text box's label in a dialog, at most 45 characters.
+        "prompt": s.gettext("Prompt"),
+        # TRANSLATORS: a text box's label in a dialog, at most 45 characters.
+        "steps": s.gettext("Steps ({low}–{high})", low=s.number(steps[0]), high=s.number(steps[1])),
+        # TRANSLATORS: a text box's label in a dialog, at most 45 characters.
+        "guidance": s.gettext(
+            "Guidance ({low}–{high})", low=s.number(guidance[0]), high=s.number(guidance[1])
+        ),
+    }
+    return {key: clip(label, TEXT_INPUT_LABEL_LIMIT) for key, label in labels.items()}
+
+
+EDIT_NOT_A_NUMBER = {
+    "seed": N_("Seed must be a whole number; you typed “{typed}”."),
+    "steps": N_("Steps must be a whole number; you typed “{typed}”."),
+    "guidance": N_("Guidance must be a number; you typed “{typed}”."),
+}
+"""What the Edit dialog says when a box holds no number, by the box's custom id."""
+
+
+def edit_not_a_number(s: Speech, box: str, text: str) -> str:
+    return s.gettext(EDIT_NOT_A_NUMBER[box], typed=typed(text, 40))
 
 
 _FOOTER_ID = re.compile(r"FLUX\.1 SRPO · generation #([0-9]{1,19})(?: · image ([0-9]{1,2}))?")
@@ -401,94 +702,117 @@ _FOOTER_ID = re.compile(r"FLUX\.1 SRPO · generation #([0-9]{1,19})(?: · image 
 
 def result_in_footer(footer: str | None) -> tuple[int, int | None] | None:
     """The generation id a result's footer names (``generation_footer``), and the image
-    number if it is a picked image (``picked_footer``); None for any other footer."""
+    number if it is a picked image (``picked_footer``); None for any other footer.
+    Footers are never translated, so one pattern reads posts made in any language."""
     match = _FOOTER_ID.fullmatch(footer or "")
     if match is None:
         return None
     return int(match[1]), None if match[2] is None else int(match[2])
 
 
-def posted_below(jump_url: str) -> str:
+def posted_below(s: Speech, jump_url: str) -> str:
     """The progress line, once the result had to go out as a new message."""
-    return f"✅ Your image is ready: {jump_url}"
+    return s.gettext("✅ Your image is ready: {link}", link=jump_url)
 
 
-def told_in_private(channel_id: int, text: str) -> str:
+def told_in_private(s: Speech, channel_id: int, text: str) -> str:
     """An outcome sent as a direct message, when the channel could not take it."""
-    return clip(f"About your request in <#{channel_id}>: {text}", CONTENT_LIMIT)
+    return clip(
+        # TRANSLATORS: a direct message; {channel} links the channel, {text} is the outcome.
+        s.gettext("About your request in <#{channel}>: {text}", channel=channel_id, text=text),
+        CONTENT_LIMIT,
+    )
 
 
-def ready_in_channel(mention: str, note: str | None = None) -> str:
-    ready = f"{mention}, your image is ready."
+def ready_in_channel(s: Speech, mention: str, note: str | None = None) -> str:
+    ready = s.gettext("{mention}, your image is ready.", mention=mention)
     return ready if note is None else clip(f"{ready}\n{note}", CONTENT_LIMIT)
 
 
-def personal_use_off() -> str:
-    return "🏠 This bot only makes images inside servers it is in. Try it there!"
+def personal_use_off(s: Speech) -> str:
+    return s.gettext("🏠 This bot only makes images inside servers it is in. Try it there!")
 
 
-def personal_use_members_only() -> str:
-    return (
+def personal_use_members_only(s: Speech) -> str:
+    return s.gettext(
         "🔒 Outside servers, this bot is only for members of a server it is in. "
         "Join one of them, or use it there."
     )
 
 
-def too_late_to_deliver() -> str:
+def too_late_to_deliver(s: Speech) -> str:
     """A job whose only way to the member (its interaction, 15 minutes) ran out before it
     could be made: refunded without generating."""
-    return (
+    return s.gettext(
         "⏳ Your image could not be made in time: here I can only answer within Discord's "
         "15-minute window, and it ran out while your request waited. Please try again. "
         "You were not charged."
     )
 
 
-def finishing_too_late(minutes: int) -> str:
+def finishing_too_late(s: Speech, minutes: int) -> str:
     """Refused up front where only the interaction can deliver: its token lasts 15 minutes."""
-    return (
-        f"⏳ The bot is too busy to finish your image within Discord's {minutes}-minute "
+    return s.gettext(
+        "⏳ The bot is too busy to finish your image within Discord's {minutes}-minute "
         "window here, and it cannot post here any other way. Please try again later. "
-        "You were not charged."
+        "You were not charged.",
+        minutes=s.number(minutes),
     )
 
 
-def private_result_dismiss() -> str:
-    return (
+def private_result_dismiss(s: Speech) -> str:
+    return s.gettext(
         "🔒 Only you can see this result here (a server's moderation log may record it). "
         "To remove it, use **Dismiss message** under it."
     )
 
 
-def cancelled() -> str:
-    return f"🛑 Cancelled before it started. {NOT_CHARGED}"
+def cancelled(s: Speech) -> str:
+    return s.gettext("🛑 Cancelled before it started. You were not charged for it.")
 
 
 def settings_fields(
-    request: GenerationRequest, seeds: list[tuple[int, int]] | None = None
+    s: Speech, request: GenerationRequest, seeds: list[tuple[int, int]] | None = None
 ) -> list[tuple[str, str]]:
-    """The settings that reproduce an image, as (name, value) pairs; ``seeds`` gives each
-    image's seed by its number (image k was asked for alone with its own seed)."""
-    seed = ("Seed", f"`{request.seed}`")
+    """The settings that reproduce an image, as (name, value) pairs, the seed first;
+    ``seeds`` gives each image's seed by its number (image k was asked for alone with its
+    own seed). Option values (acceleration, preset names) are shown as members type them."""
+    seed = (seed_name(s, 1), f"`{request.seed}`")
     if seeds:
-        seed = ("Seed" if len(seeds) == 1 else "Seeds", seeds_value(seeds))
+        seed = (seed_name(s, len(seeds)), seeds_value(s, seeds))
     return [
         seed,
-        ("Size", request.size_label),
-        ("Steps", str(request.steps)),
-        ("Guidance", exact_number(request.guidance)),
-        ("Acceleration", request.acceleration),
-        ("Safety checker", "on" if request.enable_safety_checker else "off"),
-        *style_field(request.style_name),
+        # TRANSLATORS: a result's field name (the image's size).
+        (s.gettext("Size"), size_text(s, request)),
+        # TRANSLATORS: a result's field name (denoising steps, the /imagine option).
+        (s.gettext("Steps"), s.number(request.steps)),
+        # TRANSLATORS: a result's field name (guidance scale, the /imagine option).
+        (s.gettext("Guidance"), exact_number(request.guidance)),
+        # TRANSLATORS: a result's field name (the /imagine option "acceleration").
+        (s.gettext("Acceleration"), request.acceleration),
+        # TRANSLATORS: a result's field name (the image service's NSFW safety checker).
+        (s.gettext("Safety checker"), on_off(s, request.enable_safety_checker)),
+        *style_field(s, request.style_name),
     ]
 
 
-def style_field(name: str | None) -> list[tuple[str, str]]:
+def seed_name(s: Speech, count: int) -> str:
+    """The seed field's name: "Seed" for one image, "Seeds" (one per U button) for several."""
+    if count == 1:
+        # TRANSLATORS: a result's field name: the seed that makes its image again.
+        return s.gettext("Seed")
+    # TRANSLATORS: a result's field name: each image's seed, by its U button ("U1 `12`").
+    return s.gettext("Seeds")
+
+
+def style_field(s: Speech, name: str | None) -> list[tuple[str, str]]:
     """The "Style" field of a result or Info, when a server style was used."""
-    return [] if not name else [("Style", typed(name, 100))]
+    # TRANSLATORS: a result's field name (the server style the member chose).
+    return [] if not name else [(s.gettext("Style"), typed(name, 100))]
 
 
 def error_embed(text: str) -> discord.Embed:
+    """An error in an embed; ``text`` is already in the reader's language."""
     return discord.Embed(description=clip(text, EMBED_DESCRIPTION_LIMIT), colour=ERROR_COLOUR)
 
 
@@ -1035,38 +1359,56 @@ LOG_REFUSED_COLOUR = discord.Colour(0xF0B232)
 LOG_PROMPT_LIMIT = 1000
 """A log entry is a glance, not an archive: long prompts are cut (the result has them whole)."""
 
-LOG_NEEDS = ("View Channel", "Send Messages", "Embed Links", "Attach Files")
-"""What the bot needs in the log channel: see it, post, and show an embed with a thumbnail."""
+LOG_NEEDS = (
+    # TRANSLATORS: Discord's permission names: use the words Discord's own settings show.
+    N_("View Channel"),
+    N_("Send Messages"),
+    N_("Embed Links"),
+    N_("Attach Files"),
+)
+"""What the bot needs in the log channel: see it, post, and show an embed with a thumbnail.
+English, as ``missing_log_permissions`` names them; :func:`log_channel_unusable` says them
+in Discord's words for the moderator's language."""
 
 
-def log_channel_set(channel_mention: str) -> str:
-    return (
-        f"Every generation on this server will also be posted in {channel_mention}, "
+def log_channel_set(s: Speech, channel_mention: str) -> str:
+    return s.gettext(
+        "Every generation on this server will also be posted in {channel}, "
         "with who asked (without pinging them), the prompt, size, seed, a thumbnail and a "
-        "link to the result. Prompts refused by the server's rules are logged there too."
+        "link to the result. Prompts refused by the server's rules are logged there too.",
+        channel=channel_mention,
     )
 
 
-def log_channel_off(old_mention: str | None) -> str:
+def log_channel_off(s: Speech, old_mention: str | None) -> str:
     if old_mention is None:
-        return "The moderation log was already off."
-    return f"The moderation log is off; generations are no longer posted in {old_mention}."
-
-
-def log_channel_unusable(channel_mention: str, missing: list[str]) -> str:
-    return (
-        f"⚠️ I can't post the log in {channel_mention}: I'm missing "
-        f"**{', '.join(missing)}** there. Give me those permissions in the channel "
-        "settings (or pick another channel), then run this again. Nothing changed."
+        return s.gettext("The moderation log was already off.")
+    return s.gettext(
+        "The moderation log is off; generations are no longer posted in {channel}.",
+        channel=old_mention,
     )
 
 
-def log_footer(generation_id: int) -> str:
-    """Unlike the result's footer, so resuming never mistakes a log entry for the result."""
-    return f"moderation log · generation #{generation_id}"
+def log_channel_unusable(s: Speech, channel_mention: str, missing: list[str]) -> str:
+    """``missing``: names from :data:`LOG_NEEDS` (English), said here in ``s``."""
+    # TRANSLATORS: {permissions} lists Discord permission names ("Send Messages, Embed Links").
+    return s.gettext(
+        "⚠️ I can't post the log in {channel}: I'm missing **{permissions}** there. Give me "
+        "those permissions in the channel settings (or pick another channel), then run this "
+        "again. Nothing changed.",
+        channel=channel_mention,
+        permissions=", ".join(s.gettext(name) for name in missing),
+    )
+
+
+def log_footer(s: Speech, generation_id: int) -> str:
+    """Unlike the result's footer, so resuming never mistakes a log entry for the result
+    (the log is read back by nothing, so it may be translated)."""
+    return s.gettext("moderation log · generation #{id}", id=generation_id)
 
 
 def log_delivered(
+    s: Speech,
     job: Job,
     *,
     images: int,
@@ -1074,54 +1416,80 @@ def log_delivered(
     thumbnail_name: str | None,
     thumbnail_withheld: bool = False,
 ) -> tuple[str, discord.Embed]:
-    """A log entry for a delivered generation: a line naming who and where, and an embed.
+    """A log entry for a delivered generation: a line naming who and where, and an embed,
+    in the server's language (``s``).
 
     ``thumbnail_withheld``: the image was made in an age-restricted channel and the log
     channel is not one, so the entry says why it shows no preview."""
     request = job.request
     content = clip(
-        f"🖼️ <@{job.user_id}> generated {plural(images, 'image')} in <#{job.channel_id}>",
+        s.ngettext(
+            "🖼️ <@{user}> generated {count} image in <#{channel}>",
+            "🖼️ <@{user}> generated {count} images in <#{channel}>",
+            images,
+            user=job.user_id,
+            channel=job.channel_id,
+        ),
         CONTENT_LIMIT,
     )
     prompt = typed(request.prompt, LOG_PROMPT_LIMIT)
-    embed = discord.Embed(
-        description=f"{prompt}\n\n[Jump to the result]({jump_url})", colour=LOG_COLOUR
+    # TRANSLATORS: a Markdown link under a prompt in the moderation log; keep [..](..).
+    jump = s.gettext("[Jump to the result]({url})", url=jump_url)
+    embed = discord.Embed(description=f"{prompt}\n\n{jump}", colour=LOG_COLOUR)
+    embed.add_field(name=s.gettext("Size"), value=size_text(s, request), inline=True)
+    embed.add_field(name=seed_name(s, 1), value=f"`{request.seed}`", inline=True)
+    embed.add_field(
+        # TRANSLATORS: a moderation log field: images delivered of those asked for.
+        name=s.gettext("Images"),
+        value=s.gettext(
+            "{delivered} of {asked}", delivered=s.number(images), asked=s.number(request.count)
+        ),
+        inline=True,
     )
-    embed.add_field(name="Size", value=request.size_label, inline=True)
-    embed.add_field(name="Seed", value=f"`{request.seed}`", inline=True)
-    embed.add_field(name="Images", value=f"{images} of {request.count}", inline=True)
-    for name, value in style_field(request.style_name):
+    for name, value in style_field(s, request.style_name):
         embed.add_field(name=name, value=value, inline=True)
     if thumbnail_name is not None:
         embed.set_thumbnail(url=f"attachment://{thumbnail_name}")
     elif thumbnail_withheld:
         embed.add_field(
-            name="Preview",
-            value=(
+            # TRANSLATORS: a moderation log field: the image's thumbnail.
+            name=s.gettext("Preview"),
+            value=s.gettext(
                 "🔞 Not shown: made in an age-restricted channel, and this log channel is "
                 "not one. Jump to the result to see it."
             ),
             inline=False,
         )
-    embed.set_footer(text=log_footer(job.generation_id))
+    embed.set_footer(text=log_footer(s, job.generation_id))
     return content, embed
 
 
 def log_refused(
-    *, user_id: int, channel_id: int, prompt: str, refusal: Exception
+    s: Speech, *, user_id: int, channel_id: int, prompt: str, refusal: Exception
 ) -> tuple[str, discord.Embed]:
     """A log entry for a prompt the server's rules refused (nothing was generated)."""
-    content = clip(f"🚫 <@{user_id}> was refused in <#{channel_id}>", CONTENT_LIMIT)
+    content = clip(
+        s.gettext("🚫 <@{user}> was refused in <#{channel}>", user=user_id, channel=channel_id),
+        CONTENT_LIMIT,
+    )
     embed = discord.Embed(description=typed(prompt, LOG_PROMPT_LIMIT), colour=LOG_REFUSED_COLOUR)
     if isinstance(refusal, PromptBlocked):
-        reason = f"the prompt contains the blocked word or phrase {code(refusal.matched)}"
+        reason = s.gettext(
+            "the prompt contains the blocked word or phrase {word}", word=code(refusal.matched)
+        )
     elif isinstance(refusal, ChannelNotAllowed):
-        reason = "/imagine is not enabled in that channel"
+        reason = s.gettext("/imagine is not enabled in that channel")
     else:
-        reason = str(refusal)
-    embed.add_field(name="Why", value=clip(reason, FIELD_VALUE_LIMIT), inline=False)
-    embed.set_footer(text="moderation log · refused by the server's rules")
+        reason = refusal_reason(s, refusal)
+    # TRANSLATORS: a moderation log field: why the rules refused the prompt.
+    embed.add_field(name=s.gettext("Why"), value=clip(reason, FIELD_VALUE_LIMIT), inline=False)
+    embed.set_footer(text=s.gettext("moderation log · refused by the server's rules"))
     return content, embed
+
+
+def refusal_reason(s: Speech, error: Exception) -> str:
+    """Any other refusal, for the log: what the member was told."""
+    return refusal(s, error)
 
 
 def style_line(style: Style) -> str:
@@ -1130,52 +1498,79 @@ def style_line(style: Style) -> str:
 
 # -- result buttons -------------------------------------------------------------------------
 
+RESULT_ACTION_LABELS = {
+    # TRANSLATORS: a button under a result: the same settings, a new seed (at most 80 chars).
+    "reroll": N_("Re-roll"),
+    # TRANSLATORS: a button under a result: close variations of it (at most 80 chars).
+    "vary": N_("Variations"),
+    # TRANSLATORS: a button under a result: change its prompt or settings (at most 80 chars).
+    "edit": N_("Edit"),
+    # TRANSLATORS: a button under a result: every setting that made it (at most 80 chars).
+    "info": N_("Info"),
+    # TRANSLATORS: a button under a result: delete the message (at most 80 chars).
+    "delete": N_("Delete"),
+}
+"""The labels of the buttons under a result, by the action in their custom id."""
+
+
+def action_label(s: Speech, action: str) -> str:
+    """A result button's label (``pick``: see :func:`pick_label`)."""
+    return clip(s.gettext(RESULT_ACTION_LABELS[action]), BUTTON_LABEL_LIMIT)
+
 
 def exact_number(value: float) -> str:
-    """A number as short as possible yet exact (see ``remix.exact_number``)."""
+    """A number as short as possible yet exact (see ``remix.exact_number``): a value to
+    copy back into a command, so it keeps the dot whatever the language."""
     return remix.exact_number(value)
 
 
-def result_too_old(retention_days: int) -> str:
+def result_too_old(s: Speech, retention_days: int) -> str:
     """A button under a result whose record was pruned (RETENTION_DAYS)."""
-    return (
-        f"This image is too old: I keep the details of generations for "
-        f"{plural(retention_days, 'day')}, so its buttons no longer work. "
-        "Start a new one with /imagine."
+    return s.ngettext(
+        "This image is too old: I keep the details of generations for {count} day, "
+        "so its buttons no longer work. Start a new one with /imagine.",
+        "This image is too old: I keep the details of generations for {count} days, "
+        "so its buttons no longer work. Start a new one with /imagine.",
+        retention_days,
     )
 
 
-def record_missing() -> str:
-    return (
+def record_missing(s: Speech) -> str:
+    return s.gettext(
         "I no longer have the record of this image (it may have been deleted), "
         "so its buttons no longer work. Start a new one with /imagine."
     )
 
 
-def button_not_valid() -> str:
+def button_not_valid(s: Speech) -> str:
     """A press whose custom id names nothing this button may act on here (forged or garbled)."""
-    return "This button does not belong to a result here, so I cannot act on it."
+    return s.gettext("This button does not belong to a result here, so I cannot act on it.")
 
 
-def delete_refused(owner_id: int) -> str:
-    return (
-        f"Only <@{owner_id}>, who asked for this image, or someone with "
-        "Manage Messages can delete it."
+def delete_refused(s: Speech, owner_id: int) -> str:
+    return s.gettext(
+        "Only <@{owner}>, who asked for this image, or someone with Manage Messages can delete it.",
+        owner=owner_id,
     )
 
 
-def delete_not_possible_here() -> str:
-    return (
+def delete_not_possible_here(s: Speech) -> str:
+    return s.gettext(
         "🗑️ I can't delete messages here: I'm not a member of this conversation or server, "
         "so Discord does not let me remove this result."
     )
 
 
-def delete_failed() -> str:
-    return "I could not delete that message; I may lack permission in this channel."
+def delete_failed(s: Speech) -> str:
+    return s.gettext("I could not delete that message; I may lack permission in this channel.")
+
+
+def deleted(s: Speech) -> str:
+    return s.gettext("🗑️ Deleted.")
 
 
 def info_embed(
+    s: Speech,
     record: GenerationRecord,
     *,
     numbers: list[int] | None = None,
@@ -1185,46 +1580,55 @@ def info_embed(
 
     ``numbers`` are the images the pressed result holds (all, unless some never came);
     ``picked`` is the one image a U button posted, whose own seed and line are shown.
+    The /imagine line is a command to copy: it stays as typed in any language.
     """
     params = remix.picked(record.params, picked) if picked else record.params
-    title = f"Generation #{record.id}" + (f" · image {picked}" if picked else "")
+    if picked:
+        title = s.gettext("Generation #{id} · image {number}", id=record.id, number=picked)
+    else:
+        title = s.gettext("Generation #{id}", id=record.id)
     embed = discord.Embed(
-        title=title,
+        title=clip(title, FIELD_NAME_LIMIT),
         description=typed(params.prompt, 1500),
         colour=BRAND_COLOUR,
     )
-    size = (
-        f"{params.size_preset} ({params.width}×{params.height})"
-        if params.size_preset
-        else f"custom {params.width}×{params.height}"
-    )
+    if params.size_preset:
+        size = f"{params.size_preset} ({params.width}×{params.height})"
+    else:
+        size = s.gettext("custom {width}×{height}", width=params.width, height=params.height)
     if picked:
         seeds = [(picked, params.seed)]
     else:
         shown = numbers or list(range(1, params.count + 1))
         seeds = [(number, remix.image_seed(params, number)) for number in shown]
-    for name, value in (
-        ("Seed" if len(seeds) == 1 else "Seeds", seeds_value(seeds)),
-        ("Size", size),
-        ("Steps", str(params.steps)),
-        ("Guidance", exact_number(params.guidance)),
-        ("Acceleration", params.acceleration),
-        ("Images", str(params.count)),
-        ("Safety checker", "on" if params.safety_checker else "off"),
-        *style_field(params.style_name),
-        ("Requested by", f"<@{record.user_id}>"),
-        ("Created", f"<t:{int(record.created_at.timestamp())}:f>"),
-    ):
-        embed.add_field(name=name, value=value, inline=name != "Seeds")
+    fields = [
+        (seed_name(s, len(seeds)), seeds_value(s, seeds)),
+        (s.gettext("Size"), size),
+        (s.gettext("Steps"), s.number(params.steps)),
+        (s.gettext("Guidance"), exact_number(params.guidance)),
+        (s.gettext("Acceleration"), params.acceleration),
+        (s.gettext("Images"), s.number(params.count)),
+        (s.gettext("Safety checker"), on_off(s, params.safety_checker)),
+        *style_field(s, params.style_name),
+        # TRANSLATORS: Info's field naming the member who asked for the generation.
+        (s.gettext("Requested by"), f"<@{record.user_id}>"),
+        # TRANSLATORS: Info's field with when the generation was made (a Discord timestamp).
+        (s.gettext("Created"), f"<t:{int(record.created_at.timestamp())}:f>"),
+    ]
+    for index, (name, value) in enumerate(fields):
+        embed.add_field(name=name, value=value, inline=index > 0 or len(seeds) == 1)
     embed.add_field(
-        name="Reproduce it",
+        # TRANSLATORS: Info's field with a /imagine line that makes the image again.
+        name=s.gettext("Reproduce it"),
         value=code_block(remix.imagine_command(params), FIELD_VALUE_LIMIT),
         inline=False,
     )
     if params.count > 1:
         embed.add_field(
-            name="One image alone",
-            value="The same line with `count:1` and that image's seed makes it again, alone.",
+            name=s.gettext("One image alone"),
+            value=s.gettext(
+                "The same line with `count:1` and that image's seed makes it again, alone."
+            ),
             inline=False,
         )
     return embed
@@ -1233,34 +1637,80 @@ def info_embed(
 # -- the queue -----------------------------------------------------------------------------
 
 CANCEL_OUTCOME_TEXT = {
-    CancelOutcome.CANCELLED: f"🛑 Cancelled. {NOT_CHARGED}",
-    CancelOutcome.NOT_ALLOWED: "Only the member who asked, or a moderator, can cancel this.",
-    CancelOutcome.ALREADY_RUNNING: "It is already being generated, so it can no longer be "
-    "cancelled. You will only be charged for images you receive.",
-    CancelOutcome.UNKNOWN: "That request is no longer waiting: it has finished or was cancelled.",
+    CancelOutcome.CANCELLED: N_("🛑 Cancelled. You were not charged for it."),
+    CancelOutcome.NOT_ALLOWED: N_("Only the member who asked, or a moderator, can cancel this."),
+    CancelOutcome.ALREADY_RUNNING: N_(
+        "It is already being generated, so it can no longer be "
+        "cancelled. You will only be charged for images you receive."
+    ),
+    CancelOutcome.UNKNOWN: N_(
+        "That request is no longer waiting: it has finished or was cancelled."
+    ),
 }
 
 
-def cancel_outcome(outcome: CancelOutcome) -> str:
-    return CANCEL_OUTCOME_TEXT[outcome]
+def cancel_outcome(s: Speech, outcome: CancelOutcome) -> str:
+    return s.gettext(CANCEL_OUTCOME_TEXT[outcome])
 
 
-def queue_line(record: GenerationRecord, state: str, *, show_owner: bool) -> str:
-    who = f"<@{record.user_id}> · " if show_owner else ""
+def cancel_label(s: Speech) -> str:
+    """The Cancel button under a waiting job's progress line."""
+    # TRANSLATORS: a button under a waiting request: withdraw it (at most 80 characters).
+    return clip(s.gettext("Cancel"), BUTTON_LABEL_LIMIT)
+
+
+def queue_state(s: Speech, *, position: int | None, elapsed: float | None) -> str:
+    """Where one request of ``/queue`` stands: not in this process's line (``position``
+    None), waiting at ``position``, or generating for ``elapsed`` seconds."""
+    if elapsed is not None:
+        return s.gettext("generating for {elapsed}", elapsed=seconds(s, elapsed))
+    if position is not None and position > 0:
+        return s.gettext("number {position} in line", position=s.number(position))
+    return s.gettext("waiting")
+
+
+def queue_line(s: Speech, record: GenerationRecord, state: str, *, show_owner: bool) -> str:
     prompt = typed(one_line(record.params.prompt), 60)
-    return f"#{record.id} {who}{plural(record.params.count, 'image')} · {state} · “{prompt}”"
+    images = s.ngettext("{count} image", "{count} images", record.params.count)
+    if show_owner:
+        # TRANSLATORS: a /queue line: request id, who asked, images, state, prompt.
+        return s.gettext(
+            "#{id} <@{user}> · {images} · {state} · “{prompt}”",
+            id=record.id,
+            user=record.user_id,
+            images=images,
+            state=state,
+            prompt=prompt,
+        )
+    # TRANSLATORS: a /queue line: request id, images, state, prompt.
+    return s.gettext(
+        "#{id} {images} · {state} · “{prompt}”",
+        id=record.id,
+        images=images,
+        state=state,
+        prompt=prompt,
+    )
 
 
-def queue_embed(lines: list[str], *, total: int, whole_server: bool, hidden: int) -> discord.Embed:
-    title = "Queue on this server" if whole_server else "Your requests"
+def queue_embed(
+    s: Speech, lines: list[str], *, total: int, whole_server: bool, hidden: int
+) -> discord.Embed:
+    title = s.gettext("Queue on this server") if whole_server else s.gettext("Your requests")
     if not lines:
-        description = "Nothing is waiting." if whole_server else "You have nothing waiting."
+        if whole_server:
+            description = s.gettext("Nothing is waiting.")
+        else:
+            description = s.gettext("You have nothing waiting.")
     else:
         description = "\n".join(lines)
         if hidden:
-            description += f"\n… and {hidden} more"
-    embed = discord.Embed(title=title, description=description, colour=BRAND_COLOUR)
-    embed.set_footer(text=f"{plural(total, 'request')} in flight")
+            description += "\n" + s.ngettext("… and {count} more", "… and {count} more", hidden)
+    embed = discord.Embed(
+        title=title, description=clip(description, EMBED_DESCRIPTION_LIMIT), colour=BRAND_COLOUR
+    )
+    embed.set_footer(
+        text=s.ngettext("{count} request in flight", "{count} requests in flight", total)
+    )
     return embed
 
 

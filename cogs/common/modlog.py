@@ -8,6 +8,8 @@ their answer (and after the job is settled); each returns at once and the entry 
 posted in a background task under a timeout. A log that cannot be posted (channel
 deleted, permission removed, Discord slow) is a warning in the owner's logs, nothing
 more. Entries mention the member without pinging them (``AllowedMentions.none()``).
+The log is public to the server's moderators: it speaks the server's language (the
+job's, or the requester's, both the server's at the time of the request).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Final
 
 import discord
 
+from bot.i18n import speech
 from bot.imaging import run_decoder
 from bot.jobs.service import ChannelNotAllowed, Job, PromptBlocked, Requester
 from bot.siraya import GeneratedImage
@@ -157,6 +160,7 @@ class ModerationLog:
         )
         del first  # the full-size image is not needed while the entry uploads
         content, embed = messages.log_delivered(
+            speech(job.locale),
             job,
             images=count,
             jump_url=jump_url(job.guild_id, channel_id, message_id),
@@ -173,6 +177,7 @@ class ModerationLog:
         if channel is None:
             return
         content, embed = messages.log_refused(
+            speech(requester.locale),
             user_id=requester.user_id,
             channel_id=requester.channel_id,
             prompt=prompt,

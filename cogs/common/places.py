@@ -24,6 +24,7 @@ from bot.config import PersonalUse
 from bot.policy.places import NO_SERVER, Place, place_of
 from cogs.common import messages
 from cogs.common.budget import acknowledgement_deadline
+from cogs.common.voices import to_member
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ def ledger_guild_id(interaction: discord.Interaction) -> int:
 
 
 class NotAllowedHere(app_commands.CheckFailure):
-    """Personal use does not cover this member or place; ``str()`` is the private answer."""
+    """Personal use does not cover this member or place; ``str()`` is the private answer,
+    already in the member's language."""
 
 
 def is_personal(interaction: discord.Interaction) -> bool:
@@ -118,7 +120,7 @@ class PersonalGate:
         # The acknowledgement budget starts now: the lookups below come out of it.
         deadline = acknowledgement_deadline(interaction)
         if not self.mode.enabled:  # Discord should not even offer it; a stale client might
-            raise NotAllowedHere(messages.personal_use_off())
+            raise NotAllowedHere(messages.personal_use_off(to_member(interaction)))
         if self.mode is PersonalUse.EVERYONE or await self.shares_a_server(
             interaction.user.id, deadline=deadline
         ):
@@ -127,7 +129,7 @@ class PersonalGate:
         log.info(
             "refused user %s outside servers: shares no server with the bot", interaction.user.id
         )
-        raise NotAllowedHere(messages.personal_use_members_only())
+        raise NotAllowedHere(messages.personal_use_members_only(to_member(interaction)))
 
     async def shares_a_server(self, user_id: int, *, deadline: float | None = None) -> bool:
         """Whether ``user_id`` shares a server with the bot; lookups end by ``deadline``

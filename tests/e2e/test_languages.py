@@ -1,0 +1,310 @@
+"""Who reads what, in which language (issue #14), told through the Discord emulator.
+
+Public messages (a result with its embed and buttons, the progress line, a picked image,
+the moderation log) follow the server's language, whatever the language of the member who
+asked; private ones (a refusal, Info, the Edit dialog) follow the member's Discord. A
+private result, which only its member sees, is in the member's language.
+
+Translations are written by translators later, so these tests install small test-only
+catalogs (``tests/fake_catalogs.py``) for French and German: what they check is that each
+text of the generation path goes through the catalog and is said in the right voice, and
+that everything read back by the bot (custom ids, the footer) stays the same in any language.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from tests.e2e.harness import Harness
+from tests.emulators.discord import Channel, InteractionRecord, Member, Message
+from tests.emulators.discord.interactions import CHANNEL_MESSAGE, MODAL
+from tests.fake_catalogs import Msgid, Msgstr, installed
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+WAIT = 15.0
+
+FRENCH: dict[Msgid, Msgstr] = {
+    "Requested by {name}": "Demandé par {name}",
+    "Seed": "Graine",
+    "Seeds": "Graines",
+    "Size": "Taille",
+    "Steps": "Étapes",
+    "Guidance": "Guidage",
+    "Acceleration": "Accélération",
+    "Safety checker": "Filtre de sécurité",
+    "on": "activé",
+    "Time": "Durée",
+    "{seconds} s": "{seconds} s",
+    "Made from": "Fait à partir de",
+    "[generation #{id}]({url})": "[génération n° {id}]({url})",
+    "custom {width}×{height}": "sur mesure {width}×{height}",
+    "Re-roll": "Relancer",
+    "Variations": "Variantes",
+    "Edit": "Modifier",
+    "Info": "Infos",
+    "Delete": "Supprimer",
+    "U{number}": "V{number}",
+    ("🎨 Generating {count} image… {elapsed}", "🎨 Generating {count} images… {elapsed}"): (
+        "🎨 Génération de {count} image… {elapsed}",
+        "🎨 Génération de {count} images… {elapsed}",
+    ),
+    "Image {number}, picked by {name}": "Image {number}, choisie par {name}",
+    "From": "Issue de",
+    "Width and height must both be set for a custom size, or neither.": (
+        "Pour une taille sur mesure, donnez la largeur et la hauteur, ou aucune des deux."
+    ),
+    (
+        "🖼️ <@{user}> generated {count} image in <#{channel}>",
+        "🖼️ <@{user}> generated {count} images in <#{channel}>",
+    ): (
+        "🖼️ <@{user}> a généré {count} image dans <#{channel}>",
+        "🖼️ <@{user}> a généré {count} images dans <#{channel}>",
+    ),
+    "[Jump to the result]({url})": "[Voir le résultat]({url})",
+    "Images": "Images",
+    "{delivered} of {asked}": "{delivered} sur {asked}",
+    "moderation log · generation #{id}": "journal de modération · génération n° {id}",
+}
+GERMAN: dict[Msgid, Msgstr] = {
+    "Generation #{id}": "Generierung #{id}",
+    "Seed": "Seed",
+    "Size": "Größe",
+    "Steps": "Schritte",
+    "Requested by": "Angefordert von",
+    "Reproduce it": "Erneut erzeugen",
+    "Edit and generate again": "Bearbeiten und neu erzeugen",
+    "Prompt": "Prompt",
+    "Seed (empty for a random one)": "Seed (leer: ein zufälliger)",
+    "Steps ({low}–{high})": "Schritte ({low}–{high})",
+    "Guidance ({low}–{high})": "Guidance ({low}–{high})",
+    "Width and height must both be set for a custom size, or neither.": (
+        "Für eine eigene Größe gib Breite und Höhe an, oder keins von beiden."
+    ),
+}
+IN_FRENCH = "Pour une taille sur mesure"
+IN_GERMAN = "Für eine eigene Größe"
+IN_ENGLISH = "Width and height must both be set"
+FOOTER = re.compile(r"FLUX\.1 SRPO · generation #(\d+)")
+
+
+@pytest.fixture(autouse=True)
+def catalogs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    with installed(monkeypatch, tmp_path / "locales", {"fr": FRENCH, "de": GERMAN}):
+        yield
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def french_server(world: Harness) -> AsyncIterator[Harness]:
+    """The test server's language is French (Discord's server setting) for one test."""
+    world.guild.locale = "fr"
+    try:
+        yield world
+    finally:
+        world.guild.locale = "en-US"
+
+
+# -- steps -----------------------------------------------------------------------------------
+
+
+async def imagine(
+    world: Harness, member: Member, *, locale: str = "en-US", **options: Any
+) -> tuple[InteractionRecord, Message]:
+    """``member`` (whose Discord is in ``locale``) runs /imagine; the result appears."""
+    count = options.get("count", 1)
+    it = await world.discord.run_slash_command(
+        member, world.general, "imagine", locale=locale, **options
+    )
+    await it.acknowledged(timeout=WAIT)
+    result = await it.wait_for_original(lambda m: len(m.attachments) == count, timeout=WAIT)
+    return it, result
+
+
+async def press(
+    world: Harness, member: Member, message: Message, label: str, *, locale: str = "en-US"
+) -> InteractionRecord:
+    it = await world.discord.press_button(member, message, label=label, locale=locale)
+    await it.acknowledged(timeout=WAIT)
+    return it
+
+
+def fields(message: Message) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in message.embeds[0]["fields"]}
+
+
+def labels(message: Message) -> list[list[str]]:
+    return [[b.get("label", "") for b in row["components"]] for row in message.components]
+
+
+# -- the result is the server's ---------------------------------------------------------------
+
+
+async def test_a_french_servers_result_is_in_french_whoever_asked(french_server: Harness) -> None:
+    world = french_server
+    alice = world.member("alice")
+    it, result = await imagine(world, alice, locale="en-US", prompt="un phare", count=2, seed=7)
+
+    embed = result.embeds[0]
+    assert embed["author"]["name"] == f"Demandé par {alice.name}"
+    shown = fields(result)
+    assert shown["Graines"] == "V1\u00a0`7` · V2\u00a0`8`", "each seed named as its button"
+    assert shown["Taille"] == "landscape_4_3 (1024×768)", "an option value stays as typed"
+    assert shown["Étapes"] == "28"
+    assert shown["Filtre de sécurité"] == "activé"
+    assert re.fullmatch(r"\d+,\d s", shown["Durée"]), "a French decimal comma"
+    assert labels(result) == [
+        ["Relancer", "Variantes", "Modifier", "Infos", "Supprimer"],
+        ["V1", "V2"],
+    ]
+    ids = [b["custom_id"] for b in result.buttons]
+    assert all(re.fullmatch(r"gen:(reroll|vary|edit|info|delete|pick):\d+(:\d)?", i) for i in ids)
+    footer = FOOTER.fullmatch(embed["footer"]["text"])
+    assert footer is not None, "the footer recovery reads back is the same in every language"
+    progress = [v.content for v in it.original.history if v.content]
+    assert any(line.startswith("🎨 Génération de 2 images…") for line in progress), progress
+    world.discord.assert_no_errors()
+
+
+async def test_a_result_in_an_english_server_stays_english_for_a_french_member(
+    world: Harness,
+) -> None:
+    bruno = world.member("bruno")
+    _, result = await imagine(world, bruno, locale="fr", prompt="a harbour")
+    assert result.embeds[0]["author"]["name"] == f"Requested by {bruno.name}"
+    assert {"Seed", "Size", "Steps", "Time"} <= set(fields(result))
+    assert labels(result) == [["Re-roll", "Variations", "Edit", "Info", "Delete"]]
+
+
+async def test_a_private_result_is_in_the_language_of_the_member_who_alone_sees_it(
+    french_server: Harness,
+) -> None:
+    world = french_server
+    chloe = world.member("chloe")
+    _, mine = await imagine(world, chloe, locale="en-US", prompt="a quiet lake", private=True)
+    assert mine.ephemeral
+    assert mine.embeds[0]["author"]["name"] == f"Requested by {chloe.name}"
+    assert labels(mine)[0][0] == "Re-roll"
+
+
+# -- private answers are the member's -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("member_locale", "server_locale", "expected"),
+    [
+        ("fr", "en-US", IN_FRENCH),
+        ("en-US", "fr", IN_ENGLISH),
+        ("de", "fr", IN_GERMAN),
+        ("ja", "fr", IN_ENGLISH),  # no catalog for it here: English, never a crash
+    ],
+)
+async def test_a_refusal_is_in_the_members_language_not_the_servers(
+    world: Harness, member_locale: str, server_locale: str, expected: str
+) -> None:
+    world.guild.locale = server_locale
+    try:
+        member = world.member("dora")
+        it = await world.discord.run_slash_command(
+            member, world.general, "imagine", prompt="a kite", width=512, locale=member_locale
+        )
+        await it.acknowledged(timeout=WAIT)
+        reply = await it.wait_for_original(timeout=WAIT)
+    finally:
+        world.guild.locale = "en-US"
+    assert reply.ephemeral
+    assert reply.content.startswith(expected), reply.content
+    assert await world.used_today(member) == 0
+
+
+async def test_buttons_of_a_french_result_work_and_answer_each_member_privately_in_theirs(
+    french_server: Harness,
+) -> None:
+    world = french_server
+    emil = world.member("emil")
+    _, result = await imagine(world, emil, locale="de", prompt="ein Leuchtturm", seed=11)
+    generation = int(FOOTER.fullmatch(result.embeds[0]["footer"]["text"])[1])  # type: ignore[index]
+
+    info = await press(world, emil, result, "Infos", locale="de")
+    assert info.response_type == CHANNEL_MESSAGE
+    answer = await info.wait_for_original(timeout=WAIT)
+    assert answer.ephemeral
+    assert answer.embeds[0]["title"] == f"Generierung #{generation}"
+    assert {"Seed", "Größe", "Schritte", "Angefordert von", "Erneut erzeugen"} <= set(
+        fields(answer)
+    )
+
+    opened = await press(world, emil, result, "Modifier", locale="de")
+    assert opened.response_type == MODAL
+    form = await opened.wait_for_modal(timeout=WAIT)
+    assert form.title == "Bearbeiten und neu erzeugen"
+    assert [i["label"] for i in form.inputs()] == [
+        "Prompt",
+        "Seed (leer: ein zufälliger)",
+        "Schritte (1–50)",
+        "Guidance (1–20)",
+    ]
+    done = await world.discord.submit_modal(
+        emil, form, {"Prompt": "ein Leuchtturm im Nebel"}, locale="de"
+    )
+    await done.acknowledged(timeout=WAIT)
+    edited = await done.wait_for_original(lambda m: bool(m.attachments), timeout=WAIT)
+    assert not edited.ephemeral
+    assert "Fait à partir de" in fields(edited), "the new public result is the server's"
+    assert fields(edited)["Fait à partir de"].startswith(f"[génération n° {generation}](")
+
+    again = await press(world, emil, result, "Relancer", locale="de")
+    rerolled = await again.wait_for_original(lambda m: bool(m.attachments), timeout=WAIT)
+    assert labels(rerolled)[0][0] == "Relancer"
+    world.discord.assert_no_errors()
+
+
+async def test_a_picked_image_of_a_french_result_is_posted_in_french(
+    french_server: Harness,
+) -> None:
+    world = french_server
+    fanny = world.member("fanny")
+    _, result = await imagine(world, fanny, locale="en-US", prompt="deux chats", count=2)
+    it = await press(world, fanny, result, "V2")
+    picked = await it.wait_for_original(lambda m: bool(m.attachments), timeout=WAIT)
+    assert picked.embeds[0]["author"]["name"] == f"Image 2, choisie par {fanny.name}"
+    assert "Issue de" in fields(picked)
+    assert labels(picked) == [["Relancer", "Modifier", "Infos", "Supprimer"]]
+    assert picked.embeds[0]["footer"]["text"].endswith(" · image 2"), "read back by Delete"
+    gone = await press(world, fanny, picked, "Supprimer")
+    await gone.wait_for_followup(lambda m: "Deleted" in m.content, timeout=WAIT)
+    assert picked.id not in [m.id for m in world.discord.messages(world.general)]
+
+
+# -- the moderation log is the server's -----------------------------------------------------
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def log_channel(world: Harness) -> AsyncIterator[Channel]:
+    channel = world.guild.add_channel("journal")
+    store = world.running_bot.store
+    await store.set_log_channel(world.guild.id, channel.id, actor_id=world.moderator.id)
+    yield channel
+    await world.running_bot.moderation_log.wait_idle()
+    await store.set_log_channel(world.guild.id, None, actor_id=world.moderator.id)
+
+
+async def test_the_moderation_log_of_a_french_server_is_in_french(
+    french_server: Harness, log_channel: Channel
+) -> None:
+    world = french_server
+    gaby = world.member("gaby")
+    await imagine(world, gaby, locale="de", prompt="un moulin", width=512, height=512)
+    entry = await world.discord.wait_for_message(log_channel, timeout=WAIT)
+    assert entry.content == f"🖼️ <@{gaby.id}> a généré 1 image dans <#{world.general.id}>"
+    embed = entry.embeds[0]
+    assert "[Voir le résultat](" in embed["description"]
+    logged = {f["name"]: f["value"] for f in embed["fields"]}
+    assert logged["Taille"] == "sur mesure 512×512"
+    assert logged["Images"] == "1 sur 1"
+    assert embed["footer"]["text"].startswith("journal de modération · génération n° ")
