@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import CHOOSABLE
 from bot.jobs.service import Busy
 from bot.policy.rules import BlockedWordRefused, normalize_blocked_word
 from bot.policy.styles import STYLE_NAME_MAX, STYLE_TEXT_MAX, StyleRefused
@@ -15,13 +16,22 @@ from cogs.common import messages
 from cogs.common.budget import in_time
 from cogs.common.checks import ModeratorOnly
 from cogs.common.translator import locale_str
-from cogs.common.voices import to_member
+from cogs.common.voices import server_locale, to_member
 from cogs.common.workspace import style_choices
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
 
 WORD_MAX_LENGTH = 100
+SERVERS_OWN = "server"
+"""The ``/settings language`` choice that clears the moderators' choice."""
+LANGUAGE_CHOICES = [
+    # TRANSLATORS: a choice of /settings language (at most 100 characters): public messages
+    # follow the language the server set in Discord (Server Settings → Community).
+    app_commands.Choice(name=locale_str("Server's own (Discord)"), value=SERVERS_OWN),
+    *(app_commands.Choice(name=name, value=code) for code, name in CHOOSABLE.items()),
+]
+"""Each language in its own name, shown the same in every language."""
 NSFW_SAFETY_CHOICES = [
     # TRANSLATORS: this and the next are the choices of /settings nsfw-safety (at most 100
     # characters); keep the first word (on, off) as it is: the reply and /settings show use it.
@@ -46,12 +56,15 @@ class Settings(
     async def show(self, interaction: discord.Interaction) -> None:
         guild_id = interaction.guild_id or 0
         policy = await in_time(interaction, self.bot.store.guild_policy(guild_id))
+        self.bot.generations.server_languages.remember(guild_id, policy.language)
         styles = await in_time(interaction, self.bot.store.styles(guild_id))
+        s = to_member(interaction)
         embed = messages.settings_embed(
-            to_member(interaction),
+            s,
             policy,
             env_nsfw_safety=self.bot.settings.nsfw_safety_checker,
             styles=styles,
+            language=messages.language_name(s, policy.language, server_locale(interaction)),
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
@@ -259,6 +272,29 @@ class Settings(
         )
         await self._reply(
             interaction, messages.log_channel_set(to_member(interaction), channel.mention)
+        )
+
+    @app_commands.command(
+        name="language",
+        description=locale_str("The language of results and other public messages here"),
+    )
+    @app_commands.describe(
+        language=locale_str("Private replies always follow each member's own Discord language")
+    )
+    @app_commands.choices(language=LANGUAGE_CHOICES)
+    async def language(
+        self, interaction: discord.Interaction, language: app_commands.Choice[str]
+    ) -> None:
+        chosen = None if language.value == SERVERS_OWN else language.value
+        guild_id = interaction.guild_id or 0
+        old = await in_time(
+            interaction,
+            self.bot.store.set_language(guild_id, chosen, actor_id=interaction.user.id),
+        )
+        self.bot.generations.server_languages.remember(guild_id, chosen)
+        s = to_member(interaction)
+        await self._reply(
+            interaction, messages.language_set(s, chosen, old, server_locale(interaction))
         )
 
 

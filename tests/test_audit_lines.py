@@ -44,6 +44,14 @@ def entry(action: AuditAction, old: str | None = None, new: str | None = None) -
         (entry(AuditAction.NSFW_SAFETY, None, "off"), "NSFW safety checker: — → off"),
         (entry(AuditAction.LOG_CHANNEL, None, "9"), "moderation log: off → <#9>"),
         (
+            entry(AuditAction.LANGUAGE, None, "pt-BR"),
+            "language of public messages: the server's own → Português (Brasil)",
+        ),
+        (
+            entry(AuditAction.LANGUAGE, "ja", None),
+            "language of public messages: 日本語 → the server's own",
+        ),
+        (
             entry(AuditAction.ADD_STYLE, None, "Ink: **bold**"),
             "added the style Ink: \\*\\*bold\\*\\*",
         ),

@@ -27,6 +27,7 @@ from functools import partial
 from typing import Protocol, TypeVar
 
 from bot import metrics
+from bot.i18n import ServerLanguages
 from bot.jobs import remix
 from bot.jobs.leases import LeaseKeeper
 from bot.jobs.scheduler import FairScheduler, Ticket
@@ -36,6 +37,7 @@ from bot.siraya import GeneratedImage, GenerationRequest, GenerationResult, Sira
 from bot.store.base import (
     GenerationParams,
     GenerationRecord,
+    GuildPolicy,
     InteractionRef,
     JobLimitReached,
     JobLimits,
@@ -84,6 +86,10 @@ class Refusal(Exception):
     exception's type and fields (``cogs.common.messages.refusal``, one catalog text per
     type), so a refusal carries as fields whatever its sentence needs.
     """
+
+    public_locale: str | None = None
+    """For a refusal by the server's rules: the language of the server's public messages
+    (the moderation log reports it in it), decided with the policy that refused."""
 
 
 class ChannelNotAllowed(Refusal):
@@ -234,6 +240,20 @@ class Job:
         return self.tickets[0]
 
 
+def _check_rules(requester: Requester, request: GenerationRequest, policy: GuildPolicy) -> None:
+    """Refuse a request the server's rules forbid (the channel, a blocked word)."""
+    if not rules.channel_allowed(
+        requester.channel_id,
+        policy.allowed_channel_ids,
+        parent_channel_id=requester.parent_channel_id,
+    ):
+        raise ChannelNotAllowed(tuple(sorted(policy.allowed_channel_ids)))
+    # The style's words reach the API too, so the rules read the prompt as sent.
+    matched = rules.find_blocked_word(request.api_prompt, policy.blocked_words)
+    if matched is not None:
+        raise PromptBlocked(matched)
+
+
 class GenerationService:
     """Validates, charges, schedules and settles generations. Knows nothing of Discord."""
 
@@ -252,8 +272,11 @@ class GenerationService:
         acknowledge_budget: float = ACKNOWLEDGE_BUDGET,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        server_languages: ServerLanguages | None = None,
     ) -> None:
         self._generator = generator
+        #: Each server's chosen language as last read here (public answers outside jobs).
+        self.server_languages = server_languages or ServerLanguages()
         self._store = store
         self._scheduler = scheduler
         self._bot_default_limit = bot_default_limit
@@ -375,16 +398,16 @@ class GenerationService:
     ) -> Job:
         """The part of :meth:`submit` that reads and writes the database."""
         policy = await self._store.guild_policy(requester.guild_id)
-        if not rules.channel_allowed(
-            requester.channel_id,
-            policy.allowed_channel_ids,
-            parent_channel_id=requester.parent_channel_id,
-        ):
-            raise ChannelNotAllowed(tuple(sorted(policy.allowed_channel_ids)))
-        # The style's words reach the API too, so the rules read the prompt as sent.
-        matched = rules.find_blocked_word(request.api_prompt, policy.blocked_words)
-        if matched is not None:
-            raise PromptBlocked(matched)
+        # The job's public messages (progress, result, log entry) are in the server's
+        # language: the moderators' choice if they made one, else the server's own.
+        locale = policy.public_locale(requester.locale)
+        if requester.guild_id != NO_SERVER:
+            self.server_languages.remember(requester.guild_id, policy.language)
+        try:
+            _check_rules(requester, request, policy)
+        except Refusal as refusal:
+            refusal.public_locale = locale
+            raise
         safety = rules.safety_checker_enabled(
             channel_is_nsfw=requester.channel_is_nsfw,
             guild_nsfw_safety=policy.nsfw_safety,
@@ -401,6 +424,7 @@ class GenerationService:
                 job_limits=self._job_limits,
                 interaction=interaction,
                 lease=self.leases.new_lease(),
+                locale=locale,
             )
         except JobLimitReached as reached:
             if reached.scope == "member":
@@ -416,7 +440,7 @@ class GenerationService:
                 tickets=self._tickets(requester.user_id, request.count),
                 submitted_at=self._monotonic(),
                 parent_id=parent_id,
-                locale=requester.locale,
+                locale=locale,
             )
         )
 
@@ -432,6 +456,7 @@ class GenerationService:
                 tickets=self._tickets(record.user_id, record.params.count),
                 submitted_at=self._monotonic(),
                 parent_id=record.parent_id,
+                locale=record.locale,
                 resumed=True,
             )
         )

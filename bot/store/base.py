@@ -105,6 +105,7 @@ class AuditAction(StrEnum):
     UNBLOCK_WORD = "unblock_word"  # old = the word
     NSFW_SAFETY = "nsfw_safety"  # values "on" / "off", None = not set
     LOG_CHANNEL = "log_channel"  # target_id = the new channel (None = off); values channel ids
+    LANGUAGE = "public_language"  # values Discord locale codes, None = the server's own
     ADD_STYLE = "add_style"  # new = "name: text" (old = the text it replaced, if any)
     REMOVE_STYLE = "remove_style"  # old = the name
 
@@ -188,6 +189,7 @@ class GenerationRecord:
     posted_message_id: int | None = None  # the channel message it went out as (token expired)
     cost_pico_usd: int | None = None  # estimated, 10^-12 USD; None when no price was set
     reach: Reach = Reach.CHANNEL
+    locale: str = "en-US"  # the Discord locale of its public messages, decided at reserve
 
     @property
     def charged(self) -> int:
@@ -273,6 +275,8 @@ class GuildPolicy:
     """All of a guild's moderator settings at one instant (``/settings show``, ``/quota view``).
 
     ``nsfw_safety`` is None when the guild never chose, so the environment default applies.
+    ``language`` is None when moderators never chose one: public messages then follow the
+    server's own Discord language.
     """
 
     guild_id: int
@@ -284,6 +288,12 @@ class GuildPolicy:
     blocked_words: tuple[str, ...] = ()
     nsfw_safety: bool | None = None
     log_channel_id: int | None = None  # the moderation log; None = off
+    language: str | None = None  # a Discord locale code (/settings language); None = server's
+
+    def public_locale(self, server_locale: str) -> str:
+        """The language of this server's public messages: the moderators' choice, else the
+        server's own (``server_locale``, Discord's ``guild_locale``)."""
+        return self.language or server_locale
 
     def effective_limit(
         self, user_id: int, role_ids: tuple[int, ...], *, bot_default_limit: int
@@ -406,10 +416,12 @@ class Store(Protocol):
         job_limits: JobLimits | None = None,
         interaction: InteractionRef | None = None,
         lease: Lease | None = None,
+        locale: str = "en-US",
     ) -> Reservation:
         """Atomically check the job limits and both quotas, and hold ``params.count``.
 
-        ``interaction`` and ``lease`` are stored with the row, in the same transaction.
+        ``interaction``, ``lease`` and ``locale`` (the language of the job's public
+        messages) are stored with the row, in the same transaction.
         Raises ``JobLimitReached`` (checked first) or ``QuotaExceeded``.
         """
         ...
@@ -559,6 +571,14 @@ class Store(Protocol):
         self, guild_id: int, channel_id: int | None, *, actor_id: int
     ) -> int | None:
         """Where each generation is also posted (None: nowhere); returns the previous one."""
+        ...
+
+    async def set_language(
+        self, guild_id: int, language: str | None, *, actor_id: int
+    ) -> str | None:
+        """The language of the server's public messages, a Discord locale code the bot
+        speaks (``bot.i18n.LANGUAGES``; None: the server's own), audited; returns the
+        previous choice. Raises ``ValueError`` for a language the bot does not speak."""
         ...
 
     # -- the member's workspace: preferences, styles, history ----------------------------

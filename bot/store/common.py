@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Final, Generic, NoReturn, TypeVar
 
+from bot.i18n import LANGUAGES
 from bot.policy import styles as style_rules
 from bot.policy.quota import as_utc, reset_at, resolve_limit, validate_limit
 from bot.policy.rules import BlockedWordsFull, normalize_blocked_word
@@ -88,12 +89,13 @@ GENERATION_COLUMNS: Final = (
     "guidance, acceleration, seed, safety_checker, count, status, reserved, delivered, "
     "error_class, latency_ms, message_id, created_at, started_at, finished_at, "
     "token_expires_at, delivery_started_at, interaction_token, "
-    "owner, lease_until, posted_message_id, cost_pico_usd, style_name, style_text, reach"
+    "owner, lease_until, posted_message_id, cost_pico_usd, style_name, style_text, reach, "
+    "locale"
 )
 """The ``generations`` columns in the order ``generation_record`` unpacks them."""
 
 GUILD_SETTING_COLUMNS: Final = frozenset(
-    {"default_limit", "server_budget", "nsfw_safety", "log_channel_id"}
+    {"default_limit", "server_budget", "nsfw_safety", "log_channel_id", "language"}
 )
 """The only columns ``_set_guild_setting`` may name: the name is interpolated into SQL."""
 
@@ -233,6 +235,7 @@ def generation_record(
         style_name,
         style_text,
         reach,
+        locale,
     ) = row
     created = parse_ts(created_at)
     assert created is not None  # NOT NULL in every dialect's schema
@@ -273,6 +276,7 @@ def generation_record(
         posted_message_id=optional_int(posted_message_id),
         cost_pico_usd=optional_int(cost_pico_usd),
         reach=Reach(reach),
+        locale=str(locale),
     )
 
 
@@ -304,10 +308,10 @@ def guild_policy_from_row(
     """A guild's settings from the dialect's one-statement policy query.
 
     The row is (default limit, server budget, nsfw safety, role limits, member limits,
-    allowed channels, blocked words in byte order, log channel); the dialect says how it
+    allowed channels, blocked words in byte order, log channel, language); the dialect says how it
     aggregated the keyed limits (``decode_limits``) and the lists (``decode_list``).
     """
-    default_limit, server_budget, nsfw, roles, members, channels, words, log_channel = row
+    default_limit, server_budget, nsfw, roles, members, channels, words, log_channel, language = row
     return GuildPolicy(
         guild_id=guild_id,
         default_limit=optional_int(default_limit),
@@ -318,6 +322,7 @@ def guild_policy_from_row(
         blocked_words=tuple(str(w) for w in decode_list(words)),
         nsfw_safety=None if nsfw is None else bool(nsfw),
         log_channel_id=optional_int(log_channel),
+        language=None if language is None else str(language),
     )
 
 
@@ -494,6 +499,7 @@ class StoreCommon(ABC, Generic[Conn]):
         job_limits: JobLimits | None,
         interaction: InteractionRef | None,
         lease: Lease | None,
+        locale: str,
         abandoned: threading.Event,
     ) -> Reservation: ...
 
@@ -530,12 +536,12 @@ class StoreCommon(ABC, Generic[Conn]):
         self,
         guild_id: int,
         column: str,
-        value: int | bool | None,
+        value: int | bool | str | None,
         *,
         actor_id: int,
         action: AuditAction,
         render: Callable[[Any], str | None],
-    ) -> int | bool | None:
+    ) -> int | bool | str | None:
         """Set one ``guild_settings`` column, audited; return its previous value as stored."""
 
     @abstractmethod
@@ -629,6 +635,7 @@ class StoreCommon(ABC, Generic[Conn]):
         job_limits: JobLimits | None = None,
         interaction: InteractionRef | None = None,
         lease: Lease | None = None,
+        locale: str = "en-US",
     ) -> Reservation:
         """Check job limits and both quotas, and insert the queued row, as one atomic step.
 
@@ -650,6 +657,7 @@ class StoreCommon(ABC, Generic[Conn]):
                 job_limits=job_limits,
                 interaction=interaction,
                 lease=lease,
+                locale=locale,
                 abandoned=abandoned,
             )
         )
@@ -795,6 +803,21 @@ class StoreCommon(ABC, Generic[Conn]):
             render=limit_text,
         )
         return optional_int(old)
+
+    async def set_language(
+        self, guild_id: int, language: str | None, *, actor_id: int
+    ) -> str | None:
+        if language is not None and language not in LANGUAGES:
+            raise ValueError(f"the bot does not speak {language!r}")
+        old = await self._set_guild_setting(
+            guild_id,
+            "language",
+            language,
+            actor_id=actor_id,
+            action=AuditAction.LANGUAGE,
+            render=lambda value: None if value is None else str(value),
+        )
+        return None if old is None else str(old)
 
     async def allow_channel(self, guild_id: int, channel_id: int, *, actor_id: int) -> bool:
         return await self._toggle(

@@ -170,7 +170,8 @@ SELECT
     (SELECT array_agg(ARRAY[user_id, daily_limit]) FROM member_limits WHERE guild_id = $1),
     ARRAY(SELECT channel_id FROM allowed_channels WHERE guild_id = $1),
     ARRAY(SELECT word FROM blocked_words WHERE guild_id = $1 ORDER BY word COLLATE "C"),
-    (SELECT log_channel_id FROM guild_settings WHERE guild_id = $1)
+    (SELECT log_channel_id FROM guild_settings WHERE guild_id = $1),
+    (SELECT language FROM guild_settings WHERE guild_id = $1)
 """
 
 # Statistics read the live rows and the totals of pruned ones (usage_archive, 0008) in
@@ -236,9 +237,9 @@ _INSERT_GENERATION_SQL = """
 INSERT INTO generations (parent_id, guild_id, channel_id, user_id, prompt, width, height,
     size_preset, steps, guidance, acceleration, seed, safety_checker, count, status,
     reserved, delivered, created_at, interaction_token, token_expires_at, owner, lease_until,
-    style_name, style_text, reach)
+    style_name, style_text, reach, locale)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'queued', $14, 0, $15,
-    $16, $17, $18, $19, $20, $21, $22)
+    $16, $17, $18, $19, $20, $21, $22, $23)
 RETURNING id
 """
 
@@ -521,6 +522,7 @@ class PostgresStore(StoreCommon[Any]):
         job_limits: JobLimits | None,
         interaction: InteractionRef | None,
         lease: Lease | None,
+        locale: str,
         abandoned: threading.Event,
     ) -> Reservation:
         """Decide without the lock first, then again and insert under the guild lock."""
@@ -570,6 +572,7 @@ class PostgresStore(StoreCommon[Any]):
                     params.style_name,
                     params.style_text,
                     (Reach.CHANNEL if interaction is None else interaction.reach).value,
+                    locale,
                 )
             except asyncpg.ForeignKeyViolationError as error:
                 raise GenerationNotFound(f"no generation {parent_id} to derive from") from error
@@ -842,7 +845,7 @@ class PostgresStore(StoreCommon[Any]):
         self,
         guild_id: int,
         column: str,
-        value: int | bool | None,
+        value: int | bool | str | None,
         *,
         actor_id: int,
         action: AuditAction,

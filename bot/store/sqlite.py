@@ -102,8 +102,9 @@ _INSERT_GENERATION_SQL = (
     "INSERT INTO generations (parent_id, guild_id, channel_id, user_id, prompt,"
     " width, height, size_preset, steps, guidance, acceleration, seed,"
     " safety_checker, count, status, reserved, delivered, created_at,"
-    " interaction_token, token_expires_at, owner, lease_until, style_name, style_text, reach)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " interaction_token, token_expires_at, owner, lease_until, style_name, style_text, reach,"
+    " locale)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 # Everything the quota decision needs, in one statement (one round trip to the thread).
@@ -133,7 +134,8 @@ SELECT
     (SELECT json_group_array(channel_id) FROM allowed_channels WHERE guild_id = :guild),
     (SELECT json_group_array(word)
        FROM (SELECT word FROM blocked_words WHERE guild_id = :guild ORDER BY word)),
-    (SELECT log_channel_id FROM guild_settings WHERE guild_id = :guild)
+    (SELECT log_channel_id FROM guild_settings WHERE guild_id = :guild),
+    (SELECT language FROM guild_settings WHERE guild_id = :guild)
 """
 
 # Statistics read the live rows and the totals of pruned ones (usage_archive, 0008) in
@@ -545,6 +547,7 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
         job_limits: JobLimits | None,
         interaction: InteractionRef | None,
         lease: Lease | None,
+        locale: str,
         abandoned: threading.Event,
     ) -> Reservation:
         """Check, decide and insert inside ``BEGIN IMMEDIATE`` (see :class:`_GroupCommit`).
@@ -588,6 +591,7 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
             params.style_name,
             params.style_text,
             (interaction.reach if interaction else Reach.CHANNEL).value,
+            locale,
         )
 
         def reserve_one(db: sqlite3.Connection) -> Reservation:
@@ -866,20 +870,21 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
         self,
         guild_id: int,
         column: str,
-        value: int | bool | None,
+        value: int | bool | str | None,
         *,
         actor_id: int,
         action: AuditAction,
         render: Callable[[Any], str | None],
-    ) -> int | None:
+    ) -> int | str | None:
         if column not in GUILD_SETTING_COLUMNS:  # the column name is interpolated below
             raise ValueError(f"unknown guild setting {column!r}")
-        value = None if value is None else int(value)  # SQLite has no boolean: 0/1
+        if isinstance(value, bool):
+            value = int(value)  # SQLite has no boolean: 0/1
         async with self._write() as conn:
             row = await self._fetchone(
                 conn, f"SELECT {column} FROM guild_settings WHERE guild_id = ?", (guild_id,)
             )
-            old: int | None = None if row is None or row[0] is None else int(row[0])
+            old: int | str | None = None if row is None else row[0]
             if old == value:
                 return old
             await conn.execute(

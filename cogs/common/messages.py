@@ -26,7 +26,7 @@ from babel.dates import format_skeleton
 from babel.lists import format_list
 from babel.numbers import format_currency, format_decimal
 
-from bot.i18n import N_, Speech
+from bot.i18n import CHOOSABLE, N_, Speech, speech
 from bot.jobs import remix
 from bot.jobs.service import (
     Busy,
@@ -1003,6 +1003,14 @@ def _audit_channel(s: Speech, value: str | None) -> str:
     return f"<#{value}>" if value is not None else s.gettext("off")
 
 
+def _audit_language(s: Speech, value: str | None) -> str:
+    """A ``/settings language`` choice as the audit log stored it (a Discord locale code)."""
+    if value is None:
+        # TRANSLATORS: /settings language left to the server's own Discord language, short.
+        return s.gettext("the server's own")
+    return CHOOSABLE.get(value, value)
+
+
 def audit_line(s: Speech, entry: AuditEntry) -> str:
     """One change in ``/quota view``'s "Recent changes": when, who, what, from → to."""
     action, target = entry.action, entry.target_id
@@ -1031,6 +1039,11 @@ def audit_line(s: Speech, entry: AuditEntry) -> str:
     if action is AuditAction.LOG_CHANNEL:
         old, new = _audit_channel(s, entry.old_value), _audit_channel(s, entry.new_value)
         return s.gettext("{when} {actor} moderation log: {old} → {new}", old=old, new=new, **who)
+    if action is AuditAction.LANGUAGE:
+        old, new = _audit_language(s, entry.old_value), _audit_language(s, entry.new_value)
+        return s.gettext(
+            "{when} {actor} language of public messages: {old} → {new}", old=old, new=new, **who
+        )
     old, new = _audit_number(s, entry.old_value), _audit_number(s, entry.new_value)
     change = {"old": old, "new": new, **who}
     if action is AuditAction.MEMBER_LIMIT:
@@ -1311,7 +1324,9 @@ def settings_embed(
     *,
     env_nsfw_safety: bool,
     styles: list[Style] | None = None,
+    language: str | None = None,
 ) -> discord.Embed:
+    """``language``: the public language as :func:`language_name` names it (None: no field)."""
     embed = discord.Embed(title=s.gettext("Image settings on this server"), colour=BRAND_COLOUR)
     channels = [f"<#{c}>" for c in sorted(policy.allowed_channel_ids)]
     embed.add_field(
@@ -1335,6 +1350,8 @@ def settings_embed(
         f"<#{policy.log_channel_id}>" if policy.log_channel_id is not None else s.gettext("off")
     )
     embed.add_field(name=s.gettext("Moderation log"), value=log_channel, inline=False)
+    if language is not None:
+        embed.add_field(name=s.gettext("Language of public messages"), value=language, inline=False)
     if styles is not None:
         embed.add_field(
             name=s.gettext(
@@ -2034,3 +2051,34 @@ def bad_size(s: Speech, text: str) -> str:
 def bad_seed(s: Speech, max_seed: int) -> str:
     """A seed that is not a whole number in range (seeds are shown as typed, no grouping)."""
     return s.gettext("The seed must be a whole number from 0 to {max}.", max=max_seed)
+
+
+# -- /settings language ----------------------------------------------------------------------
+
+
+def language_name(s: Speech, language: str | None, server_locale: str) -> str:
+    """A server's public language as moderators read it: the chosen one in its own name,
+    or the server's Discord language (the bot's English where it does not speak that)."""
+    if language is not None:
+        return CHOOSABLE.get(language, language)
+    spoken = speech(server_locale)
+    own = CHOOSABLE.get(spoken.discord_locale) or spoken.locale.get_display_name() or "English"
+    return s.gettext("the server's own Discord language ({language})", language=own)
+
+
+def language_set(s: Speech, language: str | None, old: str | None, server_locale: str) -> str:
+    """The answer to ``/settings language``, in the moderator's own language."""
+    shown = language_name(s, language, server_locale)
+    if language == old:
+        return s.gettext("Public messages here were already in {language}.", language=shown)
+    if language is None:
+        return s.gettext(
+            "Results, progress and the moderation log here now follow {language}. "
+            "Private replies always follow each member's own Discord language.",
+            language=shown,
+        )
+    return s.gettext(
+        "Results, progress and the moderation log here are now in **{language}**. "
+        "Private replies always follow each member's own Discord language.",
+        language=shown,
+    )

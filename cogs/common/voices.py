@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.i18n import Speech, speech
+from bot.i18n import ServerLanguages, Speech, speech
 
 
 def to_member(interaction: discord.Interaction) -> Speech:
@@ -21,12 +21,33 @@ def to_member(interaction: discord.Interaction) -> Speech:
 
 
 def server_locale(interaction: discord.Interaction) -> str:
-    """The Discord locale code public messages in this interaction's place use."""
+    """The Discord locale code of this interaction's place as Discord tells it: the
+    server's own language (outside servers, the member's). ``GenerationService.submit``
+    puts the moderators' choice over it for a job, with the policy it reads anyway."""
     if interaction.guild_id is not None and interaction.guild_locale is not None:
         return str(interaction.guild_locale)
     return str(interaction.locale)
 
 
+def _server_languages(client: discord.Client) -> ServerLanguages | None:
+    """The bot's record of chosen languages (None for a client that keeps none)."""
+    generations = getattr(client, "generations", None)
+    languages = getattr(generations, "server_languages", None)
+    return languages if isinstance(languages, ServerLanguages) else None
+
+
+def public_locale(interaction: discord.Interaction) -> str:
+    """The language of a public answer that is no job: the moderators' choice as this
+    process last read it (no database trip), else the server's own."""
+    languages = _server_languages(interaction.client)
+    if interaction.guild_id is not None and languages is not None:
+        chosen = languages.chosen(interaction.guild_id)
+        if chosen is not None:
+            return chosen
+    return server_locale(interaction)
+
+
 def to_server(interaction: discord.Interaction) -> Speech:
-    """The voice for a public message where the interaction happened."""
-    return speech(server_locale(interaction))
+    """The voice for a public message where the interaction happened (not a job's: a job
+    speaks its own ``Job.locale``/``GenerationRecord.locale``, decided when it was made)."""
+    return speech(public_locale(interaction))

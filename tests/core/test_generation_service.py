@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -116,6 +117,37 @@ async def test_blocked_word_and_channel_rules_refuse_without_charge(
     with pytest.raises(ChannelNotAllowed):
         await service.submit(requester(), GenerationRequest(prompt="a fox"))
     assert await used(store) == 0
+
+
+async def test_a_jobs_public_language_is_the_moderators_choice_else_the_servers(
+    service: GenerationService, store: SqliteStore
+) -> None:
+    french_server = replace(requester(), locale="fr")
+    job = await service.submit(french_server, GenerationRequest(prompt="a fox"))
+    record = await store.get_generation(job.generation_id)
+    assert job.locale == "fr" and record is not None and record.locale == "fr"
+    assert service.server_languages.chosen(GUILD) is None
+
+    await store.set_language(GUILD, "ja", actor_id=MOD)
+    job = await service.submit(french_server, GenerationRequest(prompt="a cat"))
+    record = await store.get_generation(job.generation_id)
+    assert job.locale == "ja" and record is not None and record.locale == "ja"
+    assert service.server_languages.chosen(GUILD) == "ja", "known without another read"
+    assert service.resume(record).locale == "ja", "a resumed job speaks as it began"
+
+
+async def test_a_refusal_by_the_rules_carries_the_servers_public_language(
+    service: GenerationService, store: SqliteStore
+) -> None:
+    await store.block_word(GUILD, "gore", actor_id=MOD)
+    await store.set_language(GUILD, "pt-BR", actor_id=MOD)
+    with pytest.raises(PromptBlocked) as blocked:
+        await service.submit(replace(requester(), locale="de"), GenerationRequest(prompt="gore"))
+    assert blocked.value.public_locale == "pt-BR", "the moderation log reports it so"
+    await store.set_language(GUILD, None, actor_id=MOD)
+    with pytest.raises(PromptBlocked) as blocked:
+        await service.submit(replace(requester(), locale="de"), GenerationRequest(prompt="gore"))
+    assert blocked.value.public_locale == "de"
 
 
 async def test_safety_checker_forced_on_outside_nsfw_channels(

@@ -90,8 +90,10 @@ async def test_upgrade_from_0001_keeps_every_row(db_path: Path) -> None:
             5100,
             555,
         )
+        assert old.locale == "en-US", "before 0013 every public message was English"
         policy = await store.guild_policy(GUILD)
         assert (policy.default_limit, policy.server_budget, policy.nsfw_safety) == (7, 50, False)
+        assert policy.language is None, "no language chosen: the server's own"
         assert policy.member_limits == {BOB: 1} and policy.role_limits == {11: 9}
         assert policy.allowed_channel_ids == {CHANNEL}
         assert policy.blocked_words == ("red wine",)

@@ -474,6 +474,18 @@ class TestGenerationRecord:
         child_record = await store.get_generation(child.generation_id)
         assert child_record is not None and child_record.parent_id == parent.generation_id
 
+    async def test_the_public_language_is_kept_with_the_job(self, store: Store) -> None:
+        french = await store.reserve(
+            member(), params(1), bot_default_limit=DEFAULT, now=NOON, locale="fr"
+        )
+        plain = await store.reserve(member(), params(1), bot_default_limit=DEFAULT, now=NOON)
+        record = await store.get_generation(french.generation_id)
+        assert record is not None and record.locale == "fr"
+        (in_flight,) = [r for r in await store.in_flight() if r.id == french.generation_id]
+        assert in_flight.locale == "fr", "what a restart resumes the job with"
+        other = await store.get_generation(plain.generation_id)
+        assert other is not None and other.locale == "en-US"
+
     async def test_snowflakes_above_32_bits_survive(self, store: Store) -> None:
         big = 1_234_567_890_123_456_789
         someone = member(big, big + 1, guild_id=big + 2)
@@ -571,6 +583,34 @@ class TestModeratorSettings:
         assert (await store.guild_policy(GUILD)).blocked_words == ("one", "two")
         assert len(await store.audit_log(GUILD)) == 2
         assert await store.block_word(GUILD + 1, "three", actor_id=MOD)  # other guilds unaffected
+
+    async def test_the_public_language_is_chosen_audited_and_cleared(self, store: Store) -> None:
+        assert (await store.guild_policy(GUILD)).language is None
+        assert await store.set_language(GUILD, "de", actor_id=MOD) is None
+        assert await store.set_language(GUILD, "de", actor_id=MOD) == "de", "a no-op"
+        policy = await store.guild_policy(GUILD)
+        assert policy.language == "de" and policy.public_locale("fr") == "de"
+        assert (await store.guild_policy(GUILD + 1)).language is None, "per server"
+        assert await store.set_language(GUILD, "pt-BR", actor_id=MOD) == "de"
+        assert await store.set_language(GUILD, None, actor_id=MOD) == "pt-BR"
+        policy = await store.guild_policy(GUILD)
+        assert policy.language is None and policy.public_locale("fr") == "fr"
+        changes = [
+            (e.action, e.actor_id, e.old_value, e.new_value)
+            for e in reversed(await store.audit_log(GUILD, limit=100))
+        ]
+        assert changes == [
+            (AuditAction.LANGUAGE, MOD, None, "de"),
+            (AuditAction.LANGUAGE, MOD, "de", "pt-BR"),
+            (AuditAction.LANGUAGE, MOD, "pt-BR", None),
+        ]
+
+    async def test_a_language_the_bot_does_not_speak_is_refused(self, store: Store) -> None:
+        for code in ("xx", "de-DE", "it", ""):
+            with pytest.raises(ValueError):
+                await store.set_language(GUILD, code, actor_id=MOD)
+        assert (await store.guild_policy(GUILD)).language is None
+        assert await store.audit_log(GUILD) == []
 
     async def test_unconfigured_guild_has_empty_policy(self, store: Store) -> None:
         policy = await store.guild_policy(GUILD)

@@ -1,0 +1,10 @@
+-- The language of a server's public messages (issue 14).
+--   guild_settings.language  the Discord locale code moderators chose with /settings
+--                            language (de, fr, es-ES, pt-BR, ja, en-US); NULL = the server's
+--                            own Discord language (guild_locale)
+--   generations.locale       the language the job's public messages are in, decided when
+--                            it was reserved, so a result resumed after a restart is posted
+--                            in the language its progress line was in. Rows from before
+--                            this step were all English.
+ALTER TABLE guild_settings ADD COLUMN language TEXT;
+ALTER TABLE generations ADD COLUMN locale TEXT NOT NULL DEFAULT 'en-US';

@@ -1,0 +1,185 @@
+"""``/settings language``: moderators fix the language of their server's public messages.
+
+Results, progress lines and the moderation log are read by everyone there, so they speak
+the server's language: Discord's (the server's ``guild_locale``) unless moderators chose
+one. The choice is audited like every setting, shown in ``/settings show``, and kept with
+each job, so a job resumed after a restart still speaks the language it began in. Run on
+SQLite and on PostgreSQL (with TEST_POSTGRES_URL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from bot.store.base import AuditAction, GenerationRecord
+from tests.core.conftest import fresh_schema, postgres_url
+from tests.e2e.harness import Harness, start_harness
+from tests.emulators.discord import ClientRejected, Member, Message, Permission
+from tests.emulators.discord.interactions import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+WAIT = 15.0
+LANGUAGE_NAMES = [
+    "Server's own (Discord)",
+    "Deutsch",
+    "Français",
+    "Español",
+    "Português (Brasil)",
+    "日本語",
+    "English",
+]
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module", params=["sqlite", "postgres"])
+async def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Harness]:
+    """A French server (its Discord language is fr), on each database."""
+    data = tmp_path_factory.mktemp("language")
+    if request.param == "sqlite":
+        harness = await start_harness(data)
+        harness.guild.locale = "fr"
+        try:
+            yield harness
+        finally:
+            await harness.close()
+        return
+    url = postgres_url()
+    async with fresh_schema(url) as schema:
+        separator = "&" if "?" in url else "?"
+        env = {"DATABASE_URL": f"{url}{separator}search_path={schema}"}
+        harness = await start_harness(data, env)
+        harness.guild.locale = "fr"
+        try:
+            yield harness
+        finally:
+            await harness.close()
+
+
+async def private_reply(world: Harness, who: Member, path: str, /, **options: Any) -> Message:
+    it = await world.discord.run_slash_command(who, world.general, path, **options)
+    await it.acknowledged(timeout=WAIT)
+    assert it.response_type == CHANNEL_MESSAGE, it
+    reply = await it.wait_for_original(timeout=WAIT)
+    assert reply.ephemeral, reply
+    return reply
+
+
+async def choose(world: Harness, language: str) -> str:
+    reply = await private_reply(world, world.moderator, "settings language", language=language)
+    return reply.text()
+
+
+async def shown_language(world: Harness) -> str:
+    reply = await private_reply(world, world.moderator, "settings show")
+    fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
+    return str(fields["Language of public messages"])
+
+
+async def generate(world: Harness, member: Member, prompt: str) -> GenerationRecord:
+    it = await world.discord.run_slash_command(member, world.general, "imagine", prompt=prompt)
+    await it.acknowledged(timeout=WAIT)
+    assert it.response_type == DEFERRED_CHANNEL_MESSAGE, it
+    await it.wait_for_original(lambda m: bool(m.attachments), timeout=WAIT)
+    bot = world.running_bot
+    await bot.flow.wait_until_idle()
+    records, _ = await bot.store.history(world.guild.id, member.id, limit=50)
+    (record,) = [r for r in records if r.params.prompt == prompt]
+    return record
+
+
+async def test_the_choices_name_each_language_in_its_own_words_for_moderators_only(
+    world: Harness,
+) -> None:
+    settings = world.discord.commands.find(world.guild.id, "settings")
+    assert settings is not None
+    assert settings["default_member_permissions"] == str(Permission.MANAGE_GUILD)
+    language = next(o for o in settings["options"] if o["name"] == "language")
+    (option,) = language["options"]
+    assert [c["name"] for c in option["choices"]] == LANGUAGE_NAMES
+    assert [c["value"] for c in option["choices"]] == [
+        "server", "de", "fr", "es-ES", "pt-BR", "ja", "en-US"
+    ]  # fmt: skip
+
+    member = world.member()
+    with pytest.raises(ClientRejected, match="hidden"):
+        await world.discord.run_slash_command(member, world.general, "settings language")
+    settings["default_member_permissions"] = None  # an admin lets everyone see /settings
+    try:
+        refusal = await private_reply(world, member, "settings language", language="de")
+    finally:
+        settings["default_member_permissions"] = str(Permission.MANAGE_GUILD)
+    assert "Manage Server" in refusal.text(), "checked by the bot, whatever admins allowed"
+    assert (await world.running_bot.store.guild_policy(world.guild.id)).language is None
+
+
+async def test_a_chosen_language_is_audited_shown_and_spoken_by_the_next_results(
+    world: Harness,
+) -> None:
+    member = world.member()
+    store = world.running_bot.store
+    assert "server's own Discord language (Français)" in await shown_language(world)
+    before = await generate(world, member, "a heron at dawn")
+    assert before.locale == "fr", "nobody chose: the server's own Discord language"
+
+    told = await choose(world, "de")
+    assert "now in **Deutsch**" in told and "each member's own" in told
+    assert await shown_language(world) == "Deutsch"
+    assert (await generate(world, member, "a heron at noon")).locale == "de"
+    assert "already in Deutsch" in await choose(world, "de")
+
+    told = await choose(world, "server")
+    assert "now follow the server's own Discord language (Français)" in told
+    assert (await generate(world, member, "a heron at dusk")).locale == "fr"
+
+    changes = [
+        (e.actor_id, e.old_value, e.new_value)
+        for e in reversed(await store.audit_log(world.guild.id, limit=100))
+        if e.action is AuditAction.LANGUAGE
+    ]
+    assert changes == [(world.moderator.id, None, "de"), (world.moderator.id, "de", None)]
+    view = await private_reply(world, world.moderator, "quota view")
+    assert "language" in view.text(), "the audit trail in /quota view names the change"
+    world.discord.assert_no_errors()
+
+
+async def test_a_job_resumed_after_a_restart_speaks_the_language_it_began_in(
+    world: Harness,
+) -> None:
+    await choose(world, "ja")
+    member = world.member()
+    world.api.hold()
+    try:
+        it = await world.discord.run_slash_command(
+            member, world.general, "imagine", prompt="a crane in snow"
+        )
+        await it.acknowledged(timeout=WAIT)
+        await world.api.wait_for_requests(len(world.api.requests))
+        await world.running_bot.flow.shutdown(0)  # cut off, as by a crash
+        await world.stop_bot()
+        await choose_offline(world, None)  # moderators change their mind meanwhile
+        bot = await world.start_bot()  # ready once start-up resumed what was left
+        (record,) = [r for r in await bot.store.in_flight(world.guild.id) if r.user_id == member.id]
+        assert record.locale == "ja"
+        job = bot.generations.job(record.id)
+        assert job is not None and job.resumed and job.locale == "ja"
+    finally:
+        world.api.release()
+    await it.wait_for_original(lambda m: bool(m.attachments), timeout=WAIT)
+    await world.running_bot.store.set_language(world.guild.id, None, actor_id=world.moderator.id)
+
+
+async def choose_offline(world: Harness, language: str | None) -> None:
+    """A choice written while this process is down (another process, say)."""
+    from bot.store import open_store
+
+    store = await open_store(world.settings.database_url)
+    try:
+        await store.set_language(world.guild.id, language, actor_id=world.moderator.id)
+    finally:
+        await store.close()
