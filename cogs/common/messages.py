@@ -181,10 +181,6 @@ def relative_time(moment: datetime) -> str:
     return f"<t:{int(moment.timestamp())}:R>"
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 def quota_exceeded(s: Speech, error: QuotaExceeded, *, has_count_option: bool = True) -> str:
     """Why a request does not fit today. ``has_count_option`` is False for buttons and
     dialogs, which have no ``count`` to lower."""

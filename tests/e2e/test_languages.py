@@ -24,6 +24,7 @@ import pytest_asyncio
 from tests.e2e.harness import Harness
 from tests.emulators.discord import Channel, InteractionRecord, Member, Message
 from tests.emulators.discord.interactions import CHANNEL_MESSAGE, MODAL
+from tests.emulators.siraya import Fault
 from tests.fake_catalogs import Msgid, Msgstr, installed
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -71,6 +72,23 @@ FRENCH: dict[Msgid, Msgstr] = {
     "Images": "Images",
     "{delivered} of {asked}": "{delivered} sur {asked}",
     "moderation log · generation #{id}": "journal de modération · génération n° {id}",
+    "Image generation is not enabled in this channel. Try {channels}.": (
+        "La génération d'images n'est pas activée dans ce salon. Essayez {channels}."
+    ),
+    "🚫 <@{user}> was refused in <#{channel}>": "🚫 <@{user}> a été refusé dans <#{channel}>",
+    "/imagine is not enabled in that channel": "/imagine n'est pas activé dans ce salon",
+    "Why": "Pourquoi",
+    (
+        "⏳ Waiting for a free slot: you are number {position} in line. ({count} image)",
+        "⏳ Waiting for a free slot: you are number {position} in line. ({count} images)",
+    ): (
+        "⏳ En attente d'une place : vous êtes n° {position} dans la file. ({count} image)",
+        "⏳ En attente d'une place : vous êtes n° {position} dans la file. ({count} images)",
+    ),
+    "Cancel": "Annuler",
+    "🛑 Cancelled before it started. You were not charged for it.": (
+        "🛑 Annulé avant de commencer. Rien ne vous a été compté."
+    ),
 }
 GERMAN: dict[Msgid, Msgstr] = {
     "Generation #{id}": "Generierung #{id}",
@@ -86,6 +104,25 @@ GERMAN: dict[Msgid, Msgstr] = {
     "Guidance ({low}–{high})": "Guidance ({low}–{high})",
     "Width and height must both be set for a custom size, or neither.": (
         "Für eine eigene Größe gib Breite und Höhe an, oder keins von beiden."
+    ),
+    (
+        "⚠️ The image service is having trouble at the moment. Please try again shortly. "
+        "You were not charged for it."
+    ): (
+        "⚠️ Der Bilddienst hat gerade Probleme. Bitte versuch es gleich noch einmal. "
+        "Es wurde dir nichts berechnet."
+    ),
+    "🛑 Cancelled. You were not charged for it.": "🛑 Abgebrochen. Es wurde dir nichts berechnet.",
+    "Your requests": "Deine Anfragen",
+    ("{count} image", "{count} images"): ("{count} Bild", "{count} Bilder"),
+    "number {position} in line": "Platz {position} in der Warteschlange",
+    "#{id} {images} · {state} · “{prompt}”": "#{id} {images} · {state} · „{prompt}“",
+    ("{count} request in flight", "{count} requests in flight"): (
+        "{count} Anfrage unterwegs",
+        "{count} Anfragen unterwegs",
+    ),
+    "You need the **Manage Server** permission to use this command.": (
+        "Du brauchst die Berechtigung **Server verwalten** für diesen Befehl."
     ),
 }
 IN_FRENCH = "Pour une taille sur mesure"
@@ -308,3 +345,120 @@ async def test_the_moderation_log_of_a_french_server_is_in_french(
     assert logged["Taille"] == "sur mesure 512×512"
     assert logged["Images"] == "1 sur 1"
     assert embed["footer"]["text"].startswith("journal de modération · génération n° ")
+
+
+async def test_a_failure_after_the_acknowledgement_is_told_in_the_members_language(
+    french_server: Harness,
+) -> None:
+    world = french_server
+    hugo = world.member("hugo")
+    world.api.fail_next(Fault.status(503), Fault.status(503))  # every attempt (2)
+    it = await world.discord.run_slash_command(
+        hugo, world.general, "imagine", prompt="un pont", locale="de"
+    )
+    await it.acknowledged(timeout=WAIT)
+    told = await it.wait_for_followup(lambda m: "nichts berechnet" in m.content, timeout=WAIT)
+    assert told.ephemeral and told.visible_to == hugo.id
+    assert told.content.startswith("⚠️ Der Bilddienst hat gerade Probleme.")
+    assert await world.used_today(hugo) == 0
+    assert world.api.pending_faults == 0
+
+
+async def test_a_channel_refusal_names_the_channels_in_the_members_language_and_logs_in_the_servers(
+    world: Harness, log_channel: Channel
+) -> None:
+    store = world.running_bot.store
+    art, bots = world.guild.add_channel("art"), world.guild.add_channel("bots")
+    for channel in (art, bots):
+        await store.allow_channel(world.guild.id, channel.id, actor_id=world.moderator.id)
+    try:
+        iris = world.member("iris")  # her Discord is in French; the server is English
+        it = await world.discord.run_slash_command(
+            iris, world.general, "imagine", prompt="un vase", locale="fr"
+        )
+        reply = await it.wait_for_original(timeout=WAIT)
+        world.guild.locale = "fr"  # the same refusal once the server is French too
+        again = await world.discord.run_slash_command(
+            iris, world.general, "imagine", prompt="un vase bleu", locale="fr"
+        )
+        await again.wait_for_original(timeout=WAIT)
+    finally:
+        world.guild.locale = "en-US"
+        for channel in (art, bots):
+            await store.disallow_channel(world.guild.id, channel.id, actor_id=world.moderator.id)
+    assert reply.ephemeral
+    assert reply.content == (
+        "La génération d'images n'est pas activée dans ce salon. "
+        f"Essayez <#{art.id}> ou <#{bots.id}>."
+    ), "a whole sentence of the catalog, the channels listed as French lists them"
+    await world.running_bot.moderation_log.wait_idle()
+    english, french = world.discord.messages(log_channel)[-2:]  # the server's language, each
+    assert english.content == f"🚫 <@{iris.id}> was refused in <#{world.general.id}>"
+    assert french.content == f"🚫 <@{iris.id}> a été refusé dans <#{world.general.id}>"
+    assert french.embeds[0]["fields"] == [
+        {"name": "Pourquoi", "value": "/imagine n'est pas activé dans ce salon", "inline": False}
+    ]
+
+
+async def test_a_waiting_job_shows_its_place_and_cancel_in_the_servers_language(
+    french_server: Harness,
+) -> None:
+    world = french_server
+    world.api.hold()
+    try:
+        asked = len(world.api.requests)
+        running = []
+        for _ in range(world.running_bot.settings.max_concurrent_jobs):
+            job = await world.discord.run_slash_command(
+                world.member("runner"), world.general, "imagine", prompt="un train"
+            )
+            await job.acknowledged(timeout=WAIT)
+            running.append(job)
+        await world.api.wait_for_requests(asked + len(running), timeout=WAIT)
+        jules = world.member("jules")
+        waiting = await world.discord.run_slash_command(
+            jules, world.general, "imagine", prompt="un bateau", locale="de"
+        )
+        await waiting.acknowledged(timeout=WAIT)
+        line = await waiting.wait_for_original(lambda m: "dans la file" in m.content, timeout=WAIT)
+        assert line.content == (
+            "⏳ En attente d'une place : vous êtes n° 1 dans la file. (1 image)"
+        ), "the public line is the server's, whoever waits"
+        cancel = line.button(label="Annuler")
+        assert cancel is not None and cancel["custom_id"].startswith("job:cancel:")
+
+        mine = await world.discord.run_slash_command(jules, world.general, "queue", locale="de")
+        queued = await mine.wait_for_original(timeout=WAIT)
+        assert queued.ephemeral and queued.embeds[0]["title"] == "Deine Anfragen"
+        assert "1 Bild · Platz 1 in der Warteschlange · „un bateau“" in queued.text()
+        assert queued.embeds[0]["footer"]["text"] == "1 Anfrage unterwegs"
+
+        pressed = await press(world, jules, line, "Annuler", locale="de")
+        told = await pressed.wait_for_original(timeout=WAIT)
+        assert told.ephemeral and told.content == "🛑 Abgebrochen. Es wurde dir nichts berechnet."
+        gone = await waiting.wait_for_original(lambda m: "Annulé" in m.content, timeout=WAIT)
+        assert gone.content.startswith("🛑 Annulé avant de commencer.")
+    finally:
+        world.api.release()
+    for job in running:
+        await job.wait_for_original(lambda m: bool(m.attachments), timeout=WAIT)
+    assert await world.used_today(jules) == 0
+
+
+async def test_a_command_refused_by_its_permission_check_answers_in_the_members_language(
+    french_server: Harness,
+) -> None:
+    world = french_server
+    karl = world.member("karl")
+    synced = world.discord.commands.find(world.guild.id, "quota")
+    assert synced is not None
+    required, synced["default_member_permissions"] = synced["default_member_permissions"], None
+    try:  # an admin let everyone see /quota (Server Settings → Integrations)
+        it = await world.discord.run_slash_command(
+            karl, world.general, "quota set-default", limit=999, locale="de"
+        )
+        reply = await it.wait_for_original(timeout=WAIT)
+    finally:
+        synced["default_member_permissions"] = required
+    assert reply.ephemeral
+    assert reply.content == "Du brauchst die Berechtigung **Server verwalten** für diesen Befehl."
