@@ -24,7 +24,7 @@ import discord
 
 from bot.i18n import speech
 from bot.imaging import run_decoder
-from bot.jobs.service import ChannelNotAllowed, Job, PromptBlocked, Requester
+from bot.jobs.service import ChannelNotAllowed, Job, PromptBlocked, Refusal, Requester
 from bot.siraya import GeneratedImage
 from bot.store.base import Store
 from bot.thumbnails import thumbnail_jpeg
@@ -176,8 +176,10 @@ class ModerationLog:
         channel = await self._channel(requester.guild_id)
         if channel is None:
             return
+        # The server's public language, decided with the policy that refused (submit).
+        public = refusal.public_locale if isinstance(refusal, Refusal) else None
         content, embed = messages.log_refused(
-            speech(requester.locale),
+            speech(public or requester.locale),
             user_id=requester.user_id,
             channel_id=requester.channel_id,
             prompt=prompt,

@@ -10,6 +10,7 @@ SQLite and on PostgreSQL (with TEST_POSTGRES_URL).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from tests.core.conftest import fresh_schema, postgres_url
 from tests.e2e.harness import Harness, start_harness
 from tests.emulators.discord import ClientRejected, Member, Message, Permission
 from tests.emulators.discord.interactions import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE
+from tests.fake_catalogs import installed
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -172,6 +174,45 @@ async def test_a_job_resumed_after_a_restart_speaks_the_language_it_began_in(
         world.api.release()
     await it.wait_for_original(lambda m: bool(m.attachments), timeout=WAIT)
     await world.running_bot.store.set_language(world.guild.id, None, actor_id=world.moderator.id)
+
+
+GERMAN = {
+    "🚫 <@{user}> was refused in <#{channel}>": "🚫 <@{user}> wurde in <#{channel}> abgelehnt",
+    "Size": "Größe",
+}
+
+
+async def test_the_chosen_language_is_what_everyone_reads_and_the_log_too(
+    world: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A French server whose moderators chose German: a member whose Discord is in
+    Japanese gets a German result; a refusal by the rules is logged in German."""
+    store = world.running_bot.store
+    log = world.guild.add_channel("journal")
+    with installed(monkeypatch, tmp_path / "locales", {"de": GERMAN}):
+        await choose(world, "de")
+        await store.set_log_channel(world.guild.id, log.id, actor_id=world.moderator.id)
+        await store.block_word(world.guild.id, "ghost", actor_id=world.moderator.id)
+        try:
+            member = world.member()
+            it = await world.discord.run_slash_command(
+                member, world.general, "imagine", prompt="a castle", locale="ja"
+            )
+            result = await it.wait_for_original(lambda m: bool(m.attachments), timeout=WAIT)
+            assert "Größe" in {f["name"] for f in result.embeds[0]["fields"]}
+            refused = await world.discord.run_slash_command(
+                member, world.general, "imagine", prompt="a ghost", locale="ja"
+            )
+            assert (await refused.wait_for_original(timeout=WAIT)).ephemeral
+            entry = await world.discord.wait_for_message(
+                log, lambda m: "abgelehnt" in m.content, timeout=WAIT
+            )
+            assert entry.content == f"🚫 <@{member.id}> wurde in <#{world.general.id}> abgelehnt"
+        finally:
+            await world.running_bot.moderation_log.wait_idle()
+            await store.unblock_word(world.guild.id, "ghost", actor_id=world.moderator.id)
+            await store.set_log_channel(world.guild.id, None, actor_id=world.moderator.id)
+            await store.set_language(world.guild.id, None, actor_id=world.moderator.id)
 
 
 async def choose_offline(world: Harness, language: str | None) -> None:
