@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 
 from tests.e2e.harness import Harness
-from tests.emulators.discord import Channel, InteractionRecord, Member, Message
+from tests.emulators.discord import Channel, InteractionRecord, Member, Message, Permission
 from tests.emulators.discord.interactions import CHANNEL_MESSAGE, MODAL
 from tests.emulators.siraya import Fault
 from tests.fake_catalogs import Msgid, Msgstr, installed
@@ -30,6 +30,7 @@ from tests.fake_catalogs import Msgid, Msgstr, installed
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 WAIT = 15.0
+TOKEN_LIFETIME = 15 * 60
 
 FRENCH: dict[Msgid, Msgstr] = {
     "Requested by {name}": "Demandé par {name}",
@@ -86,6 +87,7 @@ FRENCH: dict[Msgid, Msgstr] = {
         "⏳ En attente d'une place : vous êtes n° {position} dans la file. ({count} images)",
     ),
     "Cancel": "Annuler",
+    "{mention}, your image is ready.": "{mention}, votre image est prête.",
     "🛑 Cancelled before it started. You were not charged for it.": (
         "🛑 Annulé avant de commencer. Rien ne vous a été compté."
     ),
@@ -120,6 +122,11 @@ GERMAN: dict[Msgid, Msgstr] = {
     ("{count} request in flight", "{count} requests in flight"): (
         "{count} Anfrage unterwegs",
         "{count} Anfragen unterwegs",
+    ),
+    "About your request in <#{channel}>: {text}": "Zu deiner Anfrage in <#{channel}>: {text}",
+    "⚠️ The image was made but I could not post it here. You were not charged for it.": (
+        "⚠️ Das Bild ist fertig, aber ich konnte es hier nicht posten. "
+        "Es wurde dir nichts berechnet."
     ),
     "You need the **Manage Server** permission to use this command.": (
         "Du brauchst die Berechtigung **Server verwalten** für diesen Befehl."
@@ -462,3 +469,41 @@ async def test_a_command_refused_by_its_permission_check_answers_in_the_members_
         synced["default_member_permissions"] = required
     assert reply.ephemeral
     assert reply.content == "Du brauchst die Berechtigung **Server verwalten** für diesen Befehl."
+
+
+async def test_once_the_token_expired_a_channel_post_is_the_servers_and_a_dm_the_members(
+    french_server: Harness,
+) -> None:
+    world = french_server
+    lea = world.member("lea")
+    world.api.hold()
+    it = await world.discord.run_slash_command(
+        lea, world.general, "imagine", prompt="une horloge", locale="de"
+    )
+    await it.wait_for_original(lambda m: "Génération" in m.content, timeout=WAIT)
+    world.discord.clock.advance(TOKEN_LIFETIME + 1)  # the API took over 15 minutes
+    world.api.release()
+    posted = await world.discord.wait_for_message(
+        world.general, lambda m: bool(m.attachments) and lea.mention in m.content, timeout=WAIT
+    )
+    assert posted.content == f"{lea.mention}, votre image est prête.", "everyone reads it"
+    assert labels(posted)[0][0] == "Relancer"
+
+    quiet = world.guild.add_channel("calme")
+    world.api.hold()
+    it = await world.discord.run_slash_command(
+        lea, quiet, "imagine", prompt="une porte fermée", locale="de"
+    )
+    await it.wait_for_original(lambda m: "Génération" in m.content, timeout=WAIT)
+    quiet.set_permissions(world.guild.me, deny=Permission.SEND_MESSAGES)
+    world.discord.clock.advance(TOKEN_LIFETIME + 1)
+    world.api.release()
+    told = await world.discord.wait_for_direct_message(
+        lea, lambda m: "nichts berechnet" in m.content, timeout=WAIT
+    )
+    assert told.content == (
+        f"Zu deiner Anfrage in {quiet.mention}: ⚠️ Das Bild ist fertig, aber ich konnte es "
+        "hier nicht posten. Es wurde dir nichts berechnet."
+    ), "only she reads it: her language"
+    await world.running_bot.flow.wait_until_idle()
+    assert await world.used_today(lea) == 1, "the first charged, the second refunded"
