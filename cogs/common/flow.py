@@ -234,8 +234,9 @@ class Audience:
     webhook: discord.Webhook | None = None
     #: When Discord stops taking the interaction's token (None: unknown, or no token).
     expires_at: datetime | None = None
-    #: The member's Discord language (the interaction's); None after a restart, which
-    #: does not know it: the job's language is used then.
+    #: The member's Discord language (the interaction's); None after a restart: the
+    #: database keeps only the job's public language (``GenerationRecord.locale``), which
+    #: is used then, a better guess than English.
     member_locale: str | None = None
 
     @classmethod
@@ -975,8 +976,8 @@ class GenerationFlow:
                 record.id,
             )
             await self._service.store.fail(record.id, error_class="interrupted")
-            # Who asked, in what language, is not on record: English until it is.
-            voice = speech(audience.member_locale)
+            # The member's own language is not on record: the job's public one is.
+            voice = speech(audience.member_locale or record.locale)
             text = messages.told_in_private(
                 voice, record.channel_id, messages.too_late_to_deliver(voice)
             )

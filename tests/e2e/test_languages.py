@@ -507,3 +507,28 @@ async def test_once_the_token_expired_a_channel_post_is_the_servers_and_a_dm_the
     ), "only she reads it: her language"
     await world.running_bot.flow.wait_until_idle()
     assert await world.used_today(lea) == 1, "the first charged, the second refunded"
+
+
+async def test_a_job_resumed_after_a_restart_is_still_posted_in_the_servers_language(
+    french_server: Harness,
+) -> None:
+    """The new process has no interaction: the language comes from the job's record."""
+    world = french_server
+    marc = world.member("marc")
+    world.api.hold()
+    it = await world.discord.run_slash_command(
+        marc, world.general, "imagine", prompt="un glacier lent", locale="de"
+    )
+    await it.wait_for_original(lambda m: "Génération" in m.content, timeout=WAIT)
+    await world.running_bot.flow.shutdown(0)  # cut off mid-generation, as by a crash
+    await world.stop_bot()
+    world.discord.clock.advance(TOKEN_LIFETIME + 60)  # the interaction token is gone too
+    world.api.release()
+    await world.start_bot()
+    posted = await world.discord.wait_for_message(
+        world.general, lambda m: bool(m.attachments) and marc.mention in m.content, timeout=WAIT
+    )
+    assert posted.content == f"{marc.mention}, votre image est prête."
+    assert "Taille" in fields(posted) and labels(posted)[0][0] == "Relancer"
+    await world.running_bot.flow.wait_until_idle()
+    assert await world.used_today(marc) == 1
