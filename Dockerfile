@@ -23,18 +23,20 @@ WORKDIR /src
 # Dependencies get their own layer, rebuilt only when the lock file changes.
 COPY requirements.lock ./
 RUN pip install --require-hashes -r requirements.lock
-COPY pyproject.toml README.md LICENSE ./
+COPY pyproject.toml setup.py README.md LICENSE ./
 COPY bot ./bot
 COPY cogs ./cogs
-# The bot itself, without touching the locked dependencies. Fail the build, not the first
-# start, if the package lost a module or its migrations, or pip sees a missing dependency
+# The bot itself, without touching the locked dependencies; its build (setup.py) compiles
+# the gettext catalogs. Fail the build, not the first start, if the package lost a module
+# or its migrations, a catalog was not compiled, or pip sees a missing dependency
 # (pyproject.toml gained one the lock lacks). (-I: import the installed copy, not ./bot.)
 # DL3013: this installs the project itself; its dependencies are pinned in the lock.
 # hadolint ignore=DL3013
 RUN pip install --no-deps . \
  && pip check \
  && python -I -c "import bot.__main__, cogs.imagine" \
- && python -I -c "from bot.store.migrate import SQLITE_MIGRATIONS_DIR as d; assert any(d.glob('*.sql'))"
+ && python -I -c "from bot.store.migrate import SQLITE_MIGRATIONS_DIR as d; assert any(d.glob('*.sql'))" \
+ && python -I -c "from bot.i18n import LOCALES_DIR as d; assert all(p.with_suffix('.mo').is_file() for p in d.glob('*/*/*.po'))"
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="imagine-bot" \

@@ -10,13 +10,15 @@ a translation whose placeholders do not match, falls back to the English text fo
 message: a gap in a translation is never a crash.
 
 Catalogs are read from compiled ``.mo`` files where the build shipped them (wheels and the
-Docker image compile them, see ``setup.py``); a source checkout without them compiles the
-``.po`` in memory once, so a fresh clone runs and tests without a manual compile step.
+Docker image compile them, see ``setup.py``, each stamped with the digest of its ``.po``);
+a source checkout without them compiles the ``.po`` in memory once, so a fresh clone runs
+and tests without a manual compile step.
 """
 
 from __future__ import annotations
 
 import gettext
+import hashlib
 import io
 import logging
 from collections import OrderedDict
@@ -104,26 +106,48 @@ def N_(message: str) -> str:
     return message
 
 
-def _compiled(catalog: str) -> gettext.NullTranslations:
-    """The catalog's translations: the shipped ``.mo``, or the ``.po`` compiled in memory."""
-    folder = LOCALES_DIR / catalog / "LC_MESSAGES"
-    mo_path, po_path = folder / f"{DOMAIN}.mo", folder / f"{DOMAIN}.po"
-    if mo_path.exists() and (
-        not po_path.exists() or mo_path.stat().st_mtime >= po_path.stat().st_mtime
-    ):
-        with mo_path.open("rb") as mo:
-            return gettext.GNUTranslations(mo)
-    if not po_path.exists():
-        return gettext.NullTranslations()
-    from babel.messages.mofile import write_mo  # only a source checkout needs these
+STAMP_CONTEXT, STAMP_ID = "imagine-bot", "source-sha256"
+"""Where a compiled ``.mo`` records the ``.po`` it was made from (a context no text uses)."""
+
+
+def _digest(po_bytes: bytes) -> str:
+    return hashlib.sha256(po_bytes).hexdigest()
+
+
+def compile_po(po_bytes: bytes, catalog: str) -> bytes:
+    """The ``.mo`` of a catalog's ``.po``, stamped with the ``.po``'s SHA-256.
+
+    The build (``setup.py``) ships these; :func:`_compiled` uses a shipped ``.mo`` only
+    when its stamp is the ``.po``'s digest, so an edited catalog is never shadowed by an
+    old compile, whatever the files' times (installers do not keep them).
+    """
+    from babel.messages.mofile import write_mo  # only building and source checkouts need these
     from babel.messages.pofile import read_po
 
-    with po_path.open("rb") as po:
-        parsed = read_po(po, locale=catalog)
+    parsed = read_po(io.BytesIO(po_bytes), locale=catalog)
+    parsed.add(STAMP_ID, _digest(po_bytes), context=STAMP_CONTEXT)
     buffer = io.BytesIO()
     write_mo(buffer, parsed)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
+    return buffer.getvalue()
+
+
+def _compiled(catalog: str) -> gettext.NullTranslations:
+    """The catalog's translations: the shipped ``.mo`` made from this very ``.po``, else
+    the ``.po`` compiled in memory (a source checkout, or a ``.mo`` left from an old one)."""
+    folder = LOCALES_DIR / catalog / "LC_MESSAGES"
+    mo_path, po_path = folder / f"{DOMAIN}.mo", folder / f"{DOMAIN}.po"
+    if not po_path.exists():
+        if not mo_path.exists():
+            return gettext.NullTranslations()
+        with mo_path.open("rb") as mo:
+            return gettext.GNUTranslations(mo)
+    source = po_path.read_bytes()
+    if mo_path.exists():
+        with mo_path.open("rb") as mo:
+            shipped = gettext.GNUTranslations(mo)
+        if shipped.pgettext(STAMP_CONTEXT, STAMP_ID) == _digest(source):
+            return shipped
+    return gettext.GNUTranslations(io.BytesIO(compile_po(source, catalog)))
 
 
 @dataclass(frozen=True)

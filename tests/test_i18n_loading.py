@@ -1,0 +1,70 @@
+"""Which file a language is read from: a shipped ``.mo`` only when it was made from the
+``.po`` beside it, else the ``.po`` itself (a fresh clone needs no compile step)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import write_po
+
+from bot import i18n
+
+
+def po_bytes(translation: str) -> bytes:
+    catalog = Catalog(locale="de", domain=i18n.DOMAIN)
+    catalog.add("Hello", translation)
+    buffer = io.BytesIO()
+    write_po(buffer, catalog)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(i18n, "LOCALES_DIR", tmp_path)
+    target = tmp_path / "de" / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    return target
+
+
+def test_a_po_alone_is_compiled_in_memory(folder: Path) -> None:
+    (folder / "imagine_bot.po").write_bytes(po_bytes("Hallo"))
+    assert i18n._compiled("de").gettext("Hello") == "Hallo"
+
+
+def test_a_mo_made_from_this_po_is_used_as_shipped(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = po_bytes("Hallo")
+    (folder / "imagine_bot.po").write_bytes(source)
+    (folder / "imagine_bot.mo").write_bytes(i18n.compile_po(source, "de"))
+
+    def no_compiling(*_: object) -> bytes:
+        raise AssertionError("compiled again although the shipped .mo is current")
+
+    monkeypatch.setattr(i18n, "compile_po", no_compiling)
+    assert i18n._compiled("de").gettext("Hello") == "Hallo"
+
+
+def test_a_mo_left_from_an_older_po_never_shadows_the_new_one(folder: Path) -> None:
+    (folder / "imagine_bot.mo").write_bytes(i18n.compile_po(po_bytes("Alt"), "de"))
+    (folder / "imagine_bot.po").write_bytes(po_bytes("Neu"))
+    assert i18n._compiled("de").gettext("Hello") == "Neu"
+
+
+def test_a_mo_compiled_by_hand_without_the_stamp_yields_to_the_po(folder: Path) -> None:
+    catalog = Catalog(locale="de")
+    catalog.add("Hello", "Von Hand")
+    with (folder / "imagine_bot.mo").open("wb") as mo:
+        write_mo(mo, catalog)
+    (folder / "imagine_bot.po").write_bytes(po_bytes("Aus der Quelle"))
+    assert i18n._compiled("de").gettext("Hello") == "Aus der Quelle"
+
+
+def test_a_mo_alone_is_read_and_no_catalog_is_english(folder: Path) -> None:
+    assert i18n._compiled("de").gettext("Hello") == "Hello"
+    (folder / "imagine_bot.mo").write_bytes(i18n.compile_po(po_bytes("Hallo"), "de"))
+    assert i18n._compiled("de").gettext("Hello") == "Hallo"
