@@ -40,29 +40,34 @@ def _size(preset: str) -> str:
 
 
 SIZE_CHOICES = [
-    # TRANSLATORS: this and the next five are the size presets of /imagine and /preferences
-    # set (each at most 100 characters). Keep the preset's name before the colon as it is:
-    # /preferences show and the /imagine line write it that way.
+    # TRANSLATORS: a size preset in /imagine's and /preferences' size list (at most 100
+    # characters); keep the preset's name before the colon as it is: /preferences show and
+    # the /imagine line write it that way.
     Choice(
         name=locale_str("square_hd: large square ({size})", size=_size("square_hd")),
         value="square_hd",
     ),
+    # TRANSLATORS: a size preset, like the one above (at most 100 characters).
     Choice(
         name=locale_str("square: small square ({size})", size=_size("square")),
         value="square",
     ),
+    # TRANSLATORS: a size preset, like the one above (at most 100 characters).
     Choice(
         name=locale_str("portrait_4_3: portrait ({size})", size=_size("portrait_4_3")),
         value="portrait_4_3",
     ),
+    # TRANSLATORS: a size preset, like the one above (at most 100 characters).
     Choice(
         name=locale_str("portrait_16_9: tall portrait ({size})", size=_size("portrait_16_9")),
         value="portrait_16_9",
     ),
+    # TRANSLATORS: a size preset, like the one above (at most 100 characters).
     Choice(
         name=locale_str("landscape_4_3: landscape ({size})", size=_size("landscape_4_3")),
         value="landscape_4_3",
     ),
+    # TRANSLATORS: a size preset, like the one above (at most 100 characters).
     Choice(
         name=locale_str("landscape_16_9: widescreen ({size})", size=_size("landscape_16_9")),
         value="landscape_16_9",
@@ -70,11 +75,13 @@ SIZE_CHOICES = [
 ]
 """One choice per preset (``SIZE_PRESETS``), each its own sentence for translators."""
 ACCELERATION_CHOICES = [
-    # TRANSLATORS: this and the next two are the acceleration choices of /imagine and
-    # /preferences set (each at most 100 characters); keep the first word (none, regular,
-    # high) as it is: /preferences show writes it that way.
+    # TRANSLATORS: an acceleration choice of /imagine and /preferences set (at most 100
+    # characters); keep the first word (none, regular, high) as it is: /preferences show
+    # writes it that way.
     Choice(name=locale_str("none (best quality, slowest)"), value="none"),
+    # TRANSLATORS: an acceleration choice, like the one above (at most 100 characters).
     Choice(name=locale_str("regular (balanced)"), value="regular"),
+    # TRANSLATORS: an acceleration choice, like the one above (at most 100 characters).
     Choice(name=locale_str("high (fastest)"), value="high"),
 ]
 

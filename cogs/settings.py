@@ -33,9 +33,11 @@ LANGUAGE_CHOICES = [
 ]
 """Each language in its own name, shown the same in every language."""
 NSFW_SAFETY_CHOICES = [
-    # TRANSLATORS: this and the next are the choices of /settings nsfw-safety (at most 100
-    # characters); keep the first word (on, off) as it is: the reply and /settings show use it.
+    # TRANSLATORS: a choice of /settings nsfw-safety (at most 100 characters): the safety
+    # checker also runs in channels marked NSFW.
     app_commands.Choice(name=locale_str("on (check images in NSFW channels too)"), value="on"),
+    # TRANSLATORS: a choice of /settings nsfw-safety (at most 100 characters): no safety
+    # checker in channels marked NSFW (it always runs in the others).
     app_commands.Choice(name=locale_str("off (no checker in NSFW channels)"), value="off"),
 ]
 

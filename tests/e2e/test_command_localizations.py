@@ -19,12 +19,16 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
 
 import bot.i18n
-from bot.i18n import DOMAIN, REQUIRED
+from bot.i18n import DOMAIN, REQUIRED, catalog_id
 from tests.e2e.harness import Harness, start_harness
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 JSON = dict[str, Any]
+
+
+def catalog_file(code: str) -> Path:
+    return bot.i18n.LOCALES_DIR / catalog_id(code) / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
 def texts(commands: list[JSON]) -> Iterator[tuple[str, str, JSON]]:
@@ -59,7 +63,11 @@ async def test_command_and_option_names_stay_english(world: Harness) -> None:
     assert localized == [], "command and option names are never translated"
 
 
-@pytest.mark.xfail(strict=True, reason="catalogs not translated yet")
+@pytest.mark.xfail(
+    any(not catalog_file(code).exists() for code in REQUIRED),
+    reason="catalogs not translated yet",
+    strict=True,
+)
 async def test_every_description_and_choice_is_localized_in_every_required_language(
     world: Harness,
 ) -> None:
