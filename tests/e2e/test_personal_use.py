@@ -263,6 +263,7 @@ async def test_history_in_a_dm_shows_only_the_members_personal_images(
     ]:
         it = await imagine(anywhere, who, channel, prompt)
         made[prompt] = await it.wait_for_original(has_image, timeout=15)
+    await anywhere.running_bot.flow.wait_until_idle()  # the last charge lands after its post
 
     page = await answer(anywhere, me, dm, "history")
     text = page.text()
