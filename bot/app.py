@@ -127,7 +127,12 @@ class ImagineBot(commands.AutoShardedBot):
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
-            intents=discord.Intents.default(),
+            # Servers and their channels only: interactions come whatever the intents, and
+            # nothing here reads gateway messages (results, recovery and Delete go through
+            # REST or the interaction's own payload). The default intents would have every
+            # message, edit, reaction and typing in every server sent and parsed for
+            # nothing, the echo of each result edit included (docs/benchmarks.md).
+            intents=discord.Intents(guilds=True),
             allowed_mentions=discord.AllowedMentions.none(),
             **_shard_options(settings),
             **client_options,
