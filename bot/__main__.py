@@ -34,6 +34,7 @@ from bot.config import (
     read_settings,
 )
 from bot.doctor import application_id_from_token, invite_url, run_checks, user_install_url
+from bot.eventloop import loop_factory
 from bot.health import health_command
 from bot.joblog import install_job_ids
 from bot.logs import configure_logging, database_password
@@ -100,7 +101,8 @@ def command_run(_: argparse.Namespace) -> int:
     )
     install_job_ids()
     try:
-        asyncio.run(run(settings))
+        with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:
+            runner.run(run(settings))
     except discord.LoginFailure:
         return _fail(
             "Discord rejected DISCORD_TOKEN (401 Unauthorized). Copy the bot token from the "

@@ -19,6 +19,7 @@ from discord.ext import commands
 from bot import metrics, package_version
 from bot.config import Settings
 from bot.discord_endpoint import use_discord_api_base, use_gateway
+from bot.eventloop import running_loop_name
 from bot.health import gateway_connected, probe_store
 from bot.jobs.scheduler import FairScheduler
 from bot.jobs.service import GenerationService
@@ -67,7 +68,12 @@ def personal_use(commands: list[Any]) -> bool:
     return False
 
 
-def start_line(settings: Settings, metrics_port: int | None, personal: bool = False) -> str:
+def start_line(
+    settings: Settings,
+    metrics_port: int | None,
+    personal: bool = False,
+    event_loop: str = "asyncio",
+) -> str:
     """The one line logged at start: what this process is, never a secret or a password."""
     kind = "postgresql" if settings.database_url.startswith("postgres") else "sqlite"
     if settings.shard_count is None:
@@ -88,7 +94,8 @@ def start_line(settings: Settings, metrics_port: int | None, personal: bool = Fa
     return (
         f"imagine-bot {package_version()} starting: database {kind}, {shards}, {commands_to}, "
         f"personal use {'on' if personal else 'off'}, "
-        f"up to {settings.max_concurrent_jobs} generation(s) at once, {served}"
+        f"up to {settings.max_concurrent_jobs} generation(s) at once, {served}, "
+        f"event loop {event_loop}"
     )
 
 
@@ -206,7 +213,7 @@ class ImagineBot(commands.AutoShardedBot):
             await self.load_extension(extension)
         self._open_member_commands()
         personal = personal_use(list(self.tree.get_commands()))
-        log.info(start_line(settings, self.operations.port, personal))
+        log.info(start_line(settings, self.operations.port, personal, running_loop_name()))
         if self.settings.shard_ids is None or 0 in self.settings.shard_ids:
             await self.sync_commands()  # once per deployment: the process running shard 0
         resumed = await self.flow.resume_all(self)

@@ -15,6 +15,7 @@ free. Then a line in ``.env.example`` and the README's table.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -51,6 +52,15 @@ class PersonalUse(StrEnum):
     @property
     def enabled(self) -> bool:
         return self is not PersonalUse.OFF
+
+
+class EventLoop(StrEnum):
+    """``EVENT_LOOP``: ``auto`` (uvloop on Linux where installed, see bot/eventloop.py),
+    ``uvloop`` (refused when it is not installed) or ``asyncio`` (the standard loop)."""
+
+    AUTO = "auto"
+    UVLOOP = "uvloop"
+    ASYNCIO = "asyncio"
 
 
 class ConfigError(Exception):
@@ -174,6 +184,7 @@ class Settings:
     """Images per user per UTC day across every personal place (DMs, servers without the bot)."""
     max_concurrent_jobs: int = 4
     log_level: int = logging.INFO
+    event_loop: EventLoop = EventLoop.AUTO
     nsfw_safety_checker: bool = True
     siraya_max_attempts: int = 4
     siraya_timeout_seconds: float = 180.0
@@ -344,6 +355,20 @@ def _log_level(raw: str) -> int:
     return level
 
 
+def _event_loop(raw: str) -> EventLoop:
+    try:
+        choice = EventLoop(raw.lower())
+    except ValueError:
+        raise ConfigError("EVENT_LOOP", f"must be auto, uvloop or asyncio, got {raw!r}") from None
+    if choice is EventLoop.UVLOOP and importlib.util.find_spec("uvloop") is None:
+        raise ConfigError(
+            "EVENT_LOOP",
+            "is uvloop, which is not installed (it comes with the bot on Linux only)",
+            "set EVENT_LOOP=auto or asyncio, or pip install uvloop",
+        )
+    return choice
+
+
 def _on_off(name: str) -> Callable[[str], bool]:
     def parse(raw: str) -> bool:
         lowered = raw.lower()
@@ -473,6 +498,7 @@ def read_settings(env: Environment) -> Settings:
             _int_in("MAX_CONCURRENT_JOBS", 1, 256),
         ),
         log_level=_parse(env, "LOG_LEVEL", Settings.log_level, _log_level),
+        event_loop=_parse(env, "EVENT_LOOP", Settings.event_loop, _event_loop),
         nsfw_safety_checker=_parse(
             env,
             "NSFW_SAFETY_CHECKER",

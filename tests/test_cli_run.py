@@ -95,6 +95,8 @@ async def test_the_log_is_one_line_at_start_and_one_at_shutdown(
     assert len(starting) == 1, text
     assert "imagine-bot 0.1.0 starting: database sqlite, shards automatic" in starting[0]
     assert "personal use off" in starting[0], "every command is for servers only"
+    if sys.platform == "linux":  # uvloop comes with the bot there; EVENT_LOOP=auto picks it
+        assert starting[0].endswith("event loop uvloop"), starting[0]
     assert world.settings.discord_token.reveal() not in text
     assert world.settings.siraya_api_key.reveal() not in text
     stopped = [line for line in text.splitlines() if "stopped:" in line]

@@ -13,6 +13,7 @@ import pytest
 from bot.config import (
     ConfigError,
     ConfigProblems,
+    EventLoop,
     Secret,
     health_file_setting,
     load_settings,
@@ -37,6 +38,7 @@ def test_defaults_match_the_documented_contract() -> None:
     assert settings.default_daily_limit == 20
     assert settings.max_concurrent_jobs == 4
     assert settings.log_level == logging.INFO
+    assert settings.event_loop is EventLoop.AUTO
 
 
 def test_every_variable_is_read() -> None:
@@ -53,6 +55,7 @@ def test_every_variable_is_read() -> None:
             "MAX_CONCURRENT_JOBS": "8",
             "LOG_LEVEL": "debug",
             "NSFW_SAFETY_CHECKER": "off",
+            "EVENT_LOOP": "AsyncIO",
         }
     )
     assert settings.siraya_base_url == "http://localhost:9000/v1"
@@ -65,6 +68,7 @@ def test_every_variable_is_read() -> None:
     assert settings.max_concurrent_jobs == 8
     assert settings.log_level == logging.DEBUG
     assert settings.nsfw_safety_checker is False
+    assert settings.event_loop is EventLoop.ASYNCIO
 
 
 @pytest.mark.parametrize(
@@ -83,6 +87,7 @@ def test_every_variable_is_read() -> None:
         ("SIRAYA_IMAGE_HOSTS", "cdn.example.com:http", "host names"),
         ("LOG_LEVEL", "LOUD", "DEBUG, INFO"),
         ("NSFW_SAFETY_CHECKER", "maybe", "on or off"),
+        ("EVENT_LOOP", "tokio", "auto, uvloop or asyncio"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_fix(variable: str, value: str, says: str) -> None:
