@@ -70,7 +70,10 @@ _MAX_PNG_CHUNKS: Final = 20_000
 # Decompressed zTXt, iTXt and iCCP together. Real files carry a few kilobytes (an ICC
 # profile, generation parameters); Pillow would inflate up to 64 MB of them.
 _MAX_PNG_METADATA: Final = 1 << 20
-_INFLATE_STEP: Final = 1 << 16
+# Output inflated per step, then dropped: memory stays at about this per worker. 1 MiB
+# rather than 64 KiB: fewer, larger buffers make verify 15 % cheaper (0.85 -> 0.72 ms for
+# the benchmark's 1024×768 PNG), and two workers hold 2 MiB at most.
+_INFLATE_STEP: Final = 1 << 20
 _MAX_JPEG_SCANS: Final = 64  # progressive files have ~10; thousands is a CPU bomb
 # Segments up to and including the first scan. Real files have about ten (APPn, DQT, SOF,
 # DHT, SOS; a few more for EXIF, ICC and XMP); a hostile one can pack millions of empty
