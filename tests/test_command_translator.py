@@ -39,6 +39,9 @@ GERMAN = speech_with(
         "Same words": "Same words",
         "Too long": "z" * 101,
         "Lost field ({count})": "Feld verloren",
+        "Keep {days} days": "{days:d} Tage behalten",  # the filled number is text: ValueError
+        "Named {who}": "Genannt {who!x}",  # no such conversion: ValueError
+        "Wide {who}": "Breit {who:>{width}}",  # a field inside the spec: KeyError
     },
 )
 SPANISH = speech_with("es", {"Draw": "Dibujar"})
@@ -98,6 +101,21 @@ def test_too_long_or_placeholders_that_do_not_match_are_english_with_a_warning(
     assert "101 characters" in caplog.text
     assert ask(locale_str("Lost field ({count})", count=3), "de") is None
     assert "placeholders do not match" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("Keep {days} days", {"days": 30}),
+        ("Named {who}", {"who": "Ada"}),
+        ("Wide {who}", {"who": "Ada"}),
+    ],
+)
+def test_a_translation_that_cannot_be_filled_is_english_with_a_warning(
+    text: str, field: dict[str, object], caplog: pytest.LogCaptureFixture
+) -> None:
+    assert ask(locale_str(text, **field), "de") is None
+    assert "cannot be filled" in caplog.text and text in caplog.text
 
 
 def test_every_language_the_bot_speaks_is_a_discord_locale() -> None:

@@ -68,3 +68,29 @@ def test_a_mo_alone_is_read_and_no_catalog_is_english(folder: Path) -> None:
     assert i18n._compiled("de").gettext("Hello") == "Hello"
     (folder / "imagine_bot.mo").write_bytes(i18n.compile_po(po_bytes("Hallo"), "de"))
     assert i18n._compiled("de").gettext("Hello") == "Hallo"
+
+
+def speech_reading(folder: Path, entries: dict[str, str]) -> i18n.Speech:
+    catalog = Catalog(locale="de", domain=i18n.DOMAIN)
+    for msgid, msgstr in entries.items():
+        catalog.add(msgid, msgstr)
+    with (folder / "imagine_bot.po").open("wb") as po:
+        write_po(po, catalog)
+    return i18n.Speech("de", "de", i18n._compiled("de"))
+
+
+@pytest.mark.parametrize(
+    "translation",
+    [
+        "Noch {days:d} Tage",  # a spec the written-out number cannot take: ValueError
+        "Noch {days.real} Tage",  # an attribute a str does not have: AttributeError
+        "Noch {tage} Tage",  # a name the code does not give: KeyError
+        "Noch {0} Tage",  # positional: IndexError
+    ],
+)
+def test_a_translation_that_cannot_be_filled_is_that_message_in_english(
+    folder: Path, translation: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = speech_reading(folder, {"{days} days left": translation})
+    assert s.gettext("{days} days left", days=s.number(12)) == "12 days left"
+    assert "placeholders do not match" in caplog.text and "days left" in caplog.text

@@ -196,7 +196,9 @@ class Speech:
             return translated
         try:
             return translated.format(**fields)
-        except (KeyError, IndexError, ValueError):
+        except (KeyError, IndexError, ValueError, AttributeError):
+            # A name the code does not give, "{0}", a spec the value cannot take
+            # ("{days:d}" on a written-out number), "{name.attr}": this message in English.
             log.warning("catalog %s: placeholders do not match for %r", self.catalog, source)
             return source.format(**fields)
 

@@ -9,8 +9,9 @@ from ``bot/i18n``'s catalogs.
 What it never translates: command, group and option *names* (they stay English, so help,
 docs and screenshots agree), and anything the catalog has no translation for. ``None``
 means "use the English" to Discord, so a missing or unusable translation (too long for
-Discord, placeholders that do not match) is a warning and that one string stays English:
-never a failed sync.
+Discord, placeholders that do not match or cannot be filled, such as ``{days:d}`` on a
+number written out) is a warning and that one string stays English: never a failed sync,
+which would stop the bot from starting.
 
 Texts are marked with :class:`locale_str` (``pybabel extract -k locale_str``, see
 docs/translating.md). It takes named fields like ``Speech.gettext``:
@@ -122,7 +123,19 @@ class CatalogTranslator(app_commands.Translator):
         if wanted is None or _placeholders(found) != wanted:
             log.warning("catalog %s: placeholders do not match for %r", s.catalog, msgid)
             return None
-        text = _filled(found, s, string.extras.get("fields") or {})
+        try:
+            text = _filled(found, s, string.extras.get("fields") or {})
+        except (ValueError, KeyError, IndexError, AttributeError) as error:
+            # E.g. a format spec the value cannot take ("{days:d}" on a filled-in number):
+            # one string in English, never a sync (and a start) that fails on it.
+            log.warning(
+                "catalog %s: the translation of %r cannot be filled (%s): English is shown "
+                "instead",
+                s.catalog,
+                msgid,
+                error,
+            )
+            return None
         limit = MAX_LENGTH.get(location, 100)
         if not 1 <= len(text) <= limit:
             log.warning(

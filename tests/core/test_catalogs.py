@@ -7,7 +7,8 @@ for every language in ``bot.i18n.REQUIRED``:
 
 - every text of the code is translated: not empty, not fuzzy, every plural form;
 - a translation uses the placeholders of its source (``{count}``, ``{name}``…), each
-  plural form those of the singular or the plural;
+  with the source's conversion and format spec (none, so far), each plural form those of
+  the singular or the plural;
 - Markdown reads the same: as many ``**``, backticks, ``||``, ``~~`` and ``](`` links;
 - a text whose translator comment names a length ("at most 45 characters") fits it,
   placeholders left out (what fills them is not known here; command descriptions and
@@ -109,6 +110,22 @@ def placeholders(text: str) -> set[str] | None:
     """The ``{name}`` fields of ``text``; None when braces do not make a format string."""
     try:
         return {name for _, name, _, _ in Formatter().parse(text) if name is not None}
+    except ValueError:
+        return None
+
+
+def fields_as_written(text: str) -> set[str] | None:
+    """Each field of ``text`` whole, conversion and format spec included (``{days:d}``,
+    ``{name!r}``): a translation must ask for exactly what its source asks for, since a
+    spec the filled value cannot take fails the message (an English fallback at best, a
+    failed command sync at worst). None when braces do not make a format string."""
+    try:
+        return {
+            "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            + "}"
+            for _, name, spec, conversion in Formatter().parse(text)
+            if name is not None
+        }
     except ValueError:
         return None
 
@@ -217,22 +234,42 @@ def test_every_text_of_the_code_is_translated(language: str, in_code: Catalog) -
     )
 
 
-@requires_catalog
-def test_translations_keep_the_placeholders_of_their_source(language: str) -> None:
+def placeholder_problems(catalog: Catalog) -> list[str]:
+    """Each translation of ``catalog`` whose fields are not its source's, as written."""
     wrong: list[str] = []
-    for message in texts(catalog_for(language)):
+    for message in texts(catalog):
         if not any(forms(message)):
             continue
-        wanted = [placeholders(text) for text in sources(message)]
+        wanted = [fields_as_written(text) for text in sources(message)]
         for form in forms(message):
-            got = placeholders(form)
+            got = fields_as_written(form)
             if got is None:
                 wrong.append(f"{form!r}: braces that are no placeholder (write {{{{ }}}})")
             elif got not in wanted:
                 wrong.append(
                     f"{form!r} has {sorted(got)}, {message.id!r} has {sorted(wanted[-1] or ())}"
                 )
+    return wrong
+
+
+@requires_catalog
+def test_translations_keep_the_placeholders_of_their_source(language: str) -> None:
+    wrong = placeholder_problems(catalog_for(language))
     assert wrong == [], "placeholders must be the source's, as written:\n" + "\n".join(wrong)
+
+
+def test_a_format_spec_or_conversion_the_source_lacks_is_a_wrong_placeholder() -> None:
+    catalog = Catalog(locale="de")
+    catalog.add("Keep {days} days", "{days:d} Tage behalten")
+    catalog.add("Named {who}", "Genannt {who!r}")
+    catalog.add("Kept {days} days", "{days} Tage behalten")
+    catalog.add(("{count} image", "{count} images"), ("{count} Bild", "{count:>3} Bilder"))
+    assert placeholder_problems(catalog) == [
+        "'{days:d} Tage behalten' has ['{days:d}'], 'Keep {days} days' has ['{days}']",
+        "'Genannt {who!r}' has ['{who!r}'], 'Named {who}' has ['{who}']",
+        "'{count:>3} Bilder' has ['{count:>3}'], ('{count} image', '{count} images') has "
+        "['{count}']",
+    ]
 
 
 @requires_catalog

@@ -99,6 +99,8 @@ GERMAN = {
     "Set and inspect daily image limits (moderators)": "Tageslimits festlegen (Moderation)",
     "Speed against quality (default regular)": "x" * 101,  # too long for Discord
     "Reuse a seed to reproduce an image (random if left out)": "Seed {nope}",  # broken
+    # A format spec the filled-in number (text by then) cannot take: would fail the sync.
+    "Denoising steps ({low}–{high})": "Entrauschungsschritte ({low:d}–{high})",
 }
 
 
@@ -174,4 +176,8 @@ async def test_an_unusable_translation_is_english_with_a_warning_never_a_failed_
     warned = caplog.text
     assert "Speed against quality (default regular)" in warned and "101 characters" in warned
     assert "placeholders do not match" in warned and "Reuse a seed" in warned
+    steps = find(commands, "/preferences set steps")
+    assert steps["description"] == "Denoising steps (1–50)"
+    assert not steps.get("description_localizations"), "{low:d}: English, the bot still started"
+    assert "cannot be filled" in warned and "Denoising steps" in warned
     german.discord.assert_no_errors()
