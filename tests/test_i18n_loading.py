@@ -94,3 +94,43 @@ def test_a_translation_that_cannot_be_filled_is_that_message_in_english(
     s = speech_reading(folder, {"{days} days left": translation})
     assert s.gettext("{days} days left", days=s.number(12)) == "12 days left"
     assert "placeholders do not match" in caplog.text and "days left" in caplog.text
+
+
+GOOD_PO = po_bytes("Hallo")
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        GOOD_PO.replace(b"plural=(n != 1);", b"plural=(n != 1;"),  # a Plural-Forms typo
+        GOOD_PO.replace(b"Hallo", b"Gr\xf6\xdfe"),  # Latin-1 bytes in a UTF-8 catalog
+        GOOD_PO.replace(b"Language: de", b"Language: de_XX-foo"),  # no such locale
+        GOOD_PO.replace(b"charset=utf-8", b"charset=utf-9"),  # no such charset
+    ],
+    ids=["plural-forms", "not-utf-8", "language", "charset"],
+)
+def test_a_catalog_that_does_not_parse_is_english_reported_once_with_its_file(
+    folder: Path, broken: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert broken != GOOD_PO
+    (folder / "imagine_bot.po").write_bytes(broken)
+    i18n.speech.cache_clear()
+    try:
+        with caplog.at_level("ERROR", logger="bot.i18n"):
+            for code in ("de", "de", "es-ES"):  # es reads no catalog here: English anyway
+                s = i18n.speech(code)
+                assert s.gettext("Hello") == "Hello"
+                assert s.ngettext("{count} day", "{count} days", 2) == "2 days"
+            i18n.speech.cache_clear()
+            assert i18n.speech("de").gettext("Hello") == "Hello"
+    finally:
+        i18n.speech.cache_clear()
+    reports = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert len(reports) == 1, reports
+    assert str(folder / "imagine_bot.po") in reports[0]
+
+
+def test_a_damaged_shipped_mo_yields_to_the_po_beside_it(folder: Path) -> None:
+    (folder / "imagine_bot.mo").write_bytes(b"\x00not a mo file at all")
+    (folder / "imagine_bot.po").write_bytes(GOOD_PO)
+    assert i18n._compiled("de").gettext("Hello") == "Hallo"

@@ -131,10 +131,40 @@ def compile_po(po_bytes: bytes, catalog: str) -> bytes:
     return buffer.getvalue()
 
 
+_UNREADABLE_REPORTED: set[tuple[Path, str]] = set()
+"""Catalogs already reported unreadable (file, error), so each is logged once, not once
+per Discord locale reading it (es-ES and es-419) or per cache clear."""
+
+
 def _compiled(catalog: str) -> gettext.NullTranslations:
-    """The catalog's translations: the shipped ``.mo`` made from this very ``.po``, else
-    the ``.po`` compiled in memory (a source checkout, or a ``.mo`` left from an old one)."""
+    """The catalog's translations, or none (English) when its files cannot be read.
+
+    A catalog that does not parse (a Plural-Forms typo, bytes that are not its charset, a
+    Language header Babel does not know, a damaged ``.mo``) must not make every text of
+    that language raise, the error handler's included, nor fail the command sync: it is
+    reported once, with the file, and the language is spoken in English until it is fixed.
+    """
     folder = LOCALES_DIR / catalog / "LC_MESSAGES"
+    try:
+        return _read_catalog(folder, catalog)
+    except Exception as error:  # whatever Babel or gettext raise for a bad file
+        where = folder / f"{DOMAIN}.po"
+        where = where if where.exists() else folder / f"{DOMAIN}.mo"
+        if (where, repr(error)) not in _UNREADABLE_REPORTED:
+            _UNREADABLE_REPORTED.add((where, repr(error)))
+            log.error(
+                "catalog %s cannot be read (%s: %s): its language is spoken in English "
+                "until the file is fixed (docs/translating.md)",
+                where,
+                type(error).__name__,
+                error,
+            )
+        return gettext.NullTranslations()
+
+
+def _read_catalog(folder: Path, catalog: str) -> gettext.NullTranslations:
+    """The shipped ``.mo`` made from this very ``.po``, else the ``.po`` compiled in
+    memory (a source checkout, or a ``.mo`` left from an old one); none if neither."""
     mo_path, po_path = folder / f"{DOMAIN}.mo", folder / f"{DOMAIN}.po"
     if not po_path.exists():
         if not mo_path.exists():
@@ -143,9 +173,12 @@ def _compiled(catalog: str) -> gettext.NullTranslations:
             return gettext.GNUTranslations(mo)
     source = po_path.read_bytes()
     if mo_path.exists():
-        with mo_path.open("rb") as mo:
-            shipped = gettext.GNUTranslations(mo)
-        if shipped.pgettext(STAMP_CONTEXT, STAMP_ID) == _digest(source):
+        try:
+            with mo_path.open("rb") as mo:
+                shipped: gettext.NullTranslations | None = gettext.GNUTranslations(mo)
+        except Exception:  # a damaged .mo: the .po beside it is the source anyway
+            shipped = None
+        if shipped is not None and shipped.pgettext(STAMP_CONTEXT, STAMP_ID) == _digest(source):
             return shipped
     return gettext.GNUTranslations(io.BytesIO(compile_po(source, catalog)))
 

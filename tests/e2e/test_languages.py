@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from bot import i18n
 from tests.e2e.harness import Harness
 from tests.emulators.discord import Channel, InteractionRecord, Member, Message, Permission
 from tests.emulators.discord.interactions import CHANNEL_MESSAGE, MODAL
@@ -532,3 +533,40 @@ async def test_a_job_resumed_after_a_restart_is_still_posted_in_the_servers_lang
     assert "Taille" in fields(posted) and labels(posted)[0][0] == "Relancer"
     await world.running_bot.flow.wait_until_idle()
     assert await world.used_today(marc) == 1
+
+
+async def test_a_catalog_that_does_not_parse_is_english_for_its_readers_and_syncs(
+    world: Harness, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A typo in German's Plural-Forms: German readers get English, nobody an error."""
+    po = tmp_path / "locales" / "de" / "LC_MESSAGES" / "imagine_bot.po"
+    broken = po.read_bytes().replace(b"plural=(n != 1);", b"plural=(n != 1;")
+    assert broken != po.read_bytes()
+    po.write_bytes(broken)
+    i18n.speech.cache_clear()
+    caplog.set_level("ERROR", logger="bot.i18n")
+    nina = world.member("nina")
+    it = await world.discord.run_slash_command(
+        nina, world.general, "imagine", prompt="ein Drachen", width=512, locale="de"
+    )
+    reply = await it.wait_for_original(timeout=WAIT)
+    assert reply.ephemeral and reply.content.startswith(IN_ENGLISH), reply.content
+
+    synced = world.discord.commands.find(world.guild.id, "quota")
+    assert synced is not None
+    required, synced["default_member_permissions"] = synced["default_member_permissions"], None
+    try:  # refused by the permission check: the error handler speaks German, so English
+        it = await world.discord.run_slash_command(
+            nina, world.general, "quota set-default", limit=999, locale="de"
+        )
+        refused = await it.wait_for_original(timeout=WAIT)
+    finally:
+        synced["default_member_permissions"] = required
+    assert refused.ephemeral and "**Manage Server**" in refused.content, refused.content
+
+    await world.running_bot.sync_commands()  # every German description is asked for
+    assert world.discord.commands.find(world.guild.id, "imagine") is not None
+    world.discord.assert_no_errors()
+    assert await world.used_today(nina) == 0
+    reports = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert len(reports) == 1 and str(po) in reports[0], "once, naming the file to fix"
