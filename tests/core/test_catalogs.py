@@ -19,6 +19,8 @@ How to fix each failure is in docs/translating.md; the messages below say it too
 
 from __future__ import annotations
 
+import gettext
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +31,7 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
-from bot.i18n import DOMAIN, LOCALES_DIR, REQUIRED, catalog_id
+from bot.i18n import DOMAIN, LOCALES_DIR, REQUIRED, catalog_id, compile_po
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = LOCALES_DIR / f"{DOMAIN}.pot"
@@ -212,6 +214,21 @@ def catalog_for(language: str) -> Catalog:
         f"-d bot/i18n/locales -D imagine_bot -l {catalog_id(language)}"
     )
     return read(path, catalog_id(language))
+
+
+@requires_catalog
+def test_the_catalog_compiles_as_the_bot_reads_it(language: str) -> None:
+    """The bot would speak an unreadable catalog's language in English (and log it): a
+    Plural-Forms typo, bytes that are not UTF-8 or an unknown Language header fail here."""
+    path = po_path(language)
+    assert path.exists(), f"no catalog for {language}"
+    try:
+        translations = gettext.GNUTranslations(
+            io.BytesIO(compile_po(path.read_bytes(), catalog_id(language)))
+        )
+    except Exception as error:
+        pytest.fail(f"{path.relative_to(REPO)} cannot be read: {type(error).__name__}: {error}")
+    assert translations.info().get("language") == catalog_id(language), "its Language header"
 
 
 @requires_catalog
