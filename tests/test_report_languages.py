@@ -63,7 +63,20 @@ def test_the_chart_text_comes_from_the_readers_voice() -> None:
         ("en-US", 1, "<$0.01"),
         ("de", 1, "<0,01\xa0$"),
         ("en-US", 0, "$0.00"),
+        # Latin American Spanish reads Spain's catalog, but writes money as it does itself.
+        ("es-419", 1_234_505 * 10**9, "USD1,234.51"),
+        ("es-ES", 1_234_505 * 10**9, "1.234,51\xa0US$"),
+        ("en-GB", 1_234_505 * 10**9, "US$1,234.51"),
     ],
 )
 def test_money_is_dollars_in_the_readers_notation(locale: str, pico: int, shown: str) -> None:
     assert messages.money(speech(locale), pico) == shown
+
+
+def test_latin_american_spanish_reads_spains_words_in_its_own_numbers_and_dates() -> None:
+    latin, spain = speech("es-419"), speech("es-ES")
+    assert latin.catalog == spain.catalog == "es", "one Spanish catalog for the words"
+    assert (latin.number(12345.5), spain.number(12345.5)) == ("12,345.5", "12.345,5")
+    assert messages.chart_text(latin).money(1234.5) == "USD1,234.50"
+    assert speech("en-GB").date(date(2025, 3, 14)) == "14/03/2025"
+    assert speech("en-US").date(date(2025, 3, 14)) == "3/14/25"

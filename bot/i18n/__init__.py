@@ -28,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from babel import Locale, dates, numbers
+from babel import Locale, UnknownLocaleError, dates, numbers
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ LANGUAGES: dict[str, str] = {
     "pt-BR": "pt_BR",
     "ja": "ja",
 }
-"""Discord's locale codes the bot speaks, and the catalog (a Babel locale id) each reads."""
+"""Discord's locale codes the bot speaks, and the catalog (a Babel locale id) each reads
+for its words; numbers, dates and money follow the code itself (:attr:`Speech.locale`)."""
 
 REQUIRED = ("de", "fr", "es-ES", "pt-BR", "ja")
 """The languages whose catalogs must be complete (tests/core/test_catalogs.py)."""
@@ -193,7 +194,10 @@ class Speech:
 
     @property
     def locale(self) -> Locale:
-        return Locale.parse(self.catalog)
+        """The locale numbers, dates, lists and money are written in: the Discord code's
+        own, not its catalog's. es-419 reads the ``es`` catalog but writes 1,234.5 and
+        USD as Latin America does, not as Spain (1.234,5 · US$); en-GB its own dates."""
+        return _formats(self.discord_locale, self.catalog)
 
     def gettext(self, message: str, /, **fields: Any) -> str:
         """``message`` in this language, its ``{name}`` placeholders filled from ``fields``."""
@@ -234,6 +238,15 @@ class Speech:
             # ("{days:d}" on a written-out number), "{name.attr}": this message in English.
             log.warning("catalog %s: placeholders do not match for %r", self.catalog, source)
             return source.format(**fields)
+
+
+@cache
+def _formats(discord_locale: str, catalog: str) -> Locale:
+    """The Babel locale of a Discord code (``es-419`` → ``es_419``), else the catalog's."""
+    try:
+        return Locale.parse(discord_locale, sep="-")
+    except (ValueError, UnknownLocaleError):  # not a code Babel knows: the catalog's forms
+        return Locale.parse(catalog)
 
 
 @cache

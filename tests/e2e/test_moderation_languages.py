@@ -94,6 +94,21 @@ def german(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
         yield
 
 
+ES: dict[Msgid, Msgstr] = {
+    "Your images today": "Tus imágenes de hoy",
+    "**{used}** of **{limit}** used · **{remaining}** left": (
+        "**{used}** de **{limit}** usadas · quedan **{remaining}**"
+    ),
+}
+
+
+@pytest.fixture
+def spanish(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """One Spanish catalog (es), read by Spain's Discord (es-ES) and Latin America's (es-419)."""
+    with installed(monkeypatch, tmp_path / "locales", {"es": ES}):
+        yield
+
+
 @pytest_asyncio.fixture(loop_scope="module", autouse=True)
 async def judged(world: Harness) -> AsyncIterator[None]:
     """Nobody saw "This interaction failed", Discord refused nothing; settings put back."""
@@ -148,6 +163,18 @@ async def test_usage_and_quota_answers_follow_the_members_language_not_the_serve
 
     removed = (await private(world, mod, "quota set-default", locale=GERMAN)).text()
     assert removed == "Standard des Servers entfernt (vorher 1.500 Bilder)."
+
+
+async def test_latin_american_spanish_reads_the_spanish_words_with_its_own_numbers(
+    world: Harness, spanish: None
+) -> None:
+    store = world.running_bot.store
+    await store.set_default_limit(world.guild.id, 1500, actor_id=world.moderator.id)
+    latin = (await private(world, world.member("lucia"), "usage", locale="es-419")).embeds[0]
+    spain = (await private(world, world.member("pilar"), "usage", locale="es-ES")).embeds[0]
+    assert latin["title"] == spain["title"] == "Tus imágenes de hoy"
+    assert latin["description"].splitlines()[0] == "**0** de **1,500** usadas · quedan **1,500**"
+    assert spain["description"].splitlines()[0] == "**0** de **1.500** usadas · quedan **1.500**"
 
 
 async def test_quota_stats_are_in_the_moderators_language(world: Harness, german: None) -> None:
