@@ -1164,7 +1164,8 @@ def stats_embed(
     """``/quota stats``; with ``show_spend`` (a price is set) the estimated spend too.
 
     Every dollar amount is the exact integer sum rounded once, so the total here, the
-    per-day lines and the CSV export's ``cost_usd`` column agree to the cent.
+    per-day lines and the CSV export's ``cost_usd`` column agree to the cent. A per-day
+    line's date is the reader's short form (14.03.25, 2025/03/14); the CSV keeps ISO days.
     """
     images = sum(t.images for t in totals)
     requests = sum(t.generations for t in totals)
@@ -1195,7 +1196,7 @@ def stats_embed(
         return s.ngettext("{count} image", "{count} images", count)
 
     per_day = [
-        f"`{t.day.isoformat()}` {s.number(t.images)}{cost(t.cost_pico_usd)}"
+        f"`{s.date(t.day)}` {s.number(t.images)}{cost(t.cost_pico_usd)}"
         for t in reversed(totals)
         if t.generations
     ]

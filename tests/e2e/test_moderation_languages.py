@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,11 @@ async def test_latin_american_spanish_reads_the_spanish_words_with_its_own_numbe
 
 
 async def test_quota_stats_are_in_the_moderators_language(world: Harness, german: None) -> None:
+    made = await world.discord.run_slash_command(
+        world.member("ida"), world.general, "imagine", prompt="a paper boat"
+    )
+    await made.wait_for_original(lambda m: bool(m.attachments), timeout=WAIT)
+    await world.running_bot.flow.wait_until_idle()
     it = await world.discord.run_slash_command(
         world.moderator, world.general, "quota stats", locale=GERMAN, days=3
     )
@@ -186,6 +192,9 @@ async def test_quota_stats_are_in_the_moderators_language(world: Harness, german
     embed = reply.embeds[0]
     assert embed["title"] == "Nutzung der letzten 3 Tage"
     assert "Aktivste Mitglieder" in fields(embed)
+    today = datetime.now(UTC).date()
+    first_day = fields(embed)["Per day (UTC)"].splitlines()[0]
+    assert re.fullmatch(rf"`{today:%d.%m.%y}` \d+", first_day), "a date as German writes it"
 
 
 async def test_a_moderators_refusals_are_in_their_language(world: Harness, german: None) -> None:

@@ -21,6 +21,7 @@ import pytest
 import pytest_asyncio
 from PIL import Image
 
+from bot.i18n import speech
 from bot.store.base import MemberContext
 from tests.core.conftest import params
 from tests.e2e.harness import Harness, start_harness
@@ -293,7 +294,7 @@ async def test_spend_is_exact_for_mixed_sizes_and_counts_and_stats_agree_with_ex
 
     embed, _ = await stats(world)
     assert f"Estimated spend: **{shown(everyone)}**" in embed["description"]
-    today = datetime.now(UTC).date().isoformat()
+    today = speech("en-US").date(datetime.now(UTC).date())  # the moderator's short form
     per_day = fields(embed)["Per day (UTC)"]
     assert f"`{today}`" in per_day and per_day.endswith(f"· {shown(everyone)}"), per_day
     ranking = fields(embed)["Top members"]
