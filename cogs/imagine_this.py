@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -45,6 +46,15 @@ log = logging.getLogger(__name__)
 MENU_NAME = "Imagine this"
 FORM_ID = "imagine:this"
 _SIDES = re.compile(r"\s*([0-9]{1,5})\s*[x×*, ]\s*([0-9]{1,5})\s*", re.IGNORECASE)
+"""Width and height, read after :func:`as_typed` (so ``１０２４ｘ７６８`` is ``1024x768``;
+NFKC leaves ``×`` as it is, which the pattern takes too)."""
+
+
+def as_typed(text: str) -> str:
+    """``text`` as the ASCII a member meant: NFKC folds full-width digits, letters, ``，``,
+    ``．`` and the ideographic space (a Japanese or Chinese keyboard's) to ``0-9``, ``x``,
+    ``,``, ``.`` and a space. What the member typed is still what refusals quote."""
+    return unicodedata.normalize("NFKC", text).strip()
 
 
 class ImagineThisModal(discord.ui.Modal):
@@ -105,9 +115,10 @@ def typed_size(text: str) -> Preferences:
     text = text.strip()
     if not text:
         return Preferences()
-    if text.lower() in SIZE_PRESETS:
-        return Preferences(size=text.lower())
-    sides = _SIDES.fullmatch(text)
+    folded = as_typed(text)
+    if folded.lower() in SIZE_PRESETS:
+        return Preferences(size=folded.lower())
+    sides = _SIDES.fullmatch(folded)
     if sides is None:
         raise UnreadableSize(text)
     return Preferences(width=int(sides[1]), height=int(sides[2]))
@@ -118,9 +129,10 @@ def typed_seed(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_SEED:
+    folded = as_typed(text)
+    if not (folded.isascii() and folded.isdigit()) or int(folded) > MAX_SEED:
         raise UnreadableSeed(text)
-    return int(text)
+    return int(folded)
 
 
 def message_prompt(message: discord.Message) -> str:

@@ -21,6 +21,7 @@ import asyncio
 import io
 import logging
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -458,9 +459,11 @@ def submitted_values(components: Sequence[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def _number(s: Speech, text: str, box: str, kind: type[int] | type[float]) -> Any:
-    """The number in the dialog's text box ``box`` (a decimal comma is read as a dot)."""
+    """The number in the dialog's text box ``box`` (a decimal comma is read as a dot;
+    full-width ``３．５`` as ``3.5``: NFKC first, as a Japanese keyboard types it)."""
+    folded = unicodedata.normalize("NFKC", text).strip().replace(",", ".")
     try:
-        return kind(text.strip().replace(",", "."))
+        return kind(folded)
     except ValueError:
         raise ValueError(messages.edit_not_a_number(s, box, text.strip())) from None
 

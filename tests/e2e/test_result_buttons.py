@@ -229,6 +229,33 @@ async def test_edit_opens_a_dialog_with_the_settings_and_generates_the_change(
     assert jump_url(world, original) in fields(edited)["Made from"]
 
 
+@pytest.mark.parametrize(
+    ("seed", "steps", "guidance"),
+    [("１２３", "２０", "３．５"), ("１２３", "２０", "３，５")],  # a Japanese keyboard's digits
+    ids=["full-width-dot", "full-width-comma"],
+)
+async def test_edit_reads_full_width_digits_as_the_numbers_they_are(
+    world: Harness, seed: str, steps: str, guidance: str
+) -> None:
+    kumi = world.member("kumi")
+    original = await imagine(world, kumi, "a paper crane", seed=7)
+    form = await (await press(world, kumi, original, "Edit")).wait_for_modal(timeout=WAIT)
+
+    done = await world.discord.submit_modal(
+        kumi,
+        form,
+        {
+            "Seed (empty for a random one)": seed,
+            "Steps (1–50)": steps,
+            "Guidance (1–20)": guidance,
+        },
+    )
+    await done.acknowledged(timeout=WAIT)
+    await new_result(done)
+    asked = world.api.requests[-1].json
+    assert (asked["seed"], asked["num_inference_steps"], asked["guidance_scale"]) == (123, 20, 3.5)
+
+
 async def test_edit_with_an_empty_seed_picks_a_new_one(world: Harness) -> None:
     dave = world.member("dave")
     original = await imagine(world, dave, "a glass apple", seed=7)

@@ -331,6 +331,41 @@ async def test_imagine_this_opens_a_dialog_with_the_message_text_and_generates(
     assert "could not read the size" in (await bad.wait_for_original(timeout=WAIT)).text()
 
 
+@pytest.mark.parametrize(
+    ("size", "seed", "width", "height"),
+    [
+        ("１０２４ｘ５７６", "７７", 1024, 576),  # full-width digits and x
+        ("1024ｘ576", "77", 1024, 576),  # only the x full-width
+        ("１０２４×７６８", "１２３", 1024, 768),  # the multiplication sign stays itself
+        ("１０２４　＊　７６８", "1", 1024, 768),  # ideographic spaces, a full-width star
+        ("ｓｑｕａｒｅ", "0", 512, 512),  # a preset's name typed full-width
+    ],
+    ids=["digits-and-x", "x", "times-sign", "spaces-and-star", "preset"],
+)
+async def test_imagine_this_reads_sizes_and_seeds_typed_in_full_width(
+    world: Harness, size: str, seed: str, width: int, height: int
+) -> None:
+    """A Japanese keyboard types ０-９ and ｘ: the dialog reads them as what they mean."""
+    aki, bob = world.member("aki"), world.member("bob")
+    said = await world.discord.send_message(bob, world.general, "桜の木")
+    opened = await world.discord.run_message_command(aki, said, "Imagine this", locale="ja")
+    await opened.acknowledged(timeout=WAIT)
+    modal = await opened.wait_for_modal()
+    submitted = await world.discord.submit_modal(
+        aki, modal, {"size": size, "seed": seed}, locale="ja"
+    )
+    await result_of(submitted)
+    asked = sent(world)
+    assert asked["seed"] == int(seed.translate(FULL_WIDTH_DIGITS))
+    if size == "ｓｑｕａｒｅ":
+        assert asked["size"] == "square"
+    else:
+        assert asked["image_size"] == {"width": width, "height": height}
+
+
+FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
 async def test_imagine_this_on_a_result_opens_its_edit_dialog(world: Harness) -> None:
     alice = world.member("alice")
     await private(world, world.moderator, "settings add-style", name="Ink", text="ink wash")
