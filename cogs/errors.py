@@ -17,6 +17,7 @@ from discord.ext import commands
 from bot.jobs.service import Refusal
 from cogs.common import messages
 from cogs.common.flow import send_ephemeral
+from cogs.common.places import NotAllowedHere
 from cogs.common.voices import to_member
 
 if TYPE_CHECKING:
@@ -44,9 +45,12 @@ class Errors(commands.Cog):
             text = messages.missing_permission(s)
         elif isinstance(error, app_commands.NoPrivateMessage):
             text = messages.servers_only(s)
+        elif isinstance(error, NotAllowedHere):  # the personal-use gate's own refusal
+            text = error.said(s)
         elif isinstance(error, app_commands.CheckFailure):
-            # A check's own text is already the member's (cogs/common/checks, places).
-            text = str(error) or messages.check_failed(s)
+            # Any other check: discord.py's str() is English ("The check functions for
+            # command 'usage' failed."), so the catalog's own words instead.
+            text = messages.check_failed(s)
         elif isinstance(error, app_commands.CommandInvokeError) and isinstance(
             error.original, Refusal
         ):  # e.g. the database too slow to answer before the deadline (cogs/common/budget)

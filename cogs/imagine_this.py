@@ -213,7 +213,7 @@ class ImagineThis(commands.Cog):
             try:  # the menu's check passed when the dialog opened; the owner may since have
                 await self.bot.personal_gate.check(interaction)  # changed PERSONAL_USE
             except NotAllowedHere as refusal:
-                await send_ephemeral(interaction, str(refusal))
+                await send_ephemeral(interaction, refusal.said(to_member(interaction)))
                 return
             values = submitted_values(data.get("components") or [])
             s = to_member(interaction)

@@ -473,7 +473,7 @@ class GenerationFlow:
             try:
                 await self.personal_gate.check(interaction)
             except NotAllowedHere as refused:
-                await send_ephemeral(interaction, str(refused))
+                await send_ephemeral(interaction, refused.said(to_member(interaction)))
                 return
         if private:
             way = Reach.PRIVATE

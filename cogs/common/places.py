@@ -21,10 +21,10 @@ import discord
 from discord import app_commands
 
 from bot.config import PersonalUse
+from bot.i18n import ENGLISH, Speech
 from bot.policy.places import NO_SERVER, Place, place_of
 from cogs.common import messages
 from cogs.common.budget import acknowledgement_deadline
-from cogs.common.voices import to_member
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,20 @@ def ledger_guild_id(interaction: discord.Interaction) -> int:
 
 
 class NotAllowedHere(app_commands.CheckFailure):
-    """Personal use does not cover this member or place; ``str()`` is the private answer,
-    already in the member's language."""
+    """Personal use does not cover this member or place.
+
+    ``say`` is the message function that words the refusal: :meth:`said` answers the
+    member in their voice (cogs/errors.py, the flow, "Imagine this"); ``str()`` is the
+    English, for logs, like the core's refusals.
+    """
+
+    def __init__(self, say: Callable[[Speech], str]) -> None:
+        self._say = say
+        super().__init__(say(ENGLISH))
+
+    def said(self, s: Speech) -> str:
+        """The refusal in the reader's language."""
+        return self._say(s)
 
 
 def is_personal(interaction: discord.Interaction) -> bool:
@@ -120,7 +132,7 @@ class PersonalGate:
         # The acknowledgement budget starts now: the lookups below come out of it.
         deadline = acknowledgement_deadline(interaction)
         if not self.mode.enabled:  # Discord should not even offer it; a stale client might
-            raise NotAllowedHere(messages.personal_use_off(to_member(interaction)))
+            raise NotAllowedHere(messages.personal_use_off)
         if self.mode is PersonalUse.EVERYONE or await self.shares_a_server(
             interaction.user.id, deadline=deadline
         ):
@@ -129,7 +141,7 @@ class PersonalGate:
         log.info(
             "refused user %s outside servers: shares no server with the bot", interaction.user.id
         )
-        raise NotAllowedHere(messages.personal_use_members_only(to_member(interaction)))
+        raise NotAllowedHere(messages.personal_use_members_only)
 
     async def shares_a_server(self, user_id: int, *, deadline: float | None = None) -> bool:
         """Whether ``user_id`` shares a server with the bot; lookups end by ``deadline``

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from discord import app_commands
 
 from bot import i18n
 from tests.e2e.harness import Harness
@@ -132,6 +133,7 @@ GERMAN: dict[Msgid, Msgstr] = {
     "You need the **Manage Server** permission to use this command.": (
         "Du brauchst die Berechtigung **Server verwalten** für diesen Befehl."
     ),
+    "You cannot use this command here.": "Diesen Befehl kannst du hier nicht verwenden.",
 }
 IN_FRENCH = "Pour une taille sur mesure"
 IN_GERMAN = "Für eine eigene Größe"
@@ -470,6 +472,35 @@ async def test_a_command_refused_by_its_permission_check_answers_in_the_members_
         synced["default_member_permissions"] = required
     assert reply.ephemeral
     assert reply.content == "Du brauchst die Berechtigung **Server verwalten** für diesen Befehl."
+
+
+async def test_a_failed_check_answers_in_the_members_language_not_discord_pys_english(
+    world: Harness,
+) -> None:
+    """discord.py's CheckFailure says "The check functions for command 'usage' failed."."""
+    tree = world.running_bot.tree
+    commands = [
+        command
+        for command in (tree.get_command("usage"), tree.get_command("usage", guild=world.guild))
+        if isinstance(command, app_commands.Command)
+    ]
+    assert commands, "/usage is registered"
+
+    def refuse(interaction: object) -> bool:
+        return False  # a check that says no, as any added later might
+
+    for command in commands:
+        command.add_check(refuse)
+    try:
+        it = await world.discord.run_slash_command(
+            world.member("olaf"), world.general, "usage", locale="de"
+        )
+        reply = await it.wait_for_original(timeout=WAIT)
+    finally:
+        for command in commands:
+            command.remove_check(refuse)
+    assert reply.ephemeral
+    assert reply.content == "Diesen Befehl kannst du hier nicht verwenden."
 
 
 async def test_once_the_token_expired_a_channel_post_is_the_servers_and_a_dm_the_members(

@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 
 from bot.config import PersonalUse
+from bot.i18n import speech
 from bot.policy.places import NO_SERVER
 from bot.store.base import MemberContext
 from cogs.common import messages
@@ -411,8 +412,11 @@ async def test_members_refuses_a_stranger_privately_without_calling_the_api(
     assert len(world.api.requests) == calls_before, "the image API was never called"
     # The membership lookups answer 404 Unknown Member: an answer, not an invalid request.
     assert {e.code for e in world.discord.errors} <= {10007}
-    again = await world.discord.run_slash_command(stranger, channel, "usage")
-    assert (await again.wait_for_original(timeout=5)).ephemeral
+    again = await world.discord.run_slash_command(stranger, channel, "usage", locale="ja")
+    refused = await again.wait_for_original(timeout=5)
+    assert refused.ephemeral
+    japanese = messages.personal_use_members_only(speech("ja"))
+    assert refused.content == japanese != answer.content, "the command check: in their language"
     assert len([e for e in world.discord.errors if e.code == 10007]) == 1, "the answer is cached"
 
 
