@@ -42,7 +42,8 @@ from zlib_ng import zlib_ng
 # zlib-ng, not the standard library's zlib: the same streams and the same API, but it
 # inflates a PNG's pixel stream about three times faster (``verify`` of a 1024×768 PNG:
 # 1.0 ms instead of 3.0 ms of CPU). Inflating the whole stream is how ``verify`` knows it
-# is whole and no bigger than its header says (its Adler-32 covers the inflated bytes),
+# is whole and no bigger than its header says (it must reach its end, whose Adler-32
+# covers the inflated bytes),
 # and it was the largest part of the bot's CPU per image (docs/benchmarks.md).
 _INFLATE_ERROR: Final = cast("type[Exception]", zlib_ng.error)  # its stub types it as an instance
 
@@ -70,9 +71,9 @@ _MAX_PNG_CHUNKS: Final = 20_000
 # Decompressed zTXt, iTXt and iCCP together. Real files carry a few kilobytes (an ICC
 # profile, generation parameters); Pillow would inflate up to 64 MB of them.
 _MAX_PNG_METADATA: Final = 1 << 20
-# Output inflated per step, then dropped: memory stays at about this per worker. 1 MiB
-# rather than 64 KiB: fewer, larger buffers make verify 15 % cheaper (0.85 -> 0.72 ms for
-# the benchmark's 1024×768 PNG), and two workers hold 2 MiB at most.
+# Input fed and output inflated per step, then dropped: memory stays at about twice this
+# per worker, whatever the size of a chunk. 1 MiB rather than 64 KiB: fewer, larger
+# buffers make verify 15 % cheaper (0.85 -> 0.72 ms for the benchmark's 1024×768 PNG).
 _INFLATE_STEP: Final = 1 << 20
 _MAX_JPEG_SCANS: Final = 64  # progressive files have ~10; thousands is a CPU bomb
 # Segments up to and including the first scan. Real files have about ten (APPn, DQT, SOF,
@@ -278,21 +279,35 @@ def _png_raw_size(info: ImageInfo, header: bytes) -> int:
 
 
 def _inflate_exactly(parts: list[memoryview], expected: int) -> None:
-    """Inflate the IDAT stream in small steps, throwing the output away, and count it."""
+    """Inflate the IDAT stream in small steps, throwing the output away, and count it.
+
+    Each chunk is fed ``_INFLATE_STEP`` bytes at a time, so what is held is one step of
+    input and one of output whatever the chunk's size (a single 40 MiB IDAT included);
+    after its input is used up a step is drained while it still fills its output, since
+    the inflater can hold output back (a long match) with no input left. The stream must
+    reach its end: its final block and Adler-32 are how a stream cut short is told from a
+    whole one.
+    """
     inflater = zlib_ng.decompressobj()
     produced = 0
     try:
         for part in parts:
-            pending: bytes | memoryview = part
-            while pending and not inflater.eof:
-                produced += len(inflater.decompress(pending, _INFLATE_STEP))
-                if produced > expected:
-                    raise NotAnImage("the png holds more pixel data than its size (a bomb?)")
-                pending = inflater.unconsumed_tail
+            for start in range(0, len(part), _INFLATE_STEP):
+                pending: bytes | memoryview = part[start : start + _INFLATE_STEP]
+                while not inflater.eof:
+                    out = len(inflater.decompress(pending, _INFLATE_STEP))
+                    produced += out
+                    if produced > expected:
+                        raise NotAnImage("the png holds more pixel data than its size (a bomb?)")
+                    pending = inflater.unconsumed_tail
+                    if not pending and out < _INFLATE_STEP:
+                        break
     except _INFLATE_ERROR as error:
         raise _damaged_png(f"pixel data: {error}") from None
     if produced < expected:
         raise _damaged_png(f"pixel data stops at {produced} of {expected} bytes")
+    if not inflater.eof:
+        raise _damaged_png("pixel data stops before the end of its stream")
 
 
 def _png_metadata_size(kind: bytes, body: memoryview, budget: int) -> int:

@@ -284,6 +284,37 @@ def test_verify_refuses_bombs_and_odd_structures(craft: Callable[[], bytes], rea
         fit_to_size(data, 10)
 
 
+def test_verify_refuses_a_pixel_stream_without_its_end() -> None:
+    # Every row is there, but the zlib stream's Adler-32 is missing: the file was cut
+    # exactly after its pixels, or the stream never ended. Only its end proves it whole.
+    whole = crafted.png(64, 64)
+    stream = crafted._zero_rows(64, 64 * 3)
+    cut = crafted.png(64, 64, stream=stream[:-4])
+    assert verify(whole) == ImageInfo("png", 64, 64)
+
+    with pytest.raises(NotAnImage, match="end of its stream"):
+        verify(cut)
+
+
+def test_verify_holds_little_memory_for_one_huge_pixel_chunk() -> None:
+    # A 2048×2048 RGBA PNG of noise whose pixel stream is one IDAT of about 16 MiB:
+    # checking it must not copy the chunk step by step (it once held twice its size).
+    import tracemalloc
+
+    noise = random.Random(7).randbytes(2048 * 2048 * 4)
+    rows = b"".join(b"\x00" + noise[y * 8192 : (y + 1) * 8192] for y in range(2048))
+    data = crafted.png(2048, 2048, colour=6, stream=zlib.compress(rows, 1))
+    del noise, rows
+    tracemalloc.start()
+    try:
+        assert verify(data) == ImageInfo("png", 2048, 2048)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 4 << 20, f"verify held {peak / (1 << 20):.1f} MiB"
+
+
 def test_verify_refuses_animated_webp() -> None:
     frames = [Image.new("RGB", (64, 64), colour) for colour in ("red", "blue")]
     out = io.BytesIO()
