@@ -31,10 +31,19 @@ def chosen(setting: EventLoop, *, platform: str = sys.platform) -> EventLoop:
 
 
 def loop_factory(setting: EventLoop) -> LoopFactory:
-    """What ``asyncio.Runner`` builds the bot's loop with (the setting checked it imports)."""
-    if chosen(setting) is EventLoop.UVLOOP:
-        import uvloop
+    """What ``asyncio.Runner`` builds the bot's loop with (the setting checked it imports).
 
+    With ``auto``, a uvloop that is installed but does not import (a virtual environment
+    copied to another machine, a broken build) means the standard loop, as if it were not
+    there; only ``EVENT_LOOP=uvloop`` insists on it.
+    """
+    if chosen(setting) is EventLoop.UVLOOP:
+        try:
+            import uvloop
+        except ImportError:
+            if setting is not EventLoop.AUTO:
+                raise
+            return asyncio.new_event_loop
         return uvloop.new_event_loop
     return asyncio.new_event_loop
 

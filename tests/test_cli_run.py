@@ -28,7 +28,9 @@ def bot_env(world: Harness, **changes: str) -> dict[str, str]:
     base = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DISCORD_", "SIRAYA_", "DATABASE_", "METRICS_", "HEALTH_", "ENV_"))
+        if not k.startswith(
+            ("DISCORD_", "SIRAYA_", "DATABASE_", "METRICS_", "HEALTH_", "ENV_", "EVENT_LOOP")
+        )
     }
     settings = world.settings
     return {

@@ -51,3 +51,22 @@ def test_auto_without_uvloop_installed_is_the_standard_loop(
     assert "not installed" in str(caught.value) and "EVENT_LOOP=auto or asyncio" in str(
         caught.value
     )
+
+
+@on_linux
+def test_auto_with_a_uvloop_that_does_not_import_is_the_standard_loop(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A uvloop found on disk that fails to load (a venv copied to another libc, a broken
+    # build): the bot still starts, on asyncio's loop; only EVENT_LOOP=uvloop insists.
+    from pathlib import Path
+
+    broken = Path(str(tmp_path)) / "uvloop"
+    broken.mkdir()
+    (broken / "__init__.py").write_text("raise ImportError('built for another machine')\n")
+    monkeypatch.syspath_prepend(str(broken.parent))
+    monkeypatch.delitem(sys.modules, "uvloop", raising=False)
+
+    assert loop_name(EventLoop.AUTO) == "asyncio"
+    with pytest.raises(ImportError):
+        loop_factory(EventLoop.UVLOOP)
