@@ -42,6 +42,7 @@ SIDES = ("A", "B")
 class Burst:
     cpu_per_image: dict[str, float]
     delivered: dict[str, int]
+    ack_p50: dict[str, float]
     ack_p99: dict[str, float]
 
     @property
@@ -150,13 +151,8 @@ async def duel(
                             for side in SIDES
                         },
                         delivered=delivered,
-                        ack_p99={
-                            side: percentile(
-                                [r.ack_latency for r in by_side[side] if r.ack_latency is not None],
-                                0.99,
-                            )
-                            for side in SIDES
-                        },
+                        ack_p50={side: _ack(by_side[side], 0.5) for side in SIDES},
+                        ack_p99={side: _ack(by_side[side], 0.99) for side in SIDES},
                     )
                 )
                 print(_line(number, results[-1]), file=sys.stderr)
@@ -167,11 +163,18 @@ async def duel(
     return results
 
 
+def _ack(records: Sequence[InteractionRecord], fraction: float) -> float:
+    return percentile([r.ack_latency for r in records if r.ack_latency is not None], fraction)
+
+
 def _line(number: int, burst: Burst) -> str:
     a, b = burst.cpu_per_image["A"] * 1000, burst.cpu_per_image["B"] * 1000
     return (
         f"burst {number + 1}: A {a:.2f} ms/image ({burst.delivered['A']} delivered), "
-        f"B {b:.2f} ms/image ({burst.delivered['B']}), B/A {burst.ratio:.3f}"
+        f"B {b:.2f} ms/image ({burst.delivered['B']}), B/A {burst.ratio:.3f}; "
+        f"acknowledgement p50/p99 A {burst.ack_p50['A'] * 1000:.0f}/"
+        f"{burst.ack_p99['A'] * 1000:.0f} ms, B {burst.ack_p50['B'] * 1000:.0f}/"
+        f"{burst.ack_p99['B'] * 1000:.0f} ms"
     )
 
 
@@ -179,12 +182,21 @@ def report(results: Sequence[Burst]) -> str:
     ratios = [burst.ratio for burst in results]
     a = [burst.cpu_per_image["A"] * 1000 for burst in results]
     b = [burst.cpu_per_image["B"] * 1000 for burst in results]
-    return (
+    lines = [
         f"CPU per delivered image over {len(results)} burst(s): "
         f"A {statistics.median(a):.2f} ms ({min(a):.2f}–{max(a):.2f}), "
         f"B {statistics.median(b):.2f} ms ({min(b):.2f}–{max(b):.2f}); "
         f"B/A median {statistics.median(ratios):.3f} ({min(ratios):.3f}–{max(ratios):.3f})"
-    )
+    ]
+    for label, field in (("p50", "ack_p50"), ("p99", "ack_p99")):
+        acks = [(getattr(x, field)["A"], getattr(x, field)["B"]) for x in results]
+        over = [later / first for first, later in acks if first > 0]
+        lines.append(
+            f"acknowledgement {label}: A {statistics.median(x for x, _ in acks) * 1000:.0f} ms, "
+            f"B {statistics.median(y for _, y in acks) * 1000:.0f} ms; B/A median "
+            f"{statistics.median(over):.3f} ({min(over):.3f}–{max(over):.3f})"
+        )
+    return "\n".join(lines)
 
 
 def _env(pairs: Sequence[str]) -> dict[str, str]:

@@ -58,8 +58,10 @@ __all__ = [
     "GENERATION_COLUMNS",
     "GUILD_SETTING_COLUMNS",
     "PREFERENCE_COLUMNS",
+    "Began",
     "ModerationSql",
     "QuotaState",
+    "ReadsTogether",
     "ReservationAbandoned",
     "StoreCommon",
     "WorkspaceSql",
@@ -442,6 +444,44 @@ class WorkspaceSql:
     count_history: str
 
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+Began = Callable[[], None]
+"""Called by a read the moment it begins (in whatever thread runs the query)."""
+
+
+class ReadsTogether(Generic[_K, _V]):
+    """Concurrent reads of one key share a read that has not begun yet.
+
+    In a burst, 250 members of one server each ask for its policy within milliseconds
+    (before their acknowledgement, and again for the moderation log): one read answers
+    all who asked before it began. Only a read that has *not begun* is joined, so each
+    caller still sees every write committed before it asked, as its own read would.
+    The read reports that it began (``began``, from the thread running the query, under
+    a lock), and from then on a new caller starts a read of its own. A caller whose wait
+    is cancelled does not cancel the read the others wait for.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[_K, asyncio.Future[_V]] = {}
+
+    async def read(self, key: _K, start: Callable[[Began], Awaitable[_V]]) -> _V:
+        with self._lock:
+            shared = self._waiting.get(key)
+            if shared is None:
+                shared = self._waiting[key] = asyncio.ensure_future(
+                    start(lambda: self._begun(key, shared))
+                )
+                shared.add_done_callback(lambda done: self._begun(key, done))
+        return await asyncio.shield(shared)
+
+    def _begun(self, key: _K, read: asyncio.Future[_V] | None) -> None:
+        with self._lock:
+            if self._waiting.get(key) is read:
+                del self._waiting[key]
+
+
 class StoreCommon(ABC, Generic[Conn]):
     """The ``Store`` methods whose logic is the same in every dialect.
 
@@ -460,6 +500,7 @@ class StoreCommon(ABC, Generic[Conn]):
         self._price_micro = None if price is None else price.micro_usd_per_megapixel
         self._background: set[asyncio.Future[None]] = set()
         self._closed = False
+        self._policies: ReadsTogether[int, GuildPolicy] = ReadsTogether()
 
     async def close(self) -> None:
         """Finish background refunds, then close the connections. Safe to call twice."""
@@ -482,7 +523,18 @@ class StoreCommon(ABC, Generic[Conn]):
     def _now(self, now: datetime | None) -> datetime:
         return as_utc(self._clock() if now is None else now)
 
+    async def guild_policy(self, guild_id: int) -> GuildPolicy:
+        """A guild's settings at one instant, no older than the call (see ReadsTogether):
+        read before every /imagine defers and for every moderation-log entry."""
+        return await self._policies.read(
+            guild_id, lambda began: self._read_guild_policy(guild_id, began)
+        )
+
     # -- dialect primitives --------------------------------------------------------------
+
+    @abstractmethod
+    async def _read_guild_policy(self, guild_id: int, began: Began) -> GuildPolicy:
+        """One statement (one consistent snapshot); ``began()`` right before it runs."""
 
     @abstractmethod
     async def _close_connections(self) -> None: ...

@@ -116,6 +116,7 @@ from bot.store.common import (
     GENERATION_COLUMNS,
     GUILD_SETTING_COLUMNS,
     PREFERENCE_COLUMNS,
+    Began,
     ModerationSql,
     QuotaState,
     StoreCommon,
@@ -928,10 +929,11 @@ class PostgresStore(StoreCommon[Any]):
             guild_id, word, actor_id=actor_id, cap=MAX_BLOCKED_WORDS_PER_GUILD
         )
 
-    async def guild_policy(self, guild_id: int) -> GuildPolicy:
+    async def _read_guild_policy(self, guild_id: int, began: Began) -> GuildPolicy:
         # One statement, so one consistent snapshot and one round trip: this runs before
-        # every /imagine defers.
+        # every /imagine defers. It begins once it has a connection to send it on.
         async with self._connection() as conn:
+            began()
             row = await conn.fetchrow(_GUILD_POLICY_SQL, guild_id)
         return guild_policy_from_row(guild_id, tuple(row), decode_limits=_pairs, decode_list=list)
 

@@ -72,6 +72,7 @@ from bot.store.common import (
     GENERATION_COLUMNS,
     GUILD_SETTING_COLUMNS,
     PREFERENCE_COLUMNS,
+    Began,
     ModerationSql,
     QuotaState,
     StoreCommon,
@@ -271,7 +272,8 @@ _T = TypeVar("_T")
 async def _in_writer_thread(
     conn: aiosqlite.Connection, work: Callable[[sqlite3.Connection], _T]
 ) -> _T:
-    """Run ``work`` on the raw sqlite3 connection in aiosqlite's own thread, as one call.
+    """Run ``work`` on the raw sqlite3 connection in aiosqlite's own thread, as one call
+    (the writer's, or the reader's for a read that must say when it begins).
 
     aiosqlite runs every call on the connection in one thread, in order; its public API
     sends one statement per call, and each await costs a turn of the event loop. For the
@@ -953,10 +955,14 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
             guild_id, word, actor_id=actor_id, cap=MAX_BLOCKED_WORDS_PER_GUILD
         )
 
-    async def guild_policy(self, guild_id: int) -> GuildPolicy:
+    async def _read_guild_policy(self, guild_id: int, began: Began) -> GuildPolicy:
         # One statement, so one consistent snapshot and one round trip: this runs before
-        # every /imagine defers.
-        row = await self._fetchone(self._reader, _GUILD_POLICY_SQL, {"guild": guild_id})
+        # every /imagine defers. ``began`` in the reader's thread, as the statement starts.
+        def query(db: sqlite3.Connection) -> Any:
+            began()
+            return db.execute(_GUILD_POLICY_SQL, {"guild": guild_id}).fetchone()
+
+        row = await _in_writer_thread(self._reader, query)
         assert row is not None
         return guild_policy_from_row(
             guild_id, row, decode_limits=_json_limits, decode_list=_json_list
