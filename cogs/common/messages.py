@@ -1405,13 +1405,14 @@ def log_channel_off(s: Speech, old_mention: str | None) -> str:
 
 def log_channel_unusable(s: Speech, channel_mention: str, missing: list[str]) -> str:
     """``missing``: names from :data:`LOG_NEEDS` (English), said here in ``s``."""
-    # TRANSLATORS: {permissions} lists Discord permission names ("Send Messages, Embed Links").
+    # TRANSLATORS: {permissions} lists Discord permission names, joined as your language
+    # lists things ("Send Messages and Embed Links").
     return s.gettext(
         "⚠️ I can't post the log in {channel}: I'm missing **{permissions}** there. Give me "
         "those permissions in the channel settings (or pick another channel), then run this "
         "again. Nothing changed.",
         channel=channel_mention,
-        permissions=", ".join(s.gettext(name) for name in missing),
+        permissions=listed(s, [s.gettext(name) for name in missing]),
     )
 
 

@@ -249,6 +249,18 @@ async def test_a_channel_the_bot_cannot_post_in_is_refused_with_the_reason(
     text = await moderate(world, "settings log-channel", channel=no_files)
     assert "Attach Files" in text and "Send Messages" not in text
 
+    plain = world.guild.add_channel("text-only")
+    plain.set_permissions(world.guild.me, deny=Permission.EMBED_LINKS | Permission.ATTACH_FILES)
+    text = await moderate(world, "settings log-channel", channel=plain)
+    assert "I'm missing **Embed Links and Attach Files** there" in text, "as English lists"
+    japanese = await private_reply(
+        world, world.moderator, "settings log-channel", channel=plain, locale="ja"
+    )
+    ja = speech("ja")
+    assert ja.gettext("Embed Links") != "Embed Links", "the catalog names it in Japanese"
+    names = f"{ja.gettext('Embed Links')}、{ja.gettext('Attach Files')}"
+    assert f"**{names}**" in japanese.text(), "listed as Japanese lists: 、"
+
 
 async def test_a_log_that_fails_never_touches_the_members_result(
     world: Harness, log_channel: Channel
