@@ -34,10 +34,12 @@ LANGUAGE_CHOICES = [
 """Each language in its own name, shown the same in every language."""
 NSFW_SAFETY_CHOICES = [
     # TRANSLATORS: a choice of /settings nsfw-safety (at most 100 characters): the safety
-    # checker also runs in channels marked NSFW.
+    # checker also runs in channels marked NSFW. Translate it whole, "on" too: start with
+    # your word for "on" as /settings show and the reply say it.
     app_commands.Choice(name=locale_str("on (check images in NSFW channels too)"), value="on"),
     # TRANSLATORS: a choice of /settings nsfw-safety (at most 100 characters): no safety
-    # checker in channels marked NSFW (it always runs in the others).
+    # checker in channels marked NSFW (it always runs in the others). Translate it whole,
+    # "off" too: start with your word for "off" as /settings show and the reply say it.
     app_commands.Choice(name=locale_str("off (no checker in NSFW channels)"), value="off"),
 ]
 

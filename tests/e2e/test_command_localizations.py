@@ -85,6 +85,24 @@ async def test_every_description_and_choice_is_localized_in_every_required_langu
     )
 
 
+async def test_the_nsfw_safety_choices_start_with_the_on_and_off_that_settings_show_says(
+    world: Harness,
+) -> None:
+    """A moderator picks "an (…)" and /settings show then says "an": the same word."""
+    nsfw = next(c for c in synced(world) if c["name"] == "settings")
+    option = next(o for o in nsfw["options"] if o["name"] == "nsfw-safety")["options"][0]
+    choices = {c["value"]: c.get("name_localizations") or {} for c in option["choices"]}
+    said_differently = [
+        f"{locale}: {choices[value].get(locale)!r} does not start with {word!r}"
+        for locale in REQUIRED
+        for value in ("on", "off")
+        if not (choices[value].get(locale) or "").startswith(
+            word := bot.i18n.speech(locale).gettext(value)
+        )
+    ]
+    assert said_differently == []
+
+
 # -- a catalog of the test's own: what a translation does to the synced commands ----------
 
 GERMAN = {
