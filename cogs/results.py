@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 from discord.ext import commands
 
-from bot.i18n import ENGLISH, Speech
+from bot.i18n import ENGLISH, Speech, speech
 from bot.jobs import remix
 from bot.policy.places import NO_SERVER, belongs_here, parse_record_id, valid_record_id
 from bot.siraya import (
@@ -46,7 +46,7 @@ from cogs.common.budget import in_time
 from cogs.common.checks import log_refused_press, refuse_stray_press
 from cogs.common.flow import apologising, send_ephemeral
 from cogs.common.places import ledger_guild_id, place_of_interaction
-from cogs.common.voices import to_member, to_server
+from cogs.common.voices import to_member
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -203,7 +203,9 @@ async def _pick(
     Costs nothing and calls no provider: the image is read back from the result's own
     attachment. For the result's owner and moderators (anyone else could fill a channel
     with copies at no cost); private when the result is private. The post is in the
-    result's language (the server's; the member's, when private), refusals in the member's.
+    language the result was posted in (``record.locale``, decided when it was made and
+    kept with it, so a restart or another process changes nothing; the member's, when
+    private), refusals in the member's.
     """
     s = to_member(interaction)
     attachment = _attachment(interaction, record, number) if number else None
@@ -216,7 +218,7 @@ async def _pick(
         return
     message = interaction.message
     private = bool(message is not None and message.flags.ephemeral)
-    shown_in = s if private else to_server(interaction)
+    shown_in = s if private else speech(record.locale)
     await interaction.response.defer(thinking=True, ephemeral=private)
     try:
         async with asyncio.timeout(PICK_FETCH_TIMEOUT):

@@ -215,6 +215,38 @@ async def test_the_chosen_language_is_what_everyone_reads_and_the_log_too(
             await store.set_language(world.guild.id, None, actor_id=world.moderator.id)
 
 
+PICKED_IN_GERMAN = {"Image {number}, picked by {name}": "Bild {number}, ausgewählt von {name}"}
+
+
+async def test_a_picked_image_after_a_restart_is_in_the_language_its_result_was_posted_in(
+    world: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The result was German (the moderators' choice); a new process knows no choice
+    until it reads one, and moderators may since have changed it: U2 still posts in
+    the result's own language."""
+    with installed(monkeypatch, tmp_path / "locales", {"de": PICKED_IN_GERMAN}):
+        await choose(world, "de")
+        try:
+            member = world.member("pia")
+            it = await world.discord.run_slash_command(
+                member, world.general, "imagine", prompt="two herons", count=2
+            )
+            result = await it.wait_for_original(lambda m: len(m.attachments) == 2, timeout=WAIT)
+            await world.running_bot.flow.wait_until_idle()
+            await world.restart_bot()
+            await choose_offline(world, None)  # now the server's own (French) for new results
+            pressed = await world.discord.press_button(member, result, label="U2", locale="ja")
+            await pressed.acknowledged(timeout=WAIT)
+            picked = await pressed.wait_for_original(lambda m: bool(m.attachments), timeout=WAIT)
+        finally:
+            await world.running_bot.store.set_language(
+                world.guild.id, None, actor_id=world.moderator.id
+            )
+    assert not picked.ephemeral
+    assert picked.embeds[0]["author"]["name"] == f"Bild 2, ausgewählt von {member.name}"
+    world.discord.assert_no_errors()
+
+
 async def choose_offline(world: Harness, language: str | None) -> None:
     """A choice written while this process is down (another process, say)."""
     from bot.store import open_store
