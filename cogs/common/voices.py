@@ -49,5 +49,10 @@ def public_locale(interaction: discord.Interaction) -> str:
 
 def to_server(interaction: discord.Interaction) -> Speech:
     """The voice for a public message where the interaction happened (not a job's: a job
-    speaks its own ``Job.locale``/``GenerationRecord.locale``, decided when it was made)."""
+    speaks its own ``Job.locale``/``GenerationRecord.locale``, decided when it was made).
+
+    Only as fresh as this process's memory: empty after a restart, one per process. So
+    never for a message made from a stored generation (a picked image, anything under a
+    result): that speaks ``speech(record.locale)``, the language the result was posted in.
+    """
     return speech(public_locale(interaction))
