@@ -156,6 +156,9 @@ class Requester:
     parent_channel_id: int | None = None  # a thread's channel, whose rules it follows
     locale: str = "en-US"
     """The Discord locale public messages about this request use (the server's language)."""
+    member_locale: str = "en-US"
+    """The asking member's Discord locale: what only they read (follow-ups, direct messages,
+    a private result), kept with the job so a restart does not change it."""
 
     @property
     def member(self) -> MemberContext:
@@ -227,6 +230,7 @@ class Job:
     submitted_at: float
     parent_id: int | None = None
     locale: str = "en-US"  # the language of its public messages (Requester.locale)
+    member_locale: str = "en-US"  # the asking member's, for what only they read
     resumed: bool = False
     delivery_verified_absent: bool = False  # resumed after a crash mid-post, result not found
     state: JobState = JobState.QUEUED
@@ -425,6 +429,7 @@ class GenerationService:
                 interaction=interaction,
                 lease=self.leases.new_lease(),
                 locale=locale,
+                member_locale=requester.member_locale,
             )
         except JobLimitReached as reached:
             if reached.scope == "member":
@@ -441,6 +446,7 @@ class GenerationService:
                 submitted_at=self._monotonic(),
                 parent_id=parent_id,
                 locale=locale,
+                member_locale=requester.member_locale,
             )
         )
 
@@ -457,6 +463,7 @@ class GenerationService:
                 submitted_at=self._monotonic(),
                 parent_id=record.parent_id,
                 locale=record.locale,
+                member_locale=record.member_locale,
                 resumed=True,
             )
         )

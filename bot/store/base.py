@@ -190,6 +190,7 @@ class GenerationRecord:
     cost_pico_usd: int | None = None  # estimated, 10^-12 USD; None when no price was set
     reach: Reach = Reach.CHANNEL
     locale: str = "en-US"  # the Discord locale of its public messages, decided at reserve
+    member_locale: str = "en-US"  # the asking member's Discord locale: what only they read
 
     @property
     def charged(self) -> int:
@@ -417,11 +418,13 @@ class Store(Protocol):
         interaction: InteractionRef | None = None,
         lease: Lease | None = None,
         locale: str = "en-US",
+        member_locale: str = "en-US",
     ) -> Reservation:
         """Atomically check the job limits and both quotas, and hold ``params.count``.
 
-        ``interaction``, ``lease`` and ``locale`` (the language of the job's public
-        messages) are stored with the row, in the same transaction.
+        ``interaction``, ``lease``, ``locale`` (the language of the job's public
+        messages) and ``member_locale`` (the asking member's, for what only they read)
+        are stored with the row, in the same transaction.
         Raises ``JobLimitReached`` (checked first) or ``QuotaExceeded``.
         """
         ...

@@ -92,7 +92,7 @@ GENERATION_COLUMNS: Final = (
     "error_class, latency_ms, message_id, created_at, started_at, finished_at, "
     "token_expires_at, delivery_started_at, interaction_token, "
     "owner, lease_until, posted_message_id, cost_pico_usd, style_name, style_text, reach, "
-    "locale"
+    "locale, member_locale"
 )
 """The ``generations`` columns in the order ``generation_record`` unpacks them."""
 
@@ -238,6 +238,7 @@ def generation_record(
         style_text,
         reach,
         locale,
+        member_locale,
     ) = row
     created = parse_ts(created_at)
     assert created is not None  # NOT NULL in every dialect's schema
@@ -279,6 +280,7 @@ def generation_record(
         cost_pico_usd=optional_int(cost_pico_usd),
         reach=Reach(reach),
         locale=str(locale),
+        member_locale=str(member_locale),
     )
 
 
@@ -552,6 +554,7 @@ class StoreCommon(ABC, Generic[Conn]):
         interaction: InteractionRef | None,
         lease: Lease | None,
         locale: str,
+        member_locale: str,
         abandoned: threading.Event,
     ) -> Reservation: ...
 
@@ -688,6 +691,7 @@ class StoreCommon(ABC, Generic[Conn]):
         interaction: InteractionRef | None = None,
         lease: Lease | None = None,
         locale: str = "en-US",
+        member_locale: str = "en-US",
     ) -> Reservation:
         """Check job limits and both quotas, and insert the queued row, as one atomic step.
 
@@ -710,6 +714,7 @@ class StoreCommon(ABC, Generic[Conn]):
                 interaction=interaction,
                 lease=lease,
                 locale=locale,
+                member_locale=member_locale,
                 abandoned=abandoned,
             )
         )

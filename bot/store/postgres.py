@@ -238,9 +238,9 @@ _INSERT_GENERATION_SQL = """
 INSERT INTO generations (parent_id, guild_id, channel_id, user_id, prompt, width, height,
     size_preset, steps, guidance, acceleration, seed, safety_checker, count, status,
     reserved, delivered, created_at, interaction_token, token_expires_at, owner, lease_until,
-    style_name, style_text, reach, locale)
+    style_name, style_text, reach, locale, member_locale)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'queued', $14, 0, $15,
-    $16, $17, $18, $19, $20, $21, $22, $23)
+    $16, $17, $18, $19, $20, $21, $22, $23, $24)
 RETURNING id
 """
 
@@ -524,6 +524,7 @@ class PostgresStore(StoreCommon[Any]):
         interaction: InteractionRef | None,
         lease: Lease | None,
         locale: str,
+        member_locale: str,
         abandoned: threading.Event,
     ) -> Reservation:
         """Decide without the lock first, then again and insert under the guild lock."""
@@ -574,6 +575,7 @@ class PostgresStore(StoreCommon[Any]):
                     params.style_text,
                     (Reach.CHANNEL if interaction is None else interaction.reach).value,
                     locale,
+                    member_locale,
                 )
             except asyncpg.ForeignKeyViolationError as error:
                 raise GenerationNotFound(f"no generation {parent_id} to derive from") from error

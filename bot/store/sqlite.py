@@ -104,8 +104,9 @@ _INSERT_GENERATION_SQL = (
     " width, height, size_preset, steps, guidance, acceleration, seed,"
     " safety_checker, count, status, reserved, delivered, created_at,"
     " interaction_token, token_expires_at, owner, lease_until, style_name, style_text, reach,"
-    " locale)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " locale, member_locale)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+    " ?)"
 )
 
 # Everything the quota decision needs, in one statement (one round trip to the thread).
@@ -550,6 +551,7 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
         interaction: InteractionRef | None,
         lease: Lease | None,
         locale: str,
+        member_locale: str,
         abandoned: threading.Event,
     ) -> Reservation:
         """Check, decide and insert inside ``BEGIN IMMEDIATE`` (see :class:`_GroupCommit`).
@@ -594,6 +596,7 @@ class SqliteStore(StoreCommon[aiosqlite.Connection]):
             params.style_text,
             (interaction.reach if interaction else Reach.CHANNEL).value,
             locale,
+            member_locale,
         )
 
         def reserve_one(db: sqlite3.Connection) -> Reservation:

@@ -180,6 +180,7 @@ def requester_from(interaction: discord.Interaction) -> Requester:
         channel_is_nsfw=is_nsfw,
         parent_channel_id=parent_id,
         locale=server_locale(interaction),
+        member_locale=str(interaction.locale),
     )
 
 
@@ -234,9 +235,8 @@ class Audience:
     webhook: discord.Webhook | None = None
     #: When Discord stops taking the interaction's token (None: unknown, or no token).
     expires_at: datetime | None = None
-    #: The member's Discord language (the interaction's); None after a restart: the
-    #: database keeps only the job's public language (``GenerationRecord.locale``), which
-    #: is used then, a better guess than English.
+    #: The member's Discord language: the interaction's, or after a restart the one the
+    #: job was reserved with (``GenerationRecord.member_locale``). None: the job's.
     member_locale: str | None = None
 
     @classmethod
@@ -287,6 +287,7 @@ class Audience:
             reach=record.reach,
             webhook=webhook,
             expires_at=expires,
+            member_locale=record.member_locale,
         )
 
     @property
@@ -294,9 +295,9 @@ class Audience:
         return f"<@{self.user_id}>"
 
     def to_member(self, job: Job) -> Speech:
-        """The voice of what only the member reads (ephemeral follow-ups, direct messages):
-        their language, else (after a restart) the job's."""
-        return speech(self.member_locale or job.locale)
+        """The voice of what only the member reads (ephemeral follow-ups, direct messages,
+        a private result): their language, as the interaction or the job's record says."""
+        return speech(self.member_locale or job.member_locale)
 
     def in_public(self, job: Job) -> Speech:
         """The voice of the job's progress line, result and channel posts: the server's
@@ -976,8 +977,7 @@ class GenerationFlow:
                 record.id,
             )
             await self._service.store.fail(record.id, error_class="interrupted")
-            # The member's own language is not on record: the job's public one is.
-            voice = speech(audience.member_locale or record.locale)
+            voice = speech(record.member_locale)  # only they read it: their own language
             text = messages.told_in_private(
                 voice, record.channel_id, messages.too_late_to_deliver(voice)
             )

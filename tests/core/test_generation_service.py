@@ -136,6 +136,17 @@ async def test_a_jobs_public_language_is_the_moderators_choice_else_the_servers(
     assert service.resume(record).locale == "ja", "a resumed job speaks as it began"
 
 
+async def test_a_job_keeps_the_members_language_beside_the_servers_after_a_restart_too(
+    service: GenerationService, store: SqliteStore
+) -> None:
+    asked = replace(requester(), locale="fr", member_locale="pt-BR")
+    job = await service.submit(asked, GenerationRequest(prompt="a heron"))
+    assert (job.locale, job.member_locale) == ("fr", "pt-BR")
+    record = await store.get_generation(job.generation_id)
+    assert record is not None and record.member_locale == "pt-BR"
+    assert service.resume(record).member_locale == "pt-BR", "what only the member reads"
+
+
 async def test_a_refusal_by_the_rules_carries_the_servers_public_language(
     service: GenerationService, store: SqliteStore
 ) -> None:

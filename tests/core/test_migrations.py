@@ -91,6 +91,7 @@ async def test_upgrade_from_0001_keeps_every_row(db_path: Path) -> None:
             555,
         )
         assert old.locale == "en-US", "before 0013 every public message was English"
+        assert old.member_locale == "en-US", "and every private one"
         policy = await store.guild_policy(GUILD)
         assert (policy.default_limit, policy.server_budget, policy.nsfw_safety) == (7, 50, False)
         assert policy.language is None, "no language chosen: the server's own"

@@ -486,6 +486,24 @@ class TestGenerationRecord:
         other = await store.get_generation(plain.generation_id)
         assert other is not None and other.locale == "en-US"
 
+    async def test_the_members_language_is_kept_with_the_job_beside_the_public_one(
+        self, store: Store
+    ) -> None:
+        asked = await store.reserve(
+            member(), params(1), bot_default_limit=DEFAULT, now=NOON, locale="fr",
+            member_locale="de",
+        )  # fmt: skip
+        plain = await store.reserve(member(), params(1), bot_default_limit=DEFAULT, now=NOON)
+        record = await store.get_generation(asked.generation_id)
+        assert record is not None and (record.locale, record.member_locale) == ("fr", "de")
+        (in_flight,) = [r for r in await store.in_flight() if r.id == asked.generation_id]
+        assert in_flight.member_locale == "de", "what a restart tells the member in"
+        history, _ = await store.history(GUILD, ALICE, limit=10)
+        assert {r.id: r.member_locale for r in history} == {
+            asked.generation_id: "de",
+            plain.generation_id: "en-US",
+        }
+
     async def test_snowflakes_above_32_bits_survive(self, store: Store) -> None:
         big = 1_234_567_890_123_456_789
         someone = member(big, big + 1, guild_id=big + 2)

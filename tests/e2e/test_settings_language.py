@@ -3,20 +3,24 @@
 Results, progress lines and the moderation log are read by everyone there, so they speak
 the server's language: Discord's (the server's ``guild_locale``) unless moderators chose
 one. The choice is audited like every setting, shown in ``/settings show``, and kept with
-each job, so a job resumed after a restart still speaks the language it began in. Run on
-SQLite and on PostgreSQL (with TEST_POSTGRES_URL).
+each job, so a job resumed after a restart still speaks the language it began in. What only the
+member who asked reads about a job (a private result, a direct message) is in their own
+Discord language, kept with the job too, so a restart changes neither. Run on SQLite and
+on PostgreSQL (with TEST_POSTGRES_URL).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from bot.store.base import AuditAction, GenerationRecord
+from bot.store import SqliteStore, open_store
+from bot.store.base import AuditAction, GenerationRecord, GenerationStatus
 from tests.core.conftest import fresh_schema, postgres_url
 from tests.e2e.harness import Harness, start_harness
 from tests.emulators.discord import ClientRejected, Member, Message, Permission
@@ -254,5 +258,96 @@ async def choose_offline(world: Harness, language: str | None) -> None:
     store = await open_store(world.settings.database_url)
     try:
         await store.set_language(world.guild.id, language, actor_id=world.moderator.id)
+    finally:
+        await store.close()
+
+
+TOO_LATE = (
+    "⏳ Your image could not be made in time: here I can only answer within Discord's "
+    "15-minute window, and it ran out while your request waited. Please try again. "
+    "You were not charged."
+)
+TWO_READERS = {
+    "de": {
+        "Requested by {name}": "Angefordert von {name}",
+        "About your request in <#{channel}>: {text}": "Zu deiner Anfrage in <#{channel}>: {text}",
+        TOO_LATE: "⏳ Dein Bild kam nicht rechtzeitig. Versuch es noch einmal. Nichts berechnet.",
+    },
+    "fr": {
+        "Requested by {name}": "Demandé par {name}",
+        "About your request in <#{channel}>: {text}": (
+            "À propos de votre demande dans <#{channel}> : {text}"
+        ),
+        TOO_LATE: "⏳ Votre image n'a pas pu être faite à temps. Rien ne vous a été compté.",
+    },
+}
+
+
+async def cut_off_mid_generation(world: Harness, member: Member, prompt: str) -> Any:
+    """``member``, whose Discord is in German, asks for a private result in this French
+    server; the bot process stops while the API works on it, as by a crash."""
+    world.api.hold()
+    it = await world.discord.run_slash_command(
+        member, world.general, "imagine", prompt=prompt, private=True, locale="de"
+    )
+    await it.acknowledged(timeout=WAIT)
+    await world.api.wait_for_requests(len(world.api.requests))
+    await world.running_bot.flow.shutdown(0)
+    await world.stop_bot()
+    return it
+
+
+async def test_a_private_result_resumed_after_a_restart_is_in_the_members_language(
+    world: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with installed(monkeypatch, tmp_path / "locales", TWO_READERS):
+        member = world.member("greta")
+        try:
+            it = await cut_off_mid_generation(world, member, "a private lighthouse")
+        finally:
+            world.api.release()
+        await world.start_bot()  # a new process: no interaction, only the job's record
+        result = await it.wait_for_original(lambda m: bool(m.attachments), timeout=WAIT)
+    assert result.ephemeral
+    # The new process has not met her (no name in its cache): her mention-free id stands in.
+    assert result.embeds[0]["author"]["name"].startswith("Angefordert von "), "hers, not French"
+    (record,), _ = await world.running_bot.store.history(world.guild.id, member.id, limit=5)
+    assert (record.locale, record.member_locale) == ("fr", "de"), "both readers on record"
+    world.discord.assert_no_errors()
+
+
+async def test_the_too_late_message_after_a_restart_is_in_the_members_language(
+    world: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with installed(monkeypatch, tmp_path / "locales", TWO_READERS):
+        member = world.member("gustav")
+        try:
+            await cut_off_mid_generation(world, member, "a private letter")
+            await expire_token_offline(world, "a private letter")  # the next start is late
+        finally:
+            world.api.release()
+        await world.start_bot()
+        told = await world.discord.wait_for_direct_message(
+            member, lambda m: "Nichts berechnet" in m.content or "Rien" in m.content, timeout=WAIT
+        )
+    assert told.content == (
+        f"Zu deiner Anfrage in <#{world.general.id}>: ⏳ Dein Bild kam nicht rechtzeitig. "
+        "Versuch es noch einmal. Nichts berechnet."
+    ), "only he reads it: his language, not the server's French"
+    records, _ = await world.running_bot.store.history(world.guild.id, member.id, limit=5)
+    assert [r.status for r in records] == [GenerationStatus.FAILED], "refunded"
+
+
+async def expire_token_offline(world: Harness, prompt: str) -> None:
+    """As if the bot stayed down past the member's 15 minutes: only the stored token's
+    expiry moves (the bot reads the real clock for it)."""
+    store = await open_store(world.settings.database_url)
+    try:
+        sqlite = isinstance(store, SqliteStore)
+        sql = "UPDATE generations SET token_expires_at = {} WHERE prompt = {}".format(
+            *(("?", "?") if sqlite else ("$1", "$2"))
+        )
+        gone = store._ts_param(datetime.now(UTC) - timedelta(minutes=1))
+        assert await store._write_one(sql, gone, prompt) == 1
     finally:
         await store.close()
