@@ -60,7 +60,6 @@ class Settings(
     async def show(self, interaction: discord.Interaction) -> None:
         guild_id = interaction.guild_id or 0
         policy = await in_time(interaction, self.bot.store.guild_policy(guild_id))
-        self.bot.generations.server_languages.remember(guild_id, policy.language)
         styles = await in_time(interaction, self.bot.store.styles(guild_id))
         s = to_member(interaction)
         embed = messages.settings_embed(
@@ -295,7 +294,6 @@ class Settings(
             interaction,
             self.bot.store.set_language(guild_id, chosen, actor_id=interaction.user.id),
         )
-        self.bot.generations.server_languages.remember(guild_id, chosen)
         s = to_member(interaction)
         await self._reply(
             interaction, messages.language_set(s, chosen, old, server_locale(interaction))

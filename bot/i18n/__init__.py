@@ -21,7 +21,6 @@ import gettext
 import hashlib
 import io
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -63,43 +62,9 @@ CHOOSABLE: dict[str, str] = {
 """What moderators may pick with ``/settings language``: each language in its own name
 (a reader looks for their language's own name, whatever language the list is shown in)."""
 
-SERVER_LANGUAGES_KEPT = 4096
-"""Servers whose chosen language one process remembers (:class:`ServerLanguages`)."""
-
-
 def catalog_id(discord_locale: str | None) -> str:
     """The catalog a Discord locale reads: its own, else English."""
     return LANGUAGES.get(discord_locale or SOURCE, "en")
-
-
-class ServerLanguages:
-    """The language each server's moderators chose, as this process last read it.
-
-    The choice lives in the database (``GuildPolicy.language``), read with the policy
-    before every generation. Public answers that are no generation (a picked image, a
-    channel post) read it from here instead of spending a database trip: it is as fresh as
-    the last policy read or ``/settings language`` in this process. A server never seen
-    since the start is unknown (None: its Discord language is used). Bounded: the
-    least recently seen servers are forgotten past :data:`SERVER_LANGUAGES_KEPT`.
-    """
-
-    def __init__(self, capacity: int = SERVER_LANGUAGES_KEPT) -> None:
-        self._capacity = max(1, capacity)
-        self._known: OrderedDict[int, str | None] = OrderedDict()
-
-    def remember(self, guild_id: int, language: str | None) -> None:
-        """What the database says now (None: the moderators chose none)."""
-        self._known[guild_id] = language
-        self._known.move_to_end(guild_id)
-        while len(self._known) > self._capacity:
-            self._known.popitem(last=False)
-
-    def chosen(self, guild_id: int) -> str | None:
-        """The chosen language, if this process knows one."""
-        return self._known.get(guild_id)
-
-    def __len__(self) -> int:
-        return len(self._known)
 
 
 def N_(message: str) -> str:

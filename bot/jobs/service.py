@@ -27,7 +27,6 @@ from functools import partial
 from typing import Protocol, TypeVar
 
 from bot import metrics
-from bot.i18n import ServerLanguages
 from bot.jobs import remix
 from bot.jobs.leases import LeaseKeeper
 from bot.jobs.scheduler import FairScheduler, Ticket
@@ -276,11 +275,8 @@ class GenerationService:
         acknowledge_budget: float = ACKNOWLEDGE_BUDGET,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
-        server_languages: ServerLanguages | None = None,
     ) -> None:
         self._generator = generator
-        #: Each server's chosen language as last read here (public answers outside jobs).
-        self.server_languages = server_languages or ServerLanguages()
         self._store = store
         self._scheduler = scheduler
         self._bot_default_limit = bot_default_limit
@@ -405,8 +401,6 @@ class GenerationService:
         # The job's public messages (progress, result, log entry) are in the server's
         # language: the moderators' choice if they made one, else the server's own.
         locale = policy.public_locale(requester.locale)
-        if requester.guild_id != NO_SERVER:
-            self.server_languages.remember(requester.guild_id, policy.language)
         try:
             _check_rules(requester, request, policy)
         except Refusal as refusal:

@@ -6,13 +6,18 @@ channel post after the token expired and the moderation log are read by everyone
 so they follow the server: the language a moderator chose with ``/settings language``,
 else the server's own (``interaction.guild_locale``). Outside servers there is no server
 language: the member's own is used.
+
+Every public message belongs to a generation, which decides its language once, when it
+is accepted, with the guild policy it reads anyway (``Job.locale``), and keeps it
+(``GenerationRecord.locale``): a picked image or anything else made from a stored
+generation speaks ``speech(record.locale)``, the language its result was posted in.
 """
 
 from __future__ import annotations
 
 import discord
 
-from bot.i18n import ServerLanguages, Speech, speech
+from bot.i18n import Speech, speech
 
 
 def to_member(interaction: discord.Interaction) -> Speech:
@@ -27,32 +32,3 @@ def server_locale(interaction: discord.Interaction) -> str:
     if interaction.guild_id is not None and interaction.guild_locale is not None:
         return str(interaction.guild_locale)
     return str(interaction.locale)
-
-
-def _server_languages(client: discord.Client) -> ServerLanguages | None:
-    """The bot's record of chosen languages (None for a client that keeps none)."""
-    generations = getattr(client, "generations", None)
-    languages = getattr(generations, "server_languages", None)
-    return languages if isinstance(languages, ServerLanguages) else None
-
-
-def public_locale(interaction: discord.Interaction) -> str:
-    """The language of a public answer that is no job: the moderators' choice as this
-    process last read it (no database trip), else the server's own."""
-    languages = _server_languages(interaction.client)
-    if interaction.guild_id is not None and languages is not None:
-        chosen = languages.chosen(interaction.guild_id)
-        if chosen is not None:
-            return chosen
-    return server_locale(interaction)
-
-
-def to_server(interaction: discord.Interaction) -> Speech:
-    """The voice for a public message where the interaction happened (not a job's: a job
-    speaks its own ``Job.locale``/``GenerationRecord.locale``, decided when it was made).
-
-    Only as fresh as this process's memory: empty after a restart, one per process. So
-    never for a message made from a stored generation (a picked image, anything under a
-    result): that speaks ``speech(record.locale)``, the language the result was posted in.
-    """
-    return speech(public_locale(interaction))
