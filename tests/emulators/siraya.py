@@ -52,6 +52,8 @@ UPSTREAM_MAX_SIDE: Final = 14142
 _ACCELERATIONS: Final = ("none", "regular", "high")
 _OUTPUT_FORMATS: Final = ("url", "b64_json")
 _RENDER_CACHE_SIZE: Final = 64
+LISTEN_BACKLOG: Final = 1024
+"""Connections waiting to be accepted (aiohttp's default, 128, drops SYNs in a burst)."""
 _FILES_KEPT: Final = 512
 _NOT_AN_IMAGE: Final = b"<html><body><h1>Welcome to nginx!</h1></body></html>\n"
 _DEFAULT_STATUS_MESSAGES: Final = {
@@ -290,7 +292,8 @@ class SirayaEmulator:
         app.router.add_get("/redirect/{name}", self._handle_redirect)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        # As the Discord emulator: a burst of requests must not meet a full listen queue.
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=LISTEN_BACKLOG)
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self._released.clear()

@@ -55,6 +55,9 @@ from tests.emulators.discord.uploads import MAX_REQUEST_BYTES, RequestBody
 log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
+LISTEN_BACKLOG = 1024
+"""Connections waiting to be accepted (aiohttp's default is 128; see ``start``)."""
+
 
 class DiscordEmulator:
     """A local Discord: REST under ``/api/v10`` and a gateway websocket, on 127.0.0.1."""
@@ -170,7 +173,10 @@ class DiscordEmulator:
         RestApi(self).install(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        # Discord's edge takes a burst of new connections; aiohttp's default listen backlog
+        # (128) dropped SYNs when 250 deferrals connected at once, and each dropped one
+        # came back a second later (the kernel's retry), a delay Discord would not add.
+        site = web.TCPSite(self._runner, host, port, backlog=LISTEN_BACKLOG)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
         self.gateway.resume_url = self.gateway_url
