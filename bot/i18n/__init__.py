@@ -62,6 +62,7 @@ CHOOSABLE: dict[str, str] = {
 """What moderators may pick with ``/settings language``: each language in its own name
 (a reader looks for their language's own name, whatever language the list is shown in)."""
 
+
 def catalog_id(discord_locale: str | None) -> str:
     """The catalog a Discord locale reads: its own, else English."""
     return LANGUAGES.get(discord_locale or SOURCE, "en")

@@ -129,8 +129,7 @@ class CatalogTranslator(app_commands.Translator):
             # E.g. a format spec the value cannot take ("{days:d}" on a filled-in number):
             # one string in English, never a sync (and a start) that fails on it.
             log.warning(
-                "catalog %s: the translation of %r cannot be filled (%s): English is shown "
-                "instead",
+                "catalog %s: the translation of %r cannot be filled (%s): English is shown instead",
                 s.catalog,
                 msgid,
                 error,

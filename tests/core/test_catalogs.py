@@ -123,7 +123,10 @@ def fields_as_written(text: str) -> set[str] | None:
     failed command sync at worst). None when braces do not make a format string."""
     try:
         return {
-            "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            "{"
+            + name
+            + (f"!{conversion}" if conversion else "")
+            + (f":{spec}" if spec else "")
             + "}"
             for _, name, spec, conversion in Formatter().parse(text)
             if name is not None
